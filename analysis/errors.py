@@ -1,0 +1,86 @@
+"""Typed exceptions raised by rehabtrack.
+
+Every message names the problem in words a patient or physio can act on:
+which file, which row and column where there is one, what was expected and
+what to do about it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "RehabtrackError",
+    "IngestError",
+    "UnreadableFileError",
+    "MissingColumnsError",
+    "UnknownTableError",
+    "SettingsError",
+    "NotEnoughDataError",
+]
+
+
+class RehabtrackError(Exception):
+    """Base class of every error rehabtrack raises on purpose."""
+
+
+class IngestError(RehabtrackError, ValueError):
+    """A file could not be read as a table of rehabilitation logs.
+
+    Parameters
+    ----------
+    message
+        What is wrong and what to do about it.
+    source
+        The file name (or ``"<upload>"``) the problem was found in.
+    """
+
+    def __init__(self, message: str, *, source: str | None = None) -> None:
+        self.source = source
+        prefix = f"{source}: " if source else ""
+        super().__init__(prefix + message)
+
+
+class UnreadableFileError(IngestError):
+    """The file is empty, binary, header-only, or otherwise not a table."""
+
+
+class MissingColumnsError(IngestError):
+    """Columns the table needs are absent from the file.
+
+    Attributes
+    ----------
+    missing : tuple of str
+        Canonical names of the required columns that were not found.
+    table : str
+        The canonical table the file was read as.
+    """
+
+    def __init__(
+        self,
+        table: str,
+        missing: tuple[str, ...] | list[str],
+        *,
+        found: tuple[str, ...] | list[str] = (),
+        source: str | None = None,
+    ) -> None:
+        self.table = table
+        self.missing = tuple(missing)
+        self.found = tuple(found)
+        found_txt = ", ".join(repr(c) for c in self.found) or "none"
+        message = (
+            f"this {table} file is missing the required column(s) "
+            f"{', '.join(self.missing)}. Columns found: {found_txt}. "
+            "Rename the header(s) or download the template to see the expected columns."
+        )
+        super().__init__(message, source=source)
+
+
+class UnknownTableError(IngestError):
+    """The columns of a file match none of the canonical tables."""
+
+
+class SettingsError(RehabtrackError, ValueError):
+    """A settings file or override has an unknown key or an invalid value."""
+
+
+class NotEnoughDataError(RehabtrackError, ValueError):
+    """A statistic was asked for with too little data to be meaningful."""

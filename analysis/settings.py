@@ -1,0 +1,173 @@
+"""Every clinical threshold rehabtrack uses, in one settings object.
+
+The defaults and their citations come from the project's clinical reference
+(``shared/domain.md``). Values depend on population, baseline and anchor, so a
+user can override any of them, in code (``Settings().replace(adherent_threshold=0.8)``)
+or from a TOML file (:func:`load_settings`)::
+
+    # rehabtrack.toml
+    adherent_threshold = 0.8
+    flare_rise_points = 3
+
+Outputs that depend on a threshold carry the values used
+(:meth:`Settings.as_table`), so a result can always be traced to its rules.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from analysis.errors import SettingsError
+
+__all__ = ["Settings", "DEFAULT_SETTINGS", "load_settings"]
+
+
+def _cite(default: Any, citation: str, unit: str = "") -> Any:
+    return field(default=default, metadata={"citation": citation, "unit": unit})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Thresholds and windows for adherence, trends, meaningful change and safety flags.
+
+    Each field's metadata holds its unit and citation (see :meth:`as_table`).
+    Instrument-specific MCIDs live in :mod:`analysis.instruments`.
+    """
+
+    # --- adherence (domain.md section 4)
+    adherent_threshold: float = _cite(
+        0.70, "MiSpEx back-pain cohort (n = 1,511): >= 70 % of prescribed sessions; 80 % also used", "fraction"
+    )
+    rpm_days_required: int = _cite(
+        16, "Remote therapeutic monitoring, CPT 98977: >= 16 days with data per 30 days", "days"
+    )
+    rpm_window_days: int = _cite(30, "CPT 98977 billing window", "days")
+    # --- trends (section 3)
+    min_trend_days: int = _cite(
+        4, "domain.md section 3: fewer than 4 distinct days gives 'not enough data'", "days"
+    )
+    trend_confidence: float = _cite(0.95, "95 % confidence intervals for slopes", "probability")
+    rolling_window_days: int = _cite(7, "Rolling mean of daily pain for plots", "days")
+    # --- diary windows (section 2)
+    baseline_window_days: int = _cite(
+        7, "Baseline = mean of the first 7 days of the programme (domain.md section 2)", "days"
+    )
+    current_window_days: int = _cite(
+        7, "Current = mean of the last 7 days with data (domain.md section 2)", "days"
+    )
+    min_window_ratings: int = _cite(
+        5, "End-of-day diary reliability > 0.90 needs >= 5 ratings in a 7-day window", "ratings"
+    )
+    # --- meaningful change (sections 1-2)
+    mcid_percent: float = _cite(
+        0.30, "Ostelo et al. 2008, Spine: 30 % improvement from baseline", "fraction"
+    )
+    immpact_moderate: float = _cite(0.30, "Dworkin et al. 2008 (IMMPACT): >= 30 % moderate", "fraction")
+    immpact_substantial: float = _cite(
+        0.50, "Dworkin et al. 2008 (IMMPACT): >= 50 % substantial", "fraction"
+    )
+    rci_z: float = _cite(1.96, "Jacobson & Truax 1991: |RCI| > 1.96 is reliable change", "z")
+    recovery_max_nprs: int = _cite(1, "PACE trial, Williams et al. 2014: pain 0-1", "points")
+    recovery_days: int = _cite(
+        7, "PACE trial, Williams et al. 2014: pain 0-1 for 7 consecutive days", "days"
+    )
+    odi_min_sections: int = _cite(
+        8, "ODI v2.1a: score only with >= 8 of 10 sections answered (configurable)", "sections"
+    )
+    # --- safety flags (section 5)
+    flare_rise_points: float = _cite(
+        2.0, "Costa et al. 2021: daily NPRS >= 2 points above the running baseline", "points"
+    )
+    flare_baseline_days: int = _cite(
+        7, "Running baseline = trailing 7-day median of daily NPRS (Costa et al. 2021)", "days"
+    )
+    pain_during_max: int = _cite(
+        5, "Pain-monitoring model, Silbernagel 2007: > 5 is too much", "points"
+    )
+    pain_during_rise: float = _cite(
+        2.0, "Seed rule 'stop when you feel pain': pain during >= 2 above pre-session pain", "points"
+    )
+    acwr_max: float = _cite(
+        1.5,
+        "Acute:chronic workload ratio > 1.5 (athlete evidence, contested: Impellizzeri 2020); descriptive only",
+        "ratio",
+    )
+    acwr_chronic_weeks: int = _cite(4, "Chronic load = mean of the last 4 weeks", "weeks")
+    logging_stopped_days: int = _cite(
+        7, "Logging stopped: no session or pain entry for >= 7 days", "days"
+    )
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some values changed; unknown names raise :class:`SettingsError`."""
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise SettingsError(
+                f"unknown setting(s) {', '.join(unknown)}; known settings: {', '.join(sorted(known))}"
+            )
+        for name, value in changes.items():
+            current = getattr(self, name)
+            if isinstance(current, bool) or not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise SettingsError(f"setting {name} must be a number, got {value!r}")
+            if value < 0:
+                raise SettingsError(f"setting {name} must not be negative, got {value!r}")
+            if isinstance(current, int) and not float(value).is_integer():
+                raise SettingsError(f"setting {name} must be a whole number, got {value!r}")
+        coerced = {k: type(getattr(self, k))(v) for k, v in changes.items()}
+        return dataclasses.replace(self, **coerced)
+
+    def as_table(self) -> pd.DataFrame:
+        """The values in use with unit, default and citation, one row per setting."""
+        rows = []
+        for f in fields(self):
+            rows.append(
+                {
+                    "setting": f.name,
+                    "value": getattr(self, f.name),
+                    "default": f.default,
+                    "unit": f.metadata.get("unit", ""),
+                    "citation": f.metadata.get("citation", ""),
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The values in use as a plain dict (for JSON outputs and methods text)."""
+        return dataclasses.asdict(self)
+
+
+DEFAULT_SETTINGS = Settings()
+
+
+def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
+    """Read settings from a TOML file, then apply keyword overrides.
+
+    Parameters
+    ----------
+    path
+        A TOML file of ``name = value`` pairs (a ``[rehabtrack]`` table is also
+        accepted). ``None`` starts from the defaults.
+    **overrides
+        Values that win over the file.
+
+    Raises
+    ------
+    SettingsError
+        If the file cannot be read, or names an unknown setting or a bad value.
+    """
+    values: dict[str, Any] = {}
+    if path is not None:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"cannot read settings file {path}: {exc}") from exc
+        values.update(data.get("rehabtrack", data))
+    values.update(overrides)
+    return DEFAULT_SETTINGS.replace(**values)
