@@ -1,0 +1,723 @@
+"""Scoring of patient-reported outcome questionnaires (ODI, RMDQ, PSFS, STarT Back).
+
+Two layers share one set of scoring rules:
+
+* scalar functions for one questionnaire (:func:`score_odi`, :func:`score_rmdq`,
+  :func:`score_psfs`, :func:`startback_risk`) that return a frozen result and
+  raise :class:`InvalidResponseError` on an impossible answer;
+* :func:`score_proms`, which scores every questionnaire of the canonical long
+  ``proms`` table at once (grouped sums, no loop per questionnaire) and never
+  raises for one bad questionnaire: it is reported in the ``status`` column.
+
+Rules (``shared/domain.md`` section 1 unless stated):
+
+* **ODI v2.1a**: 10 sections scored 0-5; score = sum / (5 x sections answered)
+  x 100 %, so a missing section takes 5 off the denominator (16/50 = 32 %,
+  16/45 = 35.6 %). Scored only when at least ``Settings.odi_min_sections``
+  (default 8) sections are answered. Bands: 0-20 minimal, 21-40 moderate,
+  41-60 severe, 61-80 crippled, 81-100 bed-bound.
+* **RMDQ-24**: count of ticked items (0-24). The clinical reference gives no
+  rule for unanswered items; rehabtrack does **not** prorate: a questionnaire
+  is scored only when all 24 items are recorded (ticked = 1, not ticked = 0).
+  A paper form recorded as ticks only should be entered as its total.
+* **PSFS**: mean of 3-5 patient-chosen activities, each 0-10 (higher = better).
+* **STarT Back** (Hill et al. 2008): 9 items scored 0/1; total 0-3 = low
+  risk; otherwise psychosocial subscale (items 5-9) >= 4 = high, else medium.
+  All 9 items are needed.
+* **NPRS / VAS** recorded in ``proms``: the single value is the score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.errors import RehabtrackError
+from analysis.instruments import INSTRUMENTS, UnknownInstrumentError, get_instrument
+from analysis.settings import DEFAULT_SETTINGS, Settings
+
+__all__ = [
+    "InvalidResponseError",
+    "ScoreResult",
+    "StartBackResult",
+    "ODI_BANDS",
+    "score_odi",
+    "odi_band",
+    "score_rmdq",
+    "score_psfs",
+    "startback_risk",
+    "score_proms",
+]
+
+#: ODI v2.1a bands: (upper bound inclusive, label). A score above 20 and up to 40 is
+#: "moderate", and so on (the published bands 0-20, 21-40, ... are written for whole numbers).
+ODI_BANDS: tuple[tuple[float, str], ...] = (
+    (20.0, "minimal"),
+    (40.0, "moderate"),
+    (60.0, "severe"),
+    (80.0, "crippled"),
+    (100.0, "bed-bound"),
+)
+
+_PSFS_MIN_ACTIVITIES = 3
+_PSFS_MAX_ACTIVITIES = 5
+_STARTBACK_LOW_MAX_TOTAL = 3
+_STARTBACK_HIGH_MIN_PSYCH = 4
+_STARTBACK_PSYCH_ITEMS = (5, 6, 7, 8, 9)
+#: Why a questionnaire with too few answers is not scored; ``{n}`` = items answered,
+#: ``{min}`` = the ODI minimum. One template per instrument, used by both layers.
+_TOO_FEW: dict[str, str] = {
+    "odi": "not scored: only {n} of 10 ODI sections answered (at least {min} needed)",
+    "rmdq": "not scored: only {n} of 24 RMDQ items recorded (all 24 needed; record an unticked item as 0)",
+    "psfs": f"not scored: {{n}} PSFS activities rated ({_PSFS_MIN_ACTIVITIES} to {_PSFS_MAX_ACTIVITIES} needed)",
+    "startback": "not scored: only {n} of 9 STarT Back items answered (all 9 needed)",
+    "nprs": "not scored: {n} NPRS values in one record (exactly 1 expected)",
+    "vas": "not scored: {n} VAS values in one record (exactly 1 expected)",
+}
+
+
+def _too_few(instrument: str, n: Any, min_sections: int) -> Any:
+    """The reason text for an int ``n``, or a string Series for a Series ``n``."""
+    template = _TOO_FEW[instrument].replace("{min}", str(max(min_sections, 1)))
+    if isinstance(n, pd.Series):
+        prefix, suffix = template.split("{n}")
+        return _cat(prefix, n, suffix)
+    return template.format(n=n)
+
+
+#: Instruments whose items take whole-number answers only.
+_INTEGER_ITEMS = frozenset({"odi", "rmdq", "startback"})
+
+
+class InvalidResponseError(RehabtrackError, ValueError):
+    """A questionnaire answer that the instrument cannot have (out of range, wrong item)."""
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    """The score of one questionnaire.
+
+    Attributes
+    ----------
+    instrument
+        Registry key (``"odi"``, ``"rmdq"``, ``"psfs"``).
+    score
+        Total score in the instrument's units; ``nan`` when not scored.
+    n_items_answered
+        Items (ODI sections, RMDQ items, PSFS activities) with an answer.
+    status
+        ``"scored"`` or ``"not scored: <reason>"``.
+    band
+        ODI band (``"minimal"`` ... ``"bed-bound"``) or ``None``.
+    """
+
+    instrument: str
+    score: float
+    n_items_answered: int
+    status: str
+    band: str | None = None
+
+    @property
+    def scored(self) -> bool:
+        """True when a score could be computed."""
+        return self.status == "scored"
+
+
+@dataclass(frozen=True)
+class StartBackResult:
+    """The STarT Back risk group of one questionnaire.
+
+    Attributes
+    ----------
+    total
+        Sum of the 9 items (0-9); ``nan`` when not scored.
+    psychosocial
+        Sum of items 5-9 (0-5); ``nan`` when not scored.
+    risk
+        ``"low"``, ``"medium"``, ``"high"`` or ``None`` when not scored.
+    n_items_answered
+        Items with an answer (0-9).
+    status
+        ``"scored"`` or ``"not scored: <reason>"``.
+    """
+
+    total: float
+    psychosocial: float
+    risk: str | None
+    n_items_answered: int
+    status: str
+
+    @property
+    def scored(self) -> bool:
+        """True when the risk group could be determined."""
+        return self.status == "scored"
+
+
+# --------------------------------------------------------------------------- kernels
+# Array kernels shared by the scalar functions and score_proms, so both apply one rule.
+
+
+def _odi_kernel(total: np.ndarray, n: np.ndarray, min_sections: int) -> np.ndarray:
+    """ODI % from section sums and numbers of answered sections (nan when too few)."""
+    ok = (n >= max(min_sections, 1)) & (n > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(ok, total / (5.0 * n) * 100.0, np.nan)
+
+
+def _rmdq_kernel(total: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """RMDQ count where all 24 items are recorded (no proration), else nan."""
+    return np.where(n == INSTRUMENTS["rmdq"].n_items, total, np.nan)
+
+
+def _psfs_kernel(total: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """PSFS mean where 3-5 activities are rated, else nan."""
+    ok = (n >= _PSFS_MIN_ACTIVITIES) & (n <= _PSFS_MAX_ACTIVITIES)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(ok, total / n, np.nan)
+
+
+def _startback_kernel(total: np.ndarray, psych: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """STarT Back (total or nan, risk group or None) where all 9 items are answered."""
+    ok = n == INSTRUMENTS["startback"].n_items
+    risk = np.select(
+        [~ok, total <= _STARTBACK_LOW_MAX_TOTAL, psych >= _STARTBACK_HIGH_MIN_PSYCH],
+        [None, "low", "high"],
+        default="medium",
+    )
+    return np.where(ok, total, np.nan), risk
+
+
+def _band_array(score: np.ndarray) -> np.ndarray:
+    """ODI band labels (object array, None for nan or out of 0-100)."""
+    s = np.asarray(score, dtype=float)
+    conds = [np.isnan(s) | (s < 0) | (s > 100)]
+    labels: list[Any] = [None]
+    for upper, label in ODI_BANDS:
+        conds.append(s <= upper)
+        labels.append(label)
+    return np.select(conds, labels, default=None)
+
+
+# --------------------------------------------------------------------------- scalar API
+
+
+def _item_vector(responses: Sequence[Any] | Mapping[Any, Any], n_items: int, what: str) -> np.ndarray:
+    """Responses as a float array of length ``n_items`` with nan for unanswered items."""
+    out = np.full(n_items, np.nan)
+    if isinstance(responses, Mapping):
+        for k, v in responses.items():
+            try:
+                idx = int(str(k).strip())
+            except ValueError:
+                raise InvalidResponseError(f"unknown {what} {k!r}; {what}s are numbered 1-{n_items}") from None
+            if not 1 <= idx <= n_items:
+                raise InvalidResponseError(f"unknown {what} {k!r}; {what}s are numbered 1-{n_items}")
+            out[idx - 1] = np.nan if v is None or pd.isna(v) else float(v)
+        return out
+    values = list(responses)
+    if len(values) != n_items:
+        raise InvalidResponseError(
+            f"expected {n_items} {what}s (use None for an unanswered one), got {len(values)}"
+        )
+    return np.array([np.nan if v is None or pd.isna(v) else float(v) for v in values], dtype=float)
+
+
+def _check_range(values: np.ndarray, lo: float, hi: float, integer: bool, what: str, name: str) -> None:
+    answered = ~np.isnan(values)
+    bad = answered & ((values < lo) | (values > hi) | (integer & (values != np.round(values))))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        kind = "a whole number from" if integer else "a value from"
+        raise InvalidResponseError(
+            f"{name} {what} {i + 1} has the answer {values[i]:g}; each {what} takes {kind} {lo:g} to {hi:g}"
+        )
+
+
+def score_odi(
+    responses: Sequence[Any] | Mapping[Any, Any], *, min_sections: int = DEFAULT_SETTINGS.odi_min_sections
+) -> ScoreResult:
+    """Score the Oswestry Disability Index (v2.1a) of one questionnaire.
+
+    Parameters
+    ----------
+    responses
+        The 10 section answers (0-5) in order, ``None``/``nan`` for an unanswered
+        section; or a mapping ``{section number: answer}`` (missing keys unanswered).
+    min_sections
+        Fewest answered sections that still give a score (default
+        ``Settings.odi_min_sections`` = 8).
+
+    Returns
+    -------
+    ScoreResult
+        ``score`` in % (0-100), ``n_items_answered`` sections, ``status`` and ``band``.
+
+    Raises
+    ------
+    InvalidResponseError
+        If an answer is not a whole number 0-5, or there are not 10 sections.
+
+    Notes
+    -----
+    score = sum of answered sections / (5 x number answered) x 100. A missing
+    section takes 5 off the denominator: 16 / 50 = 32 %, 16 / 45 = 35.6 %.
+
+    References
+    ----------
+    ODI v2.1a scoring; MCID 10 points or 30 % (Ostelo et al. 2008, Spine).
+
+    Examples
+    --------
+    >>> score_odi([2, 2, 2, 2, 2, 2, 1, 1, 1, 1]).score
+    32.0
+    """
+    odi = INSTRUMENTS["odi"]
+    values = _item_vector(responses, odi.n_items, "section")
+    _check_range(values, odi.item_min, odi.item_max, True, "section", "ODI")
+    n = int((~np.isnan(values)).sum())
+    score = float(_odi_kernel(np.array([np.nansum(values)]), np.array([n]), min_sections)[0])
+    if np.isnan(score):
+        status = _too_few("odi", n, min_sections)
+        return ScoreResult("odi", np.nan, n, status, None)
+    return ScoreResult("odi", score, n, "scored", odi_band(score))
+
+
+def odi_band(score: float | Sequence[float] | np.ndarray | pd.Series) -> Any:
+    """ODI v2.1a disability band of a score.
+
+    Parameters
+    ----------
+    score
+        ODI score(s) in % (0-100): a scalar, array or Series.
+
+    Returns
+    -------
+    str, None or pandas.Series of string
+        ``"minimal"`` (0-20), ``"moderate"`` (>20-40), ``"severe"`` (>40-60),
+        ``"crippled"`` (>60-80), ``"bed-bound"`` (>80-100); ``None``/``<NA>``
+        for a missing score. A Series input keeps its index.
+
+    Raises
+    ------
+    InvalidResponseError
+        If a scalar score is outside 0-100 (array inputs give ``<NA>`` instead).
+
+    Notes
+    -----
+    The published bands (0-20, 21-40, 41-60, 61-80, 81-100) are written for
+    whole numbers; a score with missing sections can fall between them (20.6 %),
+    so each band is taken to run up to and including its upper bound.
+    """
+    if np.ndim(score) == 0:
+        s = float(score)  # type: ignore[arg-type]
+        if np.isnan(s):
+            return None
+        if not 0 <= s <= 100:
+            raise InvalidResponseError(f"an ODI score is a percentage from 0 to 100, got {s:g}")
+        return _band_array(np.array([s]))[0]
+    index = score.index if isinstance(score, pd.Series) else None
+    labels = _band_array(np.asarray(score, dtype=float))
+    return pd.Series(labels, index=index, dtype="string", name="band")
+
+
+def score_rmdq(responses: Sequence[Any] | Mapping[Any, Any]) -> ScoreResult:
+    """Score the Roland-Morris Disability Questionnaire (24 items) of one questionnaire.
+
+    Parameters
+    ----------
+    responses
+        The 24 items in order, 1 = ticked (applies today), 0 = not ticked,
+        ``None``/``nan`` = not recorded; or a mapping ``{item number: 0/1}``.
+
+    Returns
+    -------
+    ScoreResult
+        ``score`` = number of ticked items (0-24), ``n_items_answered``, ``status``.
+
+    Raises
+    ------
+    InvalidResponseError
+        If an item is not 0 or 1, or there are not 24 items.
+
+    Notes
+    -----
+    The clinical reference is silent on unanswered items. rehabtrack does not
+    prorate: the questionnaire is scored only when all 24 items are recorded,
+    so that a missing item is never silently counted as "does not apply".
+
+    References
+    ----------
+    Roland & Morris 1983; MCID 5 points or 30 % (Ostelo et al. 2008, Spine).
+
+    Examples
+    --------
+    >>> score_rmdq([1] * 6 + [0] * 18).score
+    6.0
+    """
+    inst = INSTRUMENTS["rmdq"]
+    values = _item_vector(responses, inst.n_items, "item")
+    _check_range(values, inst.item_min, inst.item_max, True, "item", "RMDQ")
+    n = int((~np.isnan(values)).sum())
+    score = float(_rmdq_kernel(np.array([np.nansum(values)]), np.array([n]))[0])
+    if np.isnan(score):
+        return ScoreResult("rmdq", np.nan, n, _too_few("rmdq", n, 0))
+    return ScoreResult("rmdq", score, n, "scored")
+
+
+def score_psfs(activities: Sequence[Any] | Mapping[Any, Any]) -> ScoreResult:
+    """Score the Patient-Specific Functional Scale: the mean of 3-5 activity ratings.
+
+    Parameters
+    ----------
+    activities
+        Ratings 0-10 (0 = unable to perform, 10 = able at the pre-injury level)
+        of the patient's chosen activities; ``None``/``nan`` entries are ignored.
+
+    Returns
+    -------
+    ScoreResult
+        ``score`` = mean rating (0-10, higher = better), ``n_items_answered`` =
+        activities rated, ``status``.
+
+    Raises
+    ------
+    InvalidResponseError
+        If a rating is outside 0-10.
+
+    References
+    ----------
+    Stratford et al. 1995 (MDC 2 points for the mean, 3 for a single activity).
+
+    Examples
+    --------
+    >>> score_psfs([4, 5, 6]).score
+    5.0
+    """
+    inst = INSTRUMENTS["psfs"]
+    if isinstance(activities, Mapping):
+        raw = list(activities.values())
+    else:
+        raw = list(activities)
+    values = np.array([np.nan if v is None or pd.isna(v) else float(v) for v in raw], dtype=float)
+    _check_range(values, inst.item_min, inst.item_max, False, "activity", "PSFS")
+    n = int((~np.isnan(values)).sum())
+    score = float(_psfs_kernel(np.array([np.nansum(values)]), np.array([n]))[0])
+    if np.isnan(score):
+        return ScoreResult("psfs", np.nan, n, _too_few("psfs", n, 0))
+    return ScoreResult("psfs", score, n, "scored")
+
+
+def startback_risk(items: Sequence[Any] | Mapping[Any, Any]) -> StartBackResult:
+    """Keele STarT Back risk group of one questionnaire.
+
+    Parameters
+    ----------
+    items
+        The 9 items in order, each scored 0 or 1 as on the published scoring
+        sheet (items 1-8: disagree = 0, agree = 1; item 9, bothersomeness:
+        1 for "very much" or "extremely", else 0); ``None`` = unanswered. Or a
+        mapping ``{item number: 0/1}``.
+
+    Returns
+    -------
+    StartBackResult
+        ``total`` (0-9), ``psychosocial`` (items 5-9, 0-5), ``risk`` group and ``status``.
+
+    Raises
+    ------
+    InvalidResponseError
+        If an item is not 0 or 1, or there are not 9 items.
+
+    Notes
+    -----
+    total 0-3 -> low risk; otherwise psychosocial subscale >= 4 -> high risk,
+    else medium risk. All 9 items are needed. A screening tool, not an outcome.
+
+    References
+    ----------
+    Hill J.C. et al. 2008, Arthritis Rheum 59(5):632-641.
+
+    Examples
+    --------
+    >>> startback_risk([1, 1, 0, 0, 1, 1, 1, 1, 0]).risk
+    'high'
+    """
+    inst = INSTRUMENTS["startback"]
+    values = _item_vector(items, inst.n_items, "item")
+    _check_range(values, inst.item_min, inst.item_max, True, "item", "STarT Back")
+    n = int((~np.isnan(values)).sum())
+    total = np.array([np.nansum(values)])
+    psych = np.array([np.nansum(values[np.array(_STARTBACK_PSYCH_ITEMS) - 1])])
+    tot, risk = _startback_kernel(total, psych, np.array([n]))
+    if np.isnan(tot[0]):
+        return StartBackResult(np.nan, np.nan, None, n, _too_few("startback", n, 0))
+    return StartBackResult(float(tot[0]), float(psych[0]), str(risk[0]), n, "scored")
+
+
+# --------------------------------------------------------------------------- long table
+
+
+def _normalise_instruments(col: pd.Series) -> pd.Series:
+    """Registry key per row (via aliases), ``<NA>`` for unknown names."""
+    raw = col.astype("string")
+    uniques = raw.dropna().unique()
+    mapping: dict[str, Any] = {}
+    for u in uniques:  # a handful of distinct names, not one per row
+        try:
+            mapping[u] = get_instrument(str(u)).key
+        except UnknownInstrumentError:
+            mapping[u] = pd.NA
+    return raw.map(mapping).astype("string")
+
+
+def _cat(*parts: Any) -> pd.Series:
+    """Concatenate Series / strings element-wise as strings."""
+    out: Any = ""
+    for p in parts:
+        out = out + (p.astype("string") if isinstance(p, pd.Series) else p)
+    return out
+
+
+def _fmt(values: pd.Series) -> pd.Series:
+    """Numbers as short strings (``5``, ``2.5``); missing stays missing."""
+    return values.map("{:g}".format, na_action="ignore").astype("string")
+
+
+def score_proms(proms: pd.DataFrame, *, settings: Settings = DEFAULT_SETTINGS) -> pd.DataFrame:
+    """Score every questionnaire of the canonical long ``proms`` table.
+
+    Parameters
+    ----------
+    proms
+        Canonical ``proms`` table: ``patient_id``, ``completed_at``,
+        ``instrument``, ``item`` (``"1"``, ``"2"``, ... or ``"total"``), ``value``.
+    settings
+        Thresholds; ``settings.odi_min_sections`` is used.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per questionnaire (patient, completion time, instrument), sorted
+        by those three columns:
+
+        - ``patient_id`` (string)
+        - ``completed_at`` (datetime64[ns])
+        - ``instrument`` (string): registry key, or the name as written when unknown
+        - ``score`` (float64): ODI % 0-100, RMDQ 0-24, PSFS 0-10 (mean),
+          STarT Back total 0-9, NPRS 0-10, VAS 0-100 mm; ``nan`` when not scored
+        - ``n_items_answered`` (Int64): items with an answer; ``<NA>`` when only a
+          total was given
+        - ``status`` (string): ``"scored"`` or ``"not scored: <reason>"``, e.g.
+          ``"not scored: only 7 of 10 ODI sections answered (at least 8 needed)"``
+        - ``band`` (string): ODI band or STarT Back risk group (``low``,
+          ``medium``, ``high``); ``<NA>`` otherwise
+        - ``source`` (string): ``"items"`` (scored from item responses) or
+          ``"total"`` (a given total passed through)
+        - ``note`` (string): extra information, ``""`` when none
+
+    Notes
+    -----
+    Scoring rules are those of the scalar functions (see the module docstring).
+    A row with item ``"total"`` is taken as the questionnaire's score as given
+    (checked against the instrument's range); when both a total and item
+    responses are present, the given total is used and ``note`` says so. A
+    STarT Back total above 3 given without items has no risk group, because the
+    psychosocial subscale is unknown. A questionnaire with an unknown item
+    number, a repeated item or an answer outside the item range is not scored,
+    and its status names the first such item.
+
+    References
+    ----------
+    ODI v2.1a; Roland & Morris 1983; Stratford et al. 1995; Hill et al. 2008;
+    Ostelo et al. 2008 (shared/domain.md section 1).
+    """
+    cols = ["patient_id", "completed_at", "instrument", "score", "n_items_answered", "status", "band", "source", "note"]
+    if len(proms) == 0:
+        return pd.DataFrame(
+            {
+                "patient_id": pd.Series(dtype="string"),
+                "completed_at": pd.Series(dtype="datetime64[ns]"),
+                "instrument": pd.Series(dtype="string"),
+                "score": pd.Series(dtype="float64"),
+                "n_items_answered": pd.Series(dtype="Int64"),
+                "status": pd.Series(dtype="string"),
+                "band": pd.Series(dtype="string"),
+                "source": pd.Series(dtype="string"),
+                "note": pd.Series(dtype="string"),
+            }
+        )[cols]
+
+    df = pd.DataFrame(
+        {
+            "patient_id": proms["patient_id"].astype("string"),
+            "completed_at": pd.to_datetime(proms["completed_at"]),
+            "raw_instrument": proms["instrument"].astype("string").str.strip(),
+            "item": proms["item"].astype("string").str.strip().str.lower(),
+            "value": pd.to_numeric(proms["value"], errors="coerce").astype("float64"),
+        }
+    )
+    df["key"] = _normalise_instruments(df["raw_instrument"])
+    df["instrument"] = df["key"].fillna(df["raw_instrument"].str.lower())
+    gid = df.groupby(["patient_id", "completed_at", "instrument"], sort=True, dropna=False).ngroup()
+    df["gid"] = gid.to_numpy()
+    n_groups = int(df["gid"].max()) + 1
+
+    groups = df.drop_duplicates("gid").set_index("gid").sort_index()
+    out = pd.DataFrame(
+        {
+            "patient_id": groups["patient_id"],
+            "completed_at": groups["completed_at"],
+            "instrument": groups["instrument"],
+        },
+        index=pd.RangeIndex(n_groups),
+    )
+    key = groups["key"].reindex(out.index)
+    score = np.full(n_groups, np.nan)
+    band = np.full(n_groups, None, dtype=object)
+    status = pd.Series(pd.NA, index=out.index, dtype="string")
+    note = pd.Series("", index=out.index, dtype="string")
+
+    # registry properties per row
+    reg = pd.DataFrame(
+        {
+            "n_items": {k: i.n_items for k, i in INSTRUMENTS.items()},
+            "item_min": {k: i.item_min for k, i in INSTRUMENTS.items()},
+            "item_max": {k: i.item_max for k, i in INSTRUMENTS.items()},
+            "min": {k: i.min for k, i in INSTRUMENTS.items()},
+            "max": {k: i.max for k, i in INSTRUMENTS.items()},
+        }
+    )
+    props = reg.reindex(df["key"].fillna("").to_numpy())
+    props.index = df.index
+
+    # ---- item rows: validate labels and values, then grouped sums
+    is_total = df["item"].eq("total").fillna(False).to_numpy(dtype=bool)
+    items = df.loc[~is_total].copy()
+    ip = props.loc[~is_total]
+    num = pd.to_numeric(items["item"], errors="coerce")
+    label_ok = (num.notna() & (num == np.round(num)) & (num >= 1) & (num <= ip["n_items"])).fillna(False)
+    answered = label_ok & items["value"].notna()
+    is_int_item = items["key"].isin(list(_INTEGER_ITEMS)).fillna(False)
+    v = items["value"]
+    bad_value = answered & (
+        (v < ip["item_min"]) | (v > ip["item_max"]) | (is_int_item & (v != np.round(v)))
+    ).fillna(False)
+    dup = label_ok & items.assign(num=num).duplicated(["gid", "num"], keep="first")
+    items["answered"] = answered.astype(np.int64)
+    items["v"] = v.where(answered & ~bad_value, 0.0)
+    items["psych"] = items["v"].where(num.isin(_STARTBACK_PSYCH_ITEMS), 0.0)
+    agg = items.groupby("gid").agg(n_rows=("item", "size"), n=("answered", "sum"), total=("v", "sum"),
+                                   psych=("psych", "sum"))
+    agg = agg.reindex(out.index)
+    has_items = agg["n_rows"].notna().to_numpy()
+    n_ans = agg["n"].fillna(0).to_numpy(dtype=np.int64)
+    tot = agg["total"].fillna(0).to_numpy(dtype=float)
+    psy = agg["psych"].fillna(0).to_numpy(dtype=float)
+
+    first_unknown = items.loc[~label_ok].groupby("gid")["item"].first().reindex(out.index)
+    first_dup = items.loc[dup].groupby("gid")["item"].first().reindex(out.index)
+    bad_rows = items.loc[bad_value].assign(lo=ip["item_min"], hi=ip["item_max"])
+    first_bad = (
+        bad_rows.groupby("gid")
+        .agg(item=("item", "first"), value=("value", "first"), lo=("lo", "first"), hi=("hi", "first"))
+        .reindex(out.index)
+    )
+
+    # ---- scores per instrument from the grouped sums (vectorised masks, one per instrument)
+    k = key.fillna("").to_numpy(dtype=object)
+    min_sections = settings.odi_min_sections
+    m = k == "odi"
+    score[m] = _odi_kernel(tot[m], n_ans[m], min_sections)
+    band[m] = _band_array(score[m])
+    m = k == "rmdq"
+    score[m] = _rmdq_kernel(tot[m], n_ans[m])
+    m = k == "psfs"
+    score[m] = _psfs_kernel(tot[m], n_ans[m])
+    m = k == "startback"
+    score[m], band[m] = _startback_kernel(tot[m], psy[m], n_ans[m])
+    m = np.isin(k, ["nprs", "vas"])
+    score[m] = np.where(n_ans[m] == 1, tot[m], np.nan)
+
+    # ---- reasons for item-scored questionnaires that failed
+    idx = out.index
+    n_str = pd.Series(n_ans, index=idx).astype("string")
+    reasons = pd.Series(pd.NA, index=idx, dtype="string")
+    for inst_key in _TOO_FEW:  # one pass per instrument, not per questionnaire
+        sel = (k == inst_key) & np.isnan(score)
+        reasons[sel] = _too_few(inst_key, n_str, min_sections)[sel]
+    upper = out["instrument"].str.upper()
+    bad_msg = _cat(
+        "not scored: item ", first_bad["item"], " has the value ",
+        _fmt(first_bad["value"]),
+        ", outside the ", upper, " item range ", _fmt(first_bad["lo"]), "-", _fmt(first_bad["hi"]),
+    )
+    sel = first_bad["item"].notna().to_numpy()
+    reasons[sel] = bad_msg[sel]
+    dup_msg = _cat("not scored: item ", first_dup, " is given more than once")
+    sel = first_dup.notna().to_numpy()
+    reasons[sel] = dup_msg[sel]
+    unk_msg = _cat("not scored: unknown item '", first_unknown, "' for ", upper)
+    sel = first_unknown.notna().to_numpy()
+    reasons[sel] = unk_msg[sel]
+    invalid = reasons.notna().to_numpy() & has_items
+    score[invalid] = np.nan
+    band[invalid] = None
+
+    # ---- given totals pass through (checked against the instrument range)
+    totals = df.loc[is_total]
+    tp = props.loc[is_total]
+    t_ok = (totals["value"] >= tp["min"]) & (totals["value"] <= tp["max"])
+    tagg = totals.assign(ok=t_ok.fillna(False).astype(bool)).groupby("gid").agg(
+        value=("value", "first"), count=("value", "size"), ok=("ok", "all")
+    ).reindex(idx)
+    has_total = tagg["count"].notna().to_numpy()
+    t_val = tagg["value"].to_numpy(dtype=float)
+    t_ok_group = tagg["ok"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    t_good = has_total & (tagg["count"].fillna(0).to_numpy() == 1) & t_ok_group
+    t_good &= pd.notna(key).to_numpy()
+    score[has_total] = np.where(t_good[has_total], t_val[has_total], np.nan)
+    band[has_total] = None
+    mo = has_total & t_good & (k == "odi")
+    band[mo] = _band_array(score[mo])
+    ms = has_total & t_good & (k == "startback")
+    band[ms] = np.where(score[ms] <= _STARTBACK_LOW_MAX_TOTAL, "low", None)
+    sb_note = ms & (score > _STARTBACK_LOW_MAX_TOTAL)
+    note[sb_note] = "risk group needs the psychosocial items 5-9; only the total was given"
+    both = has_total & has_items & t_good
+    note[both] = "a total was given and used; the item responses were not rescored"
+    trange = reg.reindex(k)
+    t_reason = _cat(
+        "not scored: total ", _fmt(tagg["value"]), " is outside the ", upper, " range ",
+        _fmt(pd.Series(trange["min"].to_numpy(), index=idx)), "-", _fmt(pd.Series(trange["max"].to_numpy(), index=idx)),
+    )
+    t_missing = has_total & np.isnan(t_val)
+    t_multi = has_total & (tagg["count"].fillna(0).to_numpy() > 1)
+    reasons[has_total] = pd.NA
+    sel = has_total & ~t_good
+    reasons[sel] = t_reason[sel]
+    reasons[t_missing] = "not scored: the total has no value"
+    reasons[t_multi] = "not scored: more than one total given"
+
+    unknown_inst = key.isna().to_numpy()
+    reasons[unknown_inst] = _cat(
+        "not scored: unknown instrument '", groups["raw_instrument"], "' (known: " + ", ".join(INSTRUMENTS) + ")"
+    )[unknown_inst]
+    score[unknown_inst] = np.nan
+    band[unknown_inst] = None
+
+    status[:] = reasons
+    status = status.fillna("scored")
+    status[np.isnan(score) & status.eq("scored").to_numpy()] = "not scored: no answers"
+
+    out["score"] = score
+    out["n_items_answered"] = pd.array(np.where(has_items, n_ans, 0), dtype="Int64")
+    out.loc[~has_items, "n_items_answered"] = pd.NA
+    out["status"] = status.astype("string")
+    out["band"] = pd.Series(band, index=idx, dtype="string")
+    out["source"] = pd.Series(np.where(has_total, "total", "items"), index=idx, dtype="string")
+    out["note"] = note
+    return out[cols].reset_index(drop=True)
