@@ -1,0 +1,116 @@
+"""Tests of the rehabtrack command line (analysis.cli), through typer's CliRunner.
+
+Expected reasons and row numbers are read off the fixture files by hand (header
+= row 1), as in tests/test_ingest.py.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from analysis import cli
+
+FIXTURES = Path(__file__).parent / "fixtures" / "ingest"
+WIDE = {"COLUMNS": "250"}  # keep rich tables on one line per row
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(cli.app, list(args), env=WIDE)
+
+
+def row_line(output: str, needle: str) -> str:
+    """The table line holding ``needle`` (a rejected row is one line when the terminal is wide)."""
+    lines = [line for line in output.splitlines() if needle in line]
+    assert len(lines) == 1, output
+    return lines[0]
+
+
+def test_help_lists_the_commands():
+    result = run("--help")
+    assert result.exit_code == 0
+    assert "validate" in result.output and "dashboard" in result.output
+
+
+def test_valid_file_exits_zero_and_shows_how_it_was_read():
+    result = run("validate", str(FIXTURES / "sessions_canonical.csv"))
+    assert result.exit_code == 0, result.output
+    assert "Read as: sessions | format: csv | encoding: utf-8 | delimiter: , | dates read day-first" in result.output
+    assert "Rows: 4 | accepted: 4 | rejected: 0 | duplicates: 0" in result.output
+    assert re.search(r"│ performed_at\s+│ performed_at\s+│", result.output)
+
+
+def test_rejected_rows_are_listed_and_exit_one():
+    result = run("validate", str(FIXTURES / "sessions_bad_values.csv"))
+    assert result.exit_code == 1
+    assert "Rows: 7 | accepted: 1 | rejected: 6 | duplicates: 0" in result.output
+    line = row_line(result.output, "sets must be a whole number from 0 to 20; got 2.5")
+    assert re.match(r"│ 2\s+│ sets\s+│ 2\.5\s+│", line), line
+    line = row_line(result.output, "side must be left, right or both; got 'up'")
+    assert re.match(r"│ 4\s+│ side\s+│ up\s+│", line), line
+    assert re.search(r"│ Pain during\s+│ pain_during\s+│", result.output)  # the header mapping
+
+
+def test_limit_shortens_the_list():
+    result = run("validate", str(FIXTURES / "sessions_bad_values.csv"), "--limit", "2")
+    assert result.exit_code == 1
+    assert "... and 5 more problems" in result.output  # 7 problems in 6 rows, 2 shown
+    assert "got one" not in result.output
+
+
+def test_month_first_option_and_warnings():
+    result = run("validate", str(FIXTURES / "pain_unambiguous_dayfirst.csv"), "--month-first", "-p", "P1")
+    assert result.exit_code == 1
+    assert "dates read month-first" in result.output
+    line = row_line(result.output, "'13/02/2026' is not a date when dates are read month-first")
+    assert re.match(r"│ 3\s+│ recorded_at\s+│ 13/02/2026\s+│", line), line
+    assert "Warnings:" in result.output and "only make sense day-first" in result.output
+
+
+def test_patient_id_and_table_options():
+    result = run("validate", str(FIXTURES / "pain_diary.csv"), "--patient-id", "P001", "--table", "pain")
+    assert result.exit_code == 0, result.output
+    assert "Read as: pain" in result.output
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("empty.csv",), "the file is empty"),
+    (("header_only.csv",), "no rows of data"),
+    (("sessions_missing_columns.csv",), "missing the required column(s) sets, reps"),
+    (("sessions_canonical.csv", "--table", "workouts"), "no table called 'workouts'"),
+    (("does_not_exist.csv",), "does not exist"),
+])
+def test_unreadable_files_exit_two_with_the_message_and_no_traceback(args, message):
+    result = run("validate", str(FIXTURES / args[0]), *args[1:])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_dashboard_runs_streamlit_on_the_app(monkeypatch, tmp_path):
+    app_file = tmp_path / "app.py"
+    app_file.write_text("")
+    calls = []
+    monkeypatch.setattr(cli, "DASHBOARD_APP", app_file)
+    monkeypatch.setattr(subprocess, "call", lambda command: calls.append(command) or 3)
+    result = run("dashboard", "--port", "8600")
+    assert calls == [[sys.executable, "-m", "streamlit", "run", str(app_file), "--server.port", "8600"]]
+    assert result.exit_code == 3  # streamlit's own exit status is passed on
+
+
+def test_dashboard_path_is_the_repository_app():
+    assert cli.DASHBOARD_APP == Path(cli.__file__).resolve().parents[1] / "dashboards" / "app.py"
+
+
+def test_dashboard_without_the_app_exits_two(monkeypatch, tmp_path):
+    monkeypatch.setattr(cli, "DASHBOARD_APP", tmp_path / "missing.py")
+    result = run("dashboard")
+    assert result.exit_code == 2 and "dashboard is not installed" in result.output
