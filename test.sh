@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# One command: set up (first run only) and run every check: ruff, the unit and property tests,
+# the Streamlit AppTests and the end-to-end tests in a real headless Chromium.
+#   ./test.sh              everything
+#   ./test.sh -k ingest    extra arguments go to pytest
+set -euo pipefail
+cd "$(dirname "$0")"
+scripts/setup.sh dev
+
+# The browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
+if [ ! -x /usr/bin/chromium ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "Installing Debian's chromium for the end-to-end tests..."
+    apt-get update -qq && apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
+  else
+    echo "The end-to-end tests need Chromium at /usr/bin/chromium: sudo apt-get install chromium" >&2
+    exit 1
+  fi
+fi
+
+.venv/bin/ruff check analysis dashboards tests
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,67 @@
+"""Thresholds: defaults from domain.md, overrides from code or TOML, typed errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from analysis.errors import SettingsError
+from analysis.settings import DEFAULT_SETTINGS, load_settings
+
+
+def test_defaults_are_the_values_of_domain_md() -> None:
+    # domain.md sections 2, 4 and 5
+    assert DEFAULT_SETTINGS.adherent_threshold == 0.70
+    assert DEFAULT_SETTINGS.mcid_percent == 0.30
+    assert DEFAULT_SETTINGS.rci_z == 1.96
+    assert DEFAULT_SETTINGS.min_window_ratings == 5
+    assert DEFAULT_SETTINGS.flare_rise_points == 2.0
+    assert DEFAULT_SETTINGS.pain_during_max == 5
+    assert DEFAULT_SETTINGS.acwr_max == 1.5
+    assert DEFAULT_SETTINGS.logging_stopped_days == 7
+    assert DEFAULT_SETTINGS.odi_min_sections == 8
+    assert DEFAULT_SETTINGS.rpm_days_required == 16
+
+
+def test_every_setting_carries_a_citation_and_the_table_shows_values_in_use() -> None:
+    table = DEFAULT_SETTINGS.replace(adherent_threshold=0.8).as_table().set_index("setting")
+    assert (table["citation"].str.len() > 10).all()
+    assert table.loc["adherent_threshold", "value"] == 0.8
+    assert table.loc["adherent_threshold", "default"] == 0.7
+
+
+def test_toml_file_overrides_and_keywords_win(tmp_path: Path) -> None:
+    path = tmp_path / "rehabtrack.toml"
+    path.write_text("adherent_threshold = 0.8\nflare_rise_points = 3\n", encoding="utf-8")
+    settings = load_settings(path, flare_rise_points=2.5)
+    assert settings.adherent_threshold == 0.8
+    assert settings.flare_rise_points == 2.5
+    assert isinstance(settings.logging_stopped_days, int)
+
+
+def test_rehabtrack_table_in_toml_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "pyproject-like.toml"
+    path.write_text("[rehabtrack]\nlogging_stopped_days = 10\n", encoding="utf-8")
+    assert load_settings(path).logging_stopped_days == 10
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"adherence_threshold": 0.8}, "unknown setting"),
+        ({"adherent_threshold": "high"}, "must be a number"),
+        ({"logging_stopped_days": 7.5}, "whole number"),
+        ({"flare_rise_points": -1}, "must not be negative"),
+    ],
+)
+def test_bad_overrides_raise_a_settings_error(changes: dict, message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        DEFAULT_SETTINGS.replace(**changes)
+
+
+def test_unreadable_toml_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "broken.toml"
+    path.write_text("adherent_threshold = \n", encoding="utf-8")
+    with pytest.raises(SettingsError, match="broken.toml"):
+        load_settings(path)
