@@ -105,7 +105,8 @@ def weekly_progress(
         ``meets_plan``, ``status``) joined with those of
         :func:`analysis.trends.weekly_pain` (``nprs_mean``, ``nprs_median``,
         ``n_ratings``, ``days_rated``, ``share_days_rated``) on patient and week.
-        Weeks with pain ratings but no prescription keep their pain values.
+        Weeks with pain ratings but no prescription keep their pain values; weeks
+        outside the programme without any rating are left out.
     """
     when = cohort.as_of(as_of)
     adherence = weekly_adherence(
@@ -113,7 +114,12 @@ def weekly_progress(
     )
     pain = weekly_pain(cohort.pain, cohort.patients, as_of=when)
     pain_cols = ["patient_id", "week", "nprs_mean", "nprs_median", "n_ratings", "days_rated", "share_days_rated"]
-    merged = adherence.merge(pain[[c for c in pain_cols if c in pain.columns]], on=["patient_id", "week"], how="outer")
+    merged = adherence.merge(
+        pain[[c for c in pain_cols if c in pain.columns]], on=["patient_id", "week"], how="outer", indicator=True
+    )
+    # Pain weeks outside the programme are kept only when they hold ratings (no empty padding).
+    outside_without_ratings = merged["_merge"].eq("right_only") & merged["n_ratings"].fillna(0).eq(0)
+    merged = merged.loc[~outside_without_ratings].drop(columns="_merge")
     return merged.sort_values(["patient_id", "week"], kind="stable").reset_index(drop=True)
 
 

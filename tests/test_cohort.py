@@ -26,6 +26,7 @@ from analysis.cohort import (
     attention_rules,
     caseload,
     cohort_summary,
+    weekly_progress,
 )
 from analysis.errors import IngestError
 from analysis.flags import FLAG_KINDS, flag_counts, safety_flags
@@ -364,3 +365,40 @@ def test_row_order_of_the_input_tables_is_irrelevant(seed: int) -> None:
     mixed = CohortTables(*(shuffled(f) for f in (c.patients, c.prescriptions, c.sessions, c.pain, c.proms)))
     got = cohort_summary(mixed, as_of=AS_OF).set_index("patient_id")
     _assert_same_rows(got, small_summary())
+
+
+def test_weekly_progress_keeps_programme_weeks_and_rated_weeks_only() -> None:
+    # Programme: 2 weeks (prescription 2026-09-07 .. 2026-09-20). Pain is rated in week 1 and
+    # in week 4 (2026-09-29 = day 22 -> week 22 // 7 + 1 = 4); week 3 has neither a
+    # prescription nor a rating, so it must not appear; week 4 appears with its pain only.
+    patients = conform(
+        pd.DataFrame({"patient_id": ["A"], "physio_id": ["p"], "programme_start": [pd.Timestamp("2026-09-07")]}),
+        "patients",
+    )
+    prescriptions = conform(
+        pd.DataFrame(
+            {
+                "patient_id": ["A"], "exercise": ["knee_to_chest"], "side": ["left"], "sets": [1], "reps": [10],
+                "hold_s": [5.0], "sessions_per_week": [7], "start_date": [pd.Timestamp("2026-09-07")],
+                "end_date": [pd.Timestamp("2026-09-20")],
+            }
+        ),
+        "prescriptions",
+    )
+    pain = conform(
+        pd.DataFrame(
+            {
+                "patient_id": ["A", "A"],
+                "recorded_at": pd.to_datetime(["2026-09-08 20:00", "2026-09-29 20:00"]),
+                "nprs": pd.array([6, 4], dtype="Int64"),
+            }
+        ),
+        "pain",
+    )
+    cohort = CohortTables(patients, prescriptions, conform(pd.DataFrame(), "sessions"), pain,
+                          conform(pd.DataFrame(), "proms"))
+    weekly = weekly_progress(cohort, as_of="2026-10-05")
+    assert weekly["week"].tolist() == [1, 2, 4]
+    assert weekly.loc[weekly["week"] == 4, "nprs_mean"].item() == 4.0
+    assert pd.isna(weekly.loc[weekly["week"] == 4, "sessions_prescribed"].item())
+    assert weekly.loc[weekly["week"] == 2, "adherence_rate"].item() == 0.0  # prescribed, nothing done
