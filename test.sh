@@ -19,4 +19,13 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 
 .venv/bin/ruff check analysis dashboards tests
-exec .venv/bin/python -m pytest "$@"
+# The store tests also run against a throw-away PostgreSQL on 127.0.0.1 (Debian's postgresql,
+# installed by the script if missing); REHABTRACK_TEST_POSTGRES_URL tells the tests where it is.
+if pg_url=$(scripts/postgres-for-tests.sh start); then
+  export REHABTRACK_TEST_POSTGRES_URL="$pg_url"
+  trap 'scripts/postgres-for-tests.sh stop "$pg_url"' EXIT
+elif [ "${CI:-}" = true ]; then
+  echo "PostgreSQL for the store tests could not be started" >&2
+  exit 1
+fi
+.venv/bin/python -m pytest "$@"   # not exec: the trap stops the cluster afterwards

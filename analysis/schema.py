@@ -366,7 +366,7 @@ def conform(frame: pd.DataFrame, table: str | TableSpec) -> pd.DataFrame:
             else:
                 out[c.name] = col.astype(c.dtype)
         else:
-            out[c.name] = pd.Series(pd.NA if not c.is_datetime else pd.NaT, index=frame.index).astype(c.dtype)
+            out[c.name] = pd.Series(index=frame.index, dtype=c.dtype)  # all missing
     return pd.DataFrame(out, index=frame.index)
 
 

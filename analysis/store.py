@@ -1,0 +1,1051 @@
+"""The persistent store: every upload, every accepted row and every rejected row, kept.
+
+One small module behind which the data live, through SQLAlchemy Core:
+
+* the default is an embedded SQLite file, ``<data dir>/rehabtrack.sqlite``, where
+  the data directory is ``REHABTRACK_DATA_DIR`` or ``./var``; the file runs in
+  WAL mode (readers never block the writer) with a busy timeout;
+* ``REHABTRACK_DATABASE_URL`` (or the argument of :meth:`Store.open`) may name
+  any SQLAlchemy URL instead, e.g. a PostgreSQL server of a clinic:
+  ``postgresql+psycopg://rehabtrack:SECRET@db.clinic.local/rehabtrack``
+  (``postgresql://`` is read as the psycopg 3 driver).
+
+Tables
+------
+The five canonical tables are generated from :mod:`analysis.schema` (their
+columns, types, nullability and natural key are never written twice): each
+column of a :class:`analysis.schema.TableSpec` becomes a column of the same
+name, the table's key becomes its primary key, and an ``upload_id`` column
+records which upload brought the row. Beside them:
+
+``uploads``
+    One row per upload: who, when (UTC), file name (as sent, reduced to its
+    last path component), SHA-256 of the bytes, table, format, the patient the
+    file was for, and the counts ``rows_in_file = rows_added +
+    rows_already_there + rows_duplicate_in_file + rows_rejected``.
+    ``duplicate_of`` names the first upload with the same bytes, table and patient.
+``rejected_rows``
+    Every rejected cell of every upload: upload, ``seq``, row number in the
+    file (header = row 1), column (``NULL`` = the whole row), value as written
+    (``NULL`` = empty) and the reason in plain words. A re-upload of identical
+    bytes does not store its rejections again (they are those of ``duplicate_of``).
+``rehabtrack_meta``
+    ``schema_version`` of the store.
+
+The original bytes of every upload are also kept, content-addressed, under
+``<data dir>/uploads/<first 2 hex>/<sha256>``: the path is built from the hash
+only, never from the name the file was sent with.
+
+Writing
+-------
+:meth:`Store.ingest_upload` reads a file with :func:`analysis.ingest.ingest_file`
+(outside any transaction), then writes in ONE transaction: the ``uploads`` row,
+the new canonical rows and the rejected rows; any failure rolls all of it back.
+Writers are serialised (SQLite ``BEGIN IMMEDIATE``; PostgreSQL a transaction
+advisory lock), so two uploads at once both land, and a row is compared with
+what is already stored before it is written: a row whose key is already stored
+is counted as *already there*, not added again. For the timestamp keys
+(``performed_at``, ``recorded_at``, ``completed_at``) a value at exactly
+midnight means "that day, time not written" (a patient's diary without clock
+times): it matches a stored row of the same day and other key columns, and a
+timed row matches a stored date-only one. Two timed rows on the same day stay
+two rows (morning and evening sessions). A transaction that meets "database is
+locked" (SQLite) or a serialisation failure or deadlock (PostgreSQL) is retried.
+
+Schema version and upgrades
+---------------------------
+``rehabtrack_meta.schema_version`` is :data:`SCHEMA_VERSION` for a store made by
+this release. :meth:`Store.open` upgrades an older store in one transaction and
+refuses a newer one. To change the schema in a later release:
+
+1. change :mod:`analysis.schema` (or the tables here) and bump :data:`SCHEMA_VERSION`;
+2. register ``UPGRADES[old] = step`` where ``step(connection)`` alters an
+   existing store from ``old`` to ``old + 1`` (e.g. ``ALTER TABLE pain ADD
+   COLUMN ...`` through ``sqlalchemy``), so that a store from this release opens
+   in the next one; brand-new tables need no step (they are created);
+3. test it by opening a store written at ``old``.
+
+Backup
+------
+:meth:`Store.export_store` writes every table (canonical, ``uploads``,
+``rejected_rows``, ``rehabtrack_meta``) as CSV or Parquet plus ``manifest.json``
+(schema version, row counts, SHA-256 of each file) and the kept originals;
+:meth:`Store.import_store` reads such a directory back into an empty store,
+identical table for table. Backup CSVs hold the data exactly as stored (no
+formula neutralisation): they are for ``rehabtrack import``, not for a spreadsheet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import random
+import re
+import secrets
+import shutil
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from analysis.errors import IngestError, RehabtrackError
+from analysis.schema import TABLES, ColumnSpec, TableSpec
+
+if TYPE_CHECKING:  # pragma: no cover
+    from analysis.access import User
+    from analysis.cohort import CohortTables
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "DATA_DIR_ENV",
+    "DATABASE_URL_ENV",
+    "DB_FILE_NAME",
+    "UPGRADES",
+    "metadata",
+    "CANONICAL",
+    "UPLOADS",
+    "REJECTED_ROWS",
+    "META",
+    "UploadLimits",
+    "UploadReport",
+    "StoreError",
+    "StoreVersionError",
+    "UploadTooLargeError",
+    "Store",
+    "data_dir",
+    "safe_filename",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Schema version written by this release.
+SCHEMA_VERSION = 1
+#: Environment variable naming the data directory (default ``./var``).
+DATA_DIR_ENV = "REHABTRACK_DATA_DIR"
+#: Environment variable with a SQLAlchemy URL or a SQLite file path (default the file in the data directory).
+DATABASE_URL_ENV = "REHABTRACK_DATABASE_URL"
+#: The embedded store's file name inside the data directory.
+DB_FILE_NAME = "rehabtrack.sqlite"
+#: Upload size limits from the environment (megabytes, rows).
+MAX_UPLOAD_MB_ENV = "REHABTRACK_MAX_UPLOAD_MB"
+MAX_UPLOAD_ROWS_ENV = "REHABTRACK_MAX_UPLOAD_ROWS"
+
+_SQLITE_BUSY_TIMEOUT_S = 30.0
+_RETRIES = 8
+_PG_LOCK_KEY = 0x52454841  # "REHA": one advisory lock serialises the writers of a store
+_INSERT_CHUNK = 5000
+_IN_CHUNK = 900  # ids per IN (...) list
+_ORIGINALS = "uploads"
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+#: ``UPGRADES[v](connection)`` turns a store at schema version ``v`` into ``v + 1`` (see the module docstring).
+UPGRADES: dict[int, Callable[[sa.Connection], None]] = {}
+
+
+class StoreError(RehabtrackError):
+    """The store cannot do what was asked (not empty for an import, a damaged export, ...)."""
+
+
+class StoreVersionError(StoreError):
+    """The store was written by a newer rehabtrack, or no upgrade step exists for its version."""
+
+
+class UploadTooLargeError(IngestError):
+    """An upload is over the size or row limit."""
+
+
+def data_dir() -> Path:
+    """The data directory: ``REHABTRACK_DATA_DIR`` or ``./var``, as an absolute path (not created here)."""
+    return Path(os.environ.get(DATA_DIR_ENV) or "var").expanduser().resolve()
+
+
+_default_data_dir = data_dir  # Store.open has a parameter of the same name
+
+
+def safe_filename(name: str | None) -> str:
+    r"""The name an upload is recorded under: its last path component, printable, at most 200 characters.
+
+    ``"../../etc/passwd"`` becomes ``"passwd"``, ``"C:\logs\x.csv"`` ``"x.csv"``; an empty result is
+    ``"upload"``. The name is only ever stored as text and used for its extension, never as a path.
+    """
+    base = re.split(r"[\\/]", str(name or ""))[-1]
+    base = "".join(ch for ch in base if ch.isprintable()).strip()
+    if base in ("", ".", ".."):
+        base = "upload"
+    return base[:200]
+
+
+# --------------------------------------------------------------------------------------
+# tables, generated from analysis.schema
+
+metadata = sa.MetaData()
+
+META = sa.Table(
+    "rehabtrack_meta", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+UPLOADS = sa.Table(
+    "uploads", metadata,
+    sa.Column("upload_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("uploaded_by", sa.String(64), nullable=False),
+    sa.Column("uploaded_at", sa.DateTime, nullable=False),
+    sa.Column("filename", sa.Text, nullable=False),
+    sa.Column("content_sha256", sa.String(64), nullable=False, index=True),
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+    sa.Column("table_name", sa.String(32), nullable=False),
+    sa.Column("format", sa.String(16), nullable=False),
+    sa.Column("patient_id", sa.Text, nullable=True),
+    sa.Column("rows_in_file", sa.BigInteger, nullable=False),
+    sa.Column("rows_added", sa.BigInteger, nullable=False),
+    sa.Column("rows_already_there", sa.BigInteger, nullable=False),
+    sa.Column("rows_duplicate_in_file", sa.BigInteger, nullable=False),
+    sa.Column("rows_rejected", sa.BigInteger, nullable=False),
+    sa.Column("duplicate_of", sa.Integer, sa.ForeignKey("uploads.upload_id"), nullable=True),
+)
+
+REJECTED_ROWS = sa.Table(
+    "rejected_rows", metadata,
+    sa.Column("upload_id", sa.Integer, sa.ForeignKey("uploads.upload_id"), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("row_number", sa.BigInteger, nullable=False),
+    sa.Column("column_name", sa.Text, nullable=True),
+    sa.Column("value", sa.Text, nullable=True),
+    sa.Column("reason", sa.Text, nullable=False),
+)
+
+
+def _sql_type(col: ColumnSpec) -> sa.types.TypeEngine[Any]:
+    if col.is_datetime:
+        return sa.Date() if col.date_only else sa.DateTime()
+    types: dict[str, sa.types.TypeEngine[Any]] = {
+        "string": sa.Text(), "Int64": sa.BigInteger(), "float64": sa.Double(), "boolean": sa.Boolean(),
+    }
+    return types[col.dtype]
+
+
+def _canonical_table(spec: TableSpec) -> sa.Table:
+    columns = [sa.Column(c.name, _sql_type(c), nullable=not c.required) for c in spec.columns]
+    extra: list[Any] = [sa.Column("upload_id", sa.Integer, sa.ForeignKey("uploads.upload_id"), nullable=False)]
+    if spec.name == "patients":
+        extra.append(sa.Index("ix_patients_physio_id", "physio_id"))
+    return sa.Table(spec.name, metadata, *columns, *extra, sa.PrimaryKeyConstraint(*spec.key))
+
+
+#: The canonical tables by name, generated from :data:`analysis.schema.TABLES`.
+CANONICAL: dict[str, sa.Table] = {name: _canonical_table(spec) for name, spec in TABLES.items()}
+# Insertion order (foreign keys first) for imports and exports.
+_ALL_TABLES: tuple[sa.Table, ...] = (META, UPLOADS, REJECTED_ROWS, *CANONICAL.values())
+
+
+def _kind(col: sa.Column[Any]) -> str:
+    """The pandas dtype a SQL column reads back as."""
+    t = col.type
+    if isinstance(t, sa.Boolean):
+        return "boolean"
+    if isinstance(t, sa.DateTime):
+        return "datetime"
+    if isinstance(t, sa.Date):
+        return "date"
+    if isinstance(t, sa.Integer):
+        return "Int64"
+    if isinstance(t, sa.Float):
+        return "float64"
+    return "string"
+
+
+def _series(values: Sequence[Any], kind: str, name: str) -> pd.Series:
+    if kind in ("datetime", "date"):
+        return pd.Series(pd.to_datetime(pd.Series(values, dtype=object)), name=name).astype("datetime64[ns]")
+    if kind == "float64":
+        return pd.Series(np.array(values, dtype=float), name=name)
+    return pd.Series(pd.array(list(values), dtype=kind), name=name)
+
+
+def _frame(rows: Sequence[Sequence[Any]], columns: Sequence[sa.Column[Any]]) -> pd.DataFrame:
+    data = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+    return pd.DataFrame({c.name: _series(v, _kind(c), c.name) for c, v in zip(columns, data, strict=True)})
+
+
+def _records(frame: pd.DataFrame, table: sa.Table) -> list[dict[str, Any]]:
+    """Plain Python values (None for missing, datetime/date, int, float, bool, str) for DBAPI drivers."""
+    names, arrays = [], []
+    for col in table.c:
+        if col.name not in frame.columns:
+            continue
+        s = frame[col.name]
+        kind = _kind(col)
+        if kind == "datetime":
+            values = s.to_numpy(dtype="datetime64[us]").astype(object)
+        elif kind == "date":
+            values = s.to_numpy(dtype="datetime64[D]").astype(object)
+        elif kind == "float64":
+            arr = s.to_numpy(dtype=float, na_value=np.nan)
+            values = arr.astype(object)
+            values[np.isnan(arr)] = None
+        elif kind == "string":
+            values = s.astype("string").to_numpy(dtype=object, na_value=None)
+            values[values == ""] = None  # an empty text is stored as NULL
+        else:
+            values = s.astype(kind).to_numpy(dtype=object, na_value=None)
+        names.append(col.name)
+        arrays.append(values)
+    return [dict(zip(names, row, strict=True)) for row in zip(*arrays, strict=True)]
+
+
+def _insert_chunk(conn: sa.Connection, table: sa.Table, records: list[dict[str, Any]]) -> None:
+    """Insert one batch of rows (a seam the tests use to inject a failure mid-transaction)."""
+    conn.execute(table.insert(), records)
+
+
+def _insert_frame(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame) -> int:
+    records = _records(frame, table)
+    for start in range(0, len(records), _INSERT_CHUNK):
+        _insert_chunk(conn, table, records[start:start + _INSERT_CHUNK])
+    return len(records)
+
+
+def _chunks(values: Sequence[str]) -> Iterator[list[str]]:
+    values = list(values)
+    for start in range(0, len(values), _IN_CHUNK):
+        yield values[start:start + _IN_CHUNK]
+
+
+# --------------------------------------------------------------------------------------
+# results
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """How large one upload may be.
+
+    Attributes
+    ----------
+    max_bytes
+        Largest file in bytes (default 20 MiB; ``REHABTRACK_MAX_UPLOAD_MB``).
+    max_rows
+        Most data rows in one file (default 500,000; ``REHABTRACK_MAX_UPLOAD_ROWS``).
+    """
+
+    max_bytes: int = 20 * 1024 * 1024
+    max_rows: int = 500_000
+
+    @classmethod
+    def from_env(cls) -> UploadLimits:
+        """Limits from ``REHABTRACK_MAX_UPLOAD_MB`` and ``REHABTRACK_MAX_UPLOAD_ROWS`` where set."""
+        default = cls()
+        mb = os.environ.get(MAX_UPLOAD_MB_ENV)
+        rows = os.environ.get(MAX_UPLOAD_ROWS_ENV)
+        return cls(max_bytes=int(float(mb) * 1024 * 1024) if mb else default.max_bytes,
+                   max_rows=int(rows) if rows else default.max_rows)
+
+
+@dataclass(frozen=True)
+class UploadReport:
+    """What one upload did to the store.
+
+    Attributes
+    ----------
+    upload_id
+        Row of ``uploads`` recording it.
+    filename
+        The name it is recorded under (:func:`safe_filename`).
+    table, format
+        Canonical table and file format (``csv``, ``xlsx``, ``json``).
+    content_sha256
+        SHA-256 of the bytes (hex).
+    rows_in_file
+        Data rows in the file.
+    rows_added
+        Rows written to the table.
+    rows_already_there
+        Valid rows whose key was already stored (an earlier upload had them).
+    rows_duplicate_in_file
+        Rows repeating an earlier row of the same file.
+    rows_rejected
+        Rows with at least one problem (see ``rejected``).
+    rejected
+        ``row`` (row number in the file, header = 1), ``column``, ``value``, ``reason``.
+    warnings
+        From the ingestion (header mapping, ambiguous dates, unknown exercises...).
+    duplicate_of
+        The first earlier upload of identical bytes for the same table and patient, if any.
+    """
+
+    upload_id: int
+    filename: str
+    table: str
+    format: str
+    content_sha256: str
+    rows_in_file: int
+    rows_added: int
+    rows_already_there: int
+    rows_duplicate_in_file: int
+    rows_rejected: int
+    rejected: pd.DataFrame = field(repr=False)
+    warnings: tuple[str, ...] = ()
+    duplicate_of: int | None = None
+
+    def summary(self) -> str:
+        """Two or more lines a person can read: counts first, then why rows were rejected."""
+        lines = [
+            f"{self.filename} ({self.table}, {self.format}): {self.rows_in_file} rows: {self.rows_added} added, "
+            f"{self.rows_already_there} already there, {self.rows_duplicate_in_file} repeated in the file, "
+            f"{self.rows_rejected} rejected."
+        ]
+        if self.duplicate_of is not None:
+            lines.append(f"The same file was uploaded before (upload {self.duplicate_of}); nothing was added twice.")
+        for rec in self.rejected.head(20).itertuples(index=False):
+            where = f"row {rec.row}" + (f", {rec.column}" if rec.column else "")
+            lines.append(f"  {where}: {rec.reason}")
+        if len(self.rejected) > 20:
+            lines.append(f"  ... and {len(self.rejected) - 20} more problems")
+        lines.extend(f"  - {w}" for w in self.warnings)
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------
+# the store
+
+
+def _is_transient(exc: sa.exc.DBAPIError) -> bool:
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) in ("40001", "40P01"):
+        return True
+    text = str(orig).lower()
+    return "database is locked" in text or "database is busy" in text or "database table is locked" in text
+
+
+def _make_engine(url: sa.URL) -> sa.Engine:
+    if url.get_backend_name() == "sqlite":
+        engine = sa.create_engine(url, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_S})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
+            cur = dbapi_conn.cursor()
+            cur.execute(f"PRAGMA busy_timeout = {int(_SQLITE_BUSY_TIMEOUT_S * 1000)}")
+            cur.execute("PRAGMA foreign_keys = ON")
+            cur.execute("PRAGMA synchronous = NORMAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: sa.Connection) -> None:
+            # A writer takes the write lock at BEGIN, so its reads and writes see one state of the file.
+            write = conn.get_execution_options().get("rehabtrack_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+        return engine
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _resolve_url(url_or_path: str | os.PathLike[str] | sa.URL | None, folder: Path) -> sa.URL:
+    if url_or_path is None:
+        url_or_path = os.environ.get(DATABASE_URL_ENV) or folder / DB_FILE_NAME
+    if isinstance(url_or_path, sa.URL):
+        return url_or_path
+    text = os.fspath(url_or_path)
+    if "://" in text:
+        return sa.make_url(text)
+    path = Path(text).expanduser().resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return sa.URL.create("sqlite", database=str(path))
+
+
+class Store:
+    """A rehabtrack store: the canonical tables, uploads and rejected rows behind one SQLAlchemy engine.
+
+    Open it with :meth:`Store.open`. One object may be shared by threads (the
+    engine pools connections). Pages and commands read data only through
+    :func:`analysis.access.cohort_for`; the ``read_*`` methods here are unfiltered.
+
+    Attributes
+    ----------
+    engine
+        The SQLAlchemy engine.
+    data_dir
+        Directory for the kept originals, the pseudonym key and the users file.
+    limits
+        Upload limits.
+    """
+
+    def __init__(self, engine: sa.Engine, data_dir: Path, limits: UploadLimits) -> None:
+        self.engine = engine
+        self.data_dir = data_dir
+        self.limits = limits
+        self._pg = engine.dialect.name == "postgresql"
+
+    # ---- opening ----------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        url_or_path: str | os.PathLike[str] | sa.URL | None = None,
+        *,
+        data_dir: str | os.PathLike[str] | None = None,
+        limits: UploadLimits | None = None,
+    ) -> Store:
+        """Open (creating or upgrading if needed) a store.
+
+        Parameters
+        ----------
+        url_or_path
+            A SQLAlchemy URL (``postgresql+psycopg://user:pw@host/db``,
+            ``sqlite:///path``) or a SQLite file path; default
+            ``REHABTRACK_DATABASE_URL``, else ``<data dir>/rehabtrack.sqlite``.
+        data_dir
+            Data directory; default :func:`data_dir`. Created if missing.
+        limits
+            Upload limits; default :meth:`UploadLimits.from_env`.
+
+        Returns
+        -------
+        Store
+            Ready for use, at :data:`SCHEMA_VERSION`.
+
+        Raises
+        ------
+        StoreVersionError
+            If the store was written by a newer release.
+        """
+        folder = Path(data_dir).expanduser().resolve() if data_dir is not None else _default_data_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        engine = _make_engine(_resolve_url(url_or_path, folder))
+        store = cls(engine, folder, limits or UploadLimits.from_env())
+        try:
+            store._retry(store._initialise)
+        except BaseException:
+            engine.dispose()
+            raise
+        return store
+
+    def close(self) -> None:
+        """Release the connections."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self.url!r})"
+
+    @property
+    def url(self) -> str:
+        """The database URL with any password hidden."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def _initialise(self) -> None:
+        if self.engine.dialect.name == "sqlite":
+            raw = self.engine.raw_connection()
+            try:
+                cur = raw.cursor()
+                try:
+                    if str(cur.execute("PRAGMA journal_mode").fetchall()[0][0]).lower() != "wal":
+                        cur.execute("PRAGMA journal_mode = WAL").fetchall()  # persistent in the file
+                finally:
+                    cur.close()
+            finally:
+                raw.close()
+        with self._write() as conn:
+            if not sa.inspect(conn).has_table(META.name):
+                metadata.create_all(conn)
+                conn.execute(META.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+                logger.info("created a new rehabtrack store (schema %d) at %s", SCHEMA_VERSION, self.url)
+                return
+            found = int(conn.scalar(sa.select(META.c.value).where(META.c.key == "schema_version")) or 0)
+            if found > SCHEMA_VERSION:
+                raise StoreVersionError(
+                    f"the store at {self.url} has schema version {found}, written by a newer rehabtrack than this "
+                    f"one (schema {SCHEMA_VERSION}); upgrade rehabtrack to open it.")
+            for version in range(found, SCHEMA_VERSION):
+                step = UPGRADES.get(version)
+                if step is None:
+                    raise StoreVersionError(f"no upgrade step from schema version {version}; restore the store "
+                                            "from an export made by the same release")
+                step(conn)
+                logger.info("upgraded the store from schema %d to %d", version, version + 1)
+            metadata.create_all(conn)  # tables new in this release (checkfirst)
+            if found != SCHEMA_VERSION:
+                conn.execute(META.update().where(META.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
+
+    # ---- transactions -----------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        """One write transaction, serialised with every other writer of the store."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(rehabtrack_write=True)
+            with conn.begin():
+                if self._pg:
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[sa.Connection]:
+        """One read transaction: every statement sees the same state of the store."""
+        with self.engine.connect() as conn:
+            if self._pg:
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
+
+    def _retry(self, work: Callable[[], Any]) -> Any:
+        delay = 0.05
+        for attempt in range(1, _RETRIES + 1):
+            try:
+                return work()
+            except sa.exc.DBAPIError as exc:
+                if attempt == _RETRIES or not _is_transient(exc):
+                    raise
+                logger.info("store busy (%s); retrying (attempt %d)", exc.orig, attempt)
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 2.0)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # ---- reading (unfiltered: use analysis.access.cohort_for) ---------------------------
+
+    def schema_version(self) -> int:
+        """The schema version recorded in the store."""
+        with self._read() as conn:
+            return int(conn.scalar(sa.select(META.c.value).where(META.c.key == "schema_version")))
+
+    def counts(self) -> dict[str, int]:
+        """Number of rows of every table (canonical, ``uploads``, ``rejected_rows``)."""
+        with self._read() as conn:
+            return {t.name: int(conn.scalar(sa.select(sa.func.count()).select_from(t)))
+                    for t in (UPLOADS, REJECTED_ROWS, *CANONICAL.values())}
+
+    def caseload(self, physio_id: str) -> list[str]:
+        """Patient IDs registered to ``physio_id``, sorted."""
+        patients = CANONICAL["patients"]
+        with self._read() as conn:
+            rows = conn.execute(sa.select(patients.c.patient_id).where(patients.c.physio_id == physio_id)
+                                .order_by(patients.c.patient_id)).scalars().all()
+        return [str(r) for r in rows]
+
+    def _select_canonical(self, conn: sa.Connection, name: str, patient_ids: Sequence[str] | None,
+                          physio_id: str | None) -> pd.DataFrame:
+        spec = TABLES[name]
+        table = CANONICAL[name]
+        columns = [table.c[c] for c in spec.column_names]
+        conditions: list[Any] = []
+        if physio_id is not None:
+            patients = CANONICAL["patients"]
+            conditions.append(table.c.patient_id.in_(
+                sa.select(patients.c.patient_id).where(patients.c.physio_id == physio_id)))
+        order = [table.c[k] for k in spec.key]
+        if patient_ids is None:
+            batches: list[list[Any]] = [conditions]
+        else:
+            batches = [[*conditions, table.c.patient_id.in_(chunk)] for chunk in _chunks(patient_ids)]
+        rows: list[Any] = []
+        for where in batches:
+            rows.extend(conn.execute(sa.select(*columns).where(*where).order_by(*order)).all())
+        frame = _frame(rows, columns)
+        if patient_ids is not None and len(batches) > 1:
+            frame = frame.sort_values(list(spec.key), kind="stable").reset_index(drop=True)
+        return frame
+
+    def read_table(self, name: str, *, patient_ids: Sequence[str] | None = None,
+                   physio_id: str | None = None) -> pd.DataFrame:
+        """One canonical table, unfiltered unless asked (internal: pages call :func:`analysis.access.cohort_for`).
+
+        Parameters
+        ----------
+        name
+            Canonical table name.
+        patient_ids
+            Only these patients (``None`` = all; an empty list gives no rows).
+        physio_id
+            Only patients registered to this physio.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Exactly the columns and dtypes of :mod:`analysis.schema`, sorted by the table's key.
+        """
+        with self._read() as conn:
+            return self._select_canonical(conn, name, patient_ids, physio_id)
+
+    def read_cohort(self, *, patient_ids: Sequence[str] | None = None,
+                    physio_id: str | None = None) -> CohortTables:
+        """The five canonical tables, read in one transaction (internal: see :meth:`read_table`)."""
+        from analysis.cohort import CohortTables  # imports the statistics modules: only when needed
+
+        with self._read() as conn:
+            return CohortTables(**{name: self._select_canonical(conn, name, patient_ids, physio_id)
+                                   for name in TABLES})
+
+    def uploads(self) -> pd.DataFrame:
+        """The ``uploads`` table (audit; for administrators), ordered by ``upload_id``."""
+        with self._read() as conn:
+            return self._dump(conn, UPLOADS)
+
+    def rejected_rows(self, upload_id: int | None = None) -> pd.DataFrame:
+        """The ``rejected_rows`` table, or those of one upload, ordered by upload and ``seq``."""
+        with self._read() as conn:
+            cols = list(REJECTED_ROWS.c)
+            stmt = sa.select(*cols).order_by(REJECTED_ROWS.c.upload_id, REJECTED_ROWS.c.seq)
+            if upload_id is not None:
+                stmt = stmt.where(REJECTED_ROWS.c.upload_id == upload_id)
+            return _frame(conn.execute(stmt).all(), cols)
+
+    @staticmethod
+    def _dump(conn: sa.Connection, table: sa.Table) -> pd.DataFrame:
+        cols = list(table.c)
+        pk = list(table.primary_key.columns)
+        return _frame(conn.execute(sa.select(*cols).order_by(*pk)).all(), cols)
+
+    # ---- uploading --------------------------------------------------------------------
+
+    def ingest_upload(
+        self,
+        user: User,
+        source_bytes: bytes,
+        filename: str | None,
+        *,
+        table: str | None = None,
+        patient_id: str | None = None,
+        dayfirst: bool = True,
+        today: date | None = None,
+    ) -> UploadReport:
+        """Read an uploaded file and store it, all or nothing.
+
+        Parameters
+        ----------
+        user
+            Who uploads (:class:`analysis.access.User`): a patient uploads their
+            own sessions, pain and questionnaires (every row gets their ID); a
+            physio uploads for their caseload; a researcher cannot upload.
+        source_bytes
+            The file's content.
+        filename
+            The name it was sent with (only its last path component is kept,
+            see :func:`safe_filename`; it is never used as a path).
+        table, patient_id, dayfirst, today
+            As in :func:`analysis.ingest.ingest_file`.
+
+        Returns
+        -------
+        UploadReport
+            Counts (added, already there, repeated in the file, rejected), the
+            rejected rows with reasons, the warnings.
+
+        Raises
+        ------
+        UploadTooLargeError
+            The file is over :attr:`limits` (bytes or rows); nothing is stored.
+        IngestError
+            The file cannot be read as a table (see :func:`analysis.ingest.ingest_file`); nothing is stored.
+        AccessDenied
+            The user may not upload this table or these patients; nothing is stored.
+        """
+        from analysis.access import check_upload, check_upload_rows
+        from analysis.ingest import ingest_file
+
+        data = bytes(source_bytes)
+        name = safe_filename(filename)
+        if len(data) > self.limits.max_bytes:
+            raise UploadTooLargeError(
+                f"the file is {len(data) / 1048576:.1f} MB; one upload may be at most "
+                f"{self.limits.max_bytes / 1048576:.1f} MB. Split it into smaller files (for example one per "
+                "month) and upload each.", source=name)
+        forced = check_upload(user, table, patient_id)
+        result = ingest_file(data, filename=name, table=table, patient_id=forced, dayfirst=dayfirst, today=today)
+        if result.n_rows > self.limits.max_rows:
+            raise UploadTooLargeError(
+                f"the file has {result.n_rows:,} rows; one upload may have at most {self.limits.max_rows:,}. "
+                "Split it into smaller files (for example one per month) and upload each.", source=name)
+        check_upload(user, result.table, forced)  # the table may only now be known
+        sha = hashlib.sha256(data).hexdigest()
+        spec = TABLES[result.table]
+        canonical = CANONICAL[result.table]
+
+        def write() -> UploadReport:
+            with self._write() as conn:
+                ids = [str(i) for i in result.accepted["patient_id"].dropna().unique()]
+                if user.role == "physio":
+                    patients = CANONICAL["patients"]
+                    caseload = conn.execute(sa.select(patients.c.patient_id)
+                                            .where(patients.c.physio_id == user.physio_id)).scalars().all()
+                    registered: list[str] = []
+                    for chunk in _chunks(ids):
+                        registered += conn.execute(sa.select(patients.c.patient_id)
+                                                   .where(patients.c.patient_id.in_(chunk))).scalars().all()
+                    check_upload_rows(user, result.table, result.accepted, caseload, registered)
+                there = _already_there(conn, spec, canonical, result.accepted, ids)
+                duplicate_of = conn.scalar(
+                    sa.select(sa.func.min(UPLOADS.c.upload_id)).where(
+                        UPLOADS.c.content_sha256 == sha, UPLOADS.c.table_name == result.table,
+                        UPLOADS.c.patient_id.is_not_distinct_from(forced)))
+                new = result.accepted.loc[~there]
+                n_there = int(there.sum())
+                upload_id = conn.execute(UPLOADS.insert().values(
+                    uploaded_by=user.username, uploaded_at=datetime.now(UTC).replace(tzinfo=None),
+                    filename=name, content_sha256=sha, size_bytes=len(data), table_name=result.table,
+                    format=result.format, patient_id=forced, rows_in_file=result.n_rows, rows_added=len(new),
+                    rows_already_there=n_there, rows_duplicate_in_file=result.n_duplicates,
+                    rows_rejected=result.n_rejected, duplicate_of=duplicate_of,
+                )).inserted_primary_key[0]
+                _insert_frame(conn, canonical, new.assign(upload_id=upload_id))
+                if duplicate_of is None and len(result.rejected):
+                    rej = result.rejected
+                    _insert_frame(conn, REJECTED_ROWS, pd.DataFrame({
+                        "upload_id": upload_id, "seq": np.arange(1, len(rej) + 1), "row_number": rej["row"],
+                        "column_name": rej["column"], "value": rej["value"], "reason": rej["reason"]}))
+            return UploadReport(
+                upload_id=int(upload_id), filename=name, table=result.table, format=result.format,
+                content_sha256=sha, rows_in_file=result.n_rows, rows_added=len(new), rows_already_there=n_there,
+                rows_duplicate_in_file=result.n_duplicates, rows_rejected=result.n_rejected,
+                rejected=result.rejected, warnings=tuple(result.warnings),
+                duplicate_of=None if duplicate_of is None else int(duplicate_of))
+
+        report: UploadReport = self._retry(write)
+        self._keep_original(sha, data)
+        logger.info("upload %d by %s: %s", report.upload_id, user.username, report.summary().splitlines()[0])
+        return report
+
+    def _original_path(self, sha: str) -> Path:
+        if not _HEX64.match(sha):
+            raise StoreError(f"not a SHA-256 digest: {sha!r}")
+        root = (self.data_dir / _ORIGINALS).resolve()
+        path = (root / sha[:2] / sha).resolve()
+        if root not in path.parents:  # pragma: no cover - a hex digest cannot escape
+            raise StoreError("refusing to write outside the data directory")
+        return path
+
+    def _keep_original(self, sha: str, data: bytes) -> None:
+        """Keep the uploaded bytes under ``<data dir>/uploads/`` (content-addressed; atomic)."""
+        path = self._original_path(sha)
+        if path.exists():
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{sha}.{secrets.token_hex(6)}")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        except OSError as exc:  # the rows are stored; only the copy of the file is missing
+            logger.warning("could not keep a copy of upload %s: %s", sha, exc)
+
+    def load_sample(self, directory: str | Path | None = None, *, today: date | None = None,
+                    if_empty: bool = True) -> list[UploadReport]:
+        """Seed the store with the sample cohort (the five canonical CSV files of ``data/sample``).
+
+        Parameters
+        ----------
+        directory
+            Cohort directory; default :data:`analysis.sample_data.SAMPLE_DIR`.
+        today
+            Passed to the ingestion; default the later of today and the sample's snapshot date.
+        if_empty
+            Do nothing when the store already has an upload (the first-run case).
+
+        Returns
+        -------
+        list of UploadReport
+            One per table (none when skipped). Loading twice adds nothing twice:
+            the second time every row is already there.
+        """
+        from analysis.access import ADMIN, User
+        from analysis.sample_data import SAMPLE_DIR, SNAPSHOT_DATE
+
+        if if_empty:
+            with self._read() as conn:
+                if conn.scalar(sa.select(sa.func.count()).select_from(UPLOADS)):
+                    return []
+        folder = Path(directory) if directory is not None else SAMPLE_DIR
+        system = User("system", ADMIN)
+        when = today or max(date.today(), SNAPSHOT_DATE)
+        return [self.ingest_upload(system, (folder / f"{name}.csv").read_bytes(), f"{name}.csv", table=name,
+                                   today=when) for name in TABLES]
+
+    # ---- backup -----------------------------------------------------------------------
+
+    def export_store(self, directory: str | Path, fmt: str = "parquet") -> Path:
+        """Write the whole store to a directory that :meth:`import_store` reads back.
+
+        Parameters
+        ----------
+        directory
+            Output directory; must not exist or be empty.
+        fmt
+            ``"parquet"`` (default; types kept exactly) or ``"csv"`` (UTF-8,
+            ISO timestamps with microseconds, empty cell = NULL).
+
+        Returns
+        -------
+        pathlib.Path
+            The ``manifest.json`` written: format, schema version, export time and,
+            per table, its file, row count and SHA-256. Kept originals are copied
+            to ``originals/``.
+        """
+        if fmt not in ("csv", "parquet"):
+            raise StoreError(f"unknown export format {fmt!r}: choose csv or parquet")
+        out = Path(directory)
+        if out.exists() and any(out.iterdir()):
+            raise StoreError(f"{out} is not empty; export into a new or empty directory")
+        out.mkdir(parents=True, exist_ok=True)
+        with self._read() as conn:
+            frames = {t.name: self._dump(conn, t) for t in _ALL_TABLES}
+        manifest: dict[str, Any] = {
+            "rehabtrack_store_export": 1, "schema_version": SCHEMA_VERSION, "format": fmt,
+            "exported_at": datetime.now(UTC).isoformat(timespec="seconds"), "tables": {},
+        }
+        for name, frame in frames.items():
+            path = out / f"{name}.{fmt}"
+            if fmt == "csv":
+                frame.to_csv(path, index=False, na_rep="", date_format="%Y-%m-%d %H:%M:%S.%f",
+                             lineterminator="\r\n")  # CRLF: a cell holding CR or LF is quoted
+            else:
+                frame.to_parquet(path, index=False)
+            manifest["tables"][name] = {"file": path.name, "rows": len(frame),
+                                        "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+        originals = []
+        for sha in sorted(set(frames[UPLOADS.name]["content_sha256"].dropna())):
+            src = self._original_path(sha)
+            if src.is_file():
+                (out / "originals").mkdir(exist_ok=True)
+                shutil.copyfile(src, out / "originals" / sha)
+                originals.append(sha)
+        manifest["originals"] = originals
+        target = out / "manifest.json"
+        target.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        logger.info("exported %s to %s", self.url, out)
+        return target
+
+    def import_store(self, directory: str | Path) -> dict[str, int]:
+        """Read an export of :meth:`export_store` into this (empty) store, in one transaction.
+
+        Parameters
+        ----------
+        directory
+            The export directory (with ``manifest.json``).
+
+        Returns
+        -------
+        dict
+            Rows imported per table.
+
+        Raises
+        ------
+        StoreError
+            The store is not empty, the manifest is missing, or a file does not
+            match its recorded SHA-256 (a damaged or edited backup).
+        StoreVersionError
+            The export has another schema version.
+        """
+        folder = Path(directory)
+        try:
+            manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"{folder} is not a rehabtrack export (manifest.json unreadable: {exc})") from exc
+        version = int(manifest.get("schema_version", -1))
+        if version != SCHEMA_VERSION:
+            raise StoreVersionError(
+                f"the export in {folder} has schema version {version}, this rehabtrack uses {SCHEMA_VERSION}; "
+                "import it with the release that made it, then open the store with this one to upgrade it.")
+        frames = {}
+        for table in _ALL_TABLES:
+            entry = manifest["tables"].get(table.name)
+            if entry is None:
+                raise StoreError(f"the export in {folder} has no {table.name} table")
+            path = folder / Path(entry["file"]).name
+            if hashlib.sha256(path.read_bytes()).hexdigest() != entry["sha256"]:
+                raise StoreError(f"{path} does not match the checksum in manifest.json; the backup is damaged")
+            frames[table.name] = _read_export(path, table, manifest["format"])
+
+        def write() -> None:
+            with self._write() as conn:
+                for table in (UPLOADS, *CANONICAL.values()):
+                    if conn.scalar(sa.select(sa.func.count()).select_from(table)):
+                        raise StoreError(f"the store at {self.url} is not empty ({table.name} has rows); "
+                                         "import into a new store")
+                for table in _ALL_TABLES:
+                    if table is META:
+                        continue  # the target already records the same schema version
+                    _insert_frame(conn, table, frames[table.name])
+                if self._pg:
+                    conn.execute(sa.text(
+                        "SELECT setval(pg_get_serial_sequence('uploads', 'upload_id'), "
+                        "COALESCE((SELECT MAX(upload_id) FROM uploads), 0) + 1, false)"))
+
+        self._retry(write)
+        for sha in manifest.get("originals", []):
+            src = folder / "originals" / str(sha)
+            if _HEX64.match(str(sha)) and src.is_file():
+                self._keep_original(str(sha), src.read_bytes())
+        return {name: len(frame) for name, frame in frames.items()}
+
+
+def _read_export(path: Path, table: sa.Table, fmt: str) -> pd.DataFrame:
+    if fmt == "parquet":
+        raw = pd.read_parquet(path)
+        return pd.DataFrame({c.name: raw[c.name].astype(_kind(c) if _kind(c) not in ("date", "datetime")
+                                                        else "datetime64[ns]") for c in table.c})
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
+    if list(raw.columns) != [c.name for c in table.c]:
+        raise StoreError(f"{path} has columns {list(raw.columns)}, expected {[c.name for c in table.c]}")
+    out = {}
+    for c in table.c:
+        s, kind = raw[c.name], _kind(c)
+        if kind in ("date", "datetime"):
+            out[c.name] = pd.to_datetime(s, format="ISO8601").astype("datetime64[ns]")
+        elif kind == "boolean":
+            out[c.name] = s.map({"True": True, "False": False}).astype("boolean")
+        elif kind == "Int64":
+            out[c.name] = pd.to_numeric(s).astype("Int64")
+        elif kind == "float64":
+            out[c.name] = pd.to_numeric(s).astype("float64")
+        else:
+            out[c.name] = s.astype("string")
+    return pd.DataFrame(out)
+
+
+def _already_there(conn: sa.Connection, spec: TableSpec, table: sa.Table, frame: pd.DataFrame,
+                   ids: list[str]) -> np.ndarray:
+    """For each row of ``frame``, whether the store already holds it (see the module docstring)."""
+    if frame.empty:
+        return np.zeros(0, dtype=bool)
+    key = list(spec.key)
+    columns = [table.c[k] for k in key]
+    rows: list[Any] = []
+    for chunk in _chunks(ids):
+        rows.extend(conn.execute(sa.select(*columns).where(table.c.patient_id.in_(chunk))).all())
+    if not rows:
+        return np.zeros(len(frame), dtype=bool)
+    stored = _frame(rows, columns)
+    incoming = frame[key].reset_index(drop=True)
+    for k in key:  # same dtypes on both sides for exact matching
+        stored[k] = stored[k].astype(incoming[k].dtype)
+
+    def index(f: pd.DataFrame) -> pd.MultiIndex:
+        return pd.MultiIndex.from_frame(f)
+
+    there = index(incoming).isin(index(stored))
+    timed = [k for k in key if spec.column(k).is_datetime and not spec.column(k).date_only]
+    if timed:
+        t = timed[0]
+        in_day, st_day = incoming[t].dt.normalize(), stored[t].dt.normalize()
+        in_by_day = index(incoming.assign(**{t: in_day}))
+        date_only_in = (incoming[t] == in_day).to_numpy()
+        date_only_st = (stored[t] == st_day).to_numpy()
+        # an incoming date-only row matches any stored row of that day; a timed one a stored date-only row
+        there |= date_only_in & in_by_day.isin(index(stored.assign(**{t: st_day})))
+        there |= in_by_day.isin(index(stored.loc[date_only_st]))
+    return np.asarray(there, dtype=bool)

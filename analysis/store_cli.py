@@ -1,0 +1,236 @@
+"""Command-line commands of the store: backup, restore, uploads, research export, accounts.
+
+Register them on the ``rehabtrack`` typer application (``analysis/cli.py``) with::
+
+    from analysis.store_cli import register as register_store_commands
+
+    register_store_commands(app)
+
+which adds
+
+``rehabtrack export DIR [--format parquet|csv]``
+    Write the whole store (every table, uploads, rejected rows, kept originals) to DIR.
+``rehabtrack import DIR``
+    Read such a directory back into an empty store.
+``rehabtrack upload FILE --as USER [--table T] [--patient-id P] [--month-first]``
+    Store a log as USER would from the dashboard (their role's limits apply).
+    Exit 0 when every row was stored or already there, 1 when rows were rejected.
+``rehabtrack research-export DIR --as USER [--format csv|xlsx|parquet] [--include-notes]``
+    The pseudonymised cohort USER may see (CSV and Excel cells neutralised against formulas).
+``rehabtrack load-sample``
+    Seed an empty store with the sample cohort.
+``rehabtrack users add USERNAME --role ROLE [--patient-id P | --physio-id F] [--password-stdin | --no-password]``
+    Add an account to the users file (password asked twice, or one line on stdin;
+    ``--no-password`` for an account signed in by the clinic's identity provider). ``--replace`` resets one.
+``rehabtrack users list``
+    The accounts of the users file in force (never the hashes).
+
+Every command takes ``--store URL_OR_PATH`` (default ``REHABTRACK_DATABASE_URL``, else
+``<data dir>/rehabtrack.sqlite``; the data directory is ``REHABTRACK_DATA_DIR`` or ``./var``).
+The command line trusts whoever runs it on the server (``--as`` asks no password):
+anyone who can run it can read the data directory anyway. Errors print a message
+and exit 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from analysis.errors import RehabtrackError
+
+__all__ = ["register", "users_app", "EXIT_OK", "EXIT_REJECTED", "EXIT_ERROR"]
+
+EXIT_OK = 0
+EXIT_REJECTED = 1
+EXIT_ERROR = 2
+
+T = TypeVar("T")
+
+StoreOption = Annotated[str | None, typer.Option(
+    "--store", help="SQLAlchemy URL or SQLite file (default: REHABTRACK_DATABASE_URL or <data dir>/rehabtrack.sqlite).",
+)]
+AsOption = Annotated[str, typer.Option("--as", help="Act as this account of the users file.")]
+
+users_app = typer.Typer(help="Accounts of the users file.", no_args_is_help=True)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn rehabtrack's own errors into a message and exit status 2."""
+    try:
+        yield
+    except (RehabtrackError, ValueError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
+
+
+def _store(url: str | None):  # noqa: ANN202 - Store imported lazily to keep `rehabtrack --help` fast
+    from analysis.store import Store
+
+    return Store.open(url)
+
+
+def _user(username: str):  # noqa: ANN202
+    from analysis.access import load_users, users_file
+
+    users = load_users()
+    if username not in users:
+        raise ValueError(f"there is no account {username!r} in {users_file()}")
+    return users[username][0]
+
+
+def export_command(
+    directory: Annotated[Path, typer.Argument(help="New or empty directory to write to.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="parquet (exact types) or csv.")] = "parquet",
+    store: StoreOption = None,
+) -> None:
+    """Back up the whole store to a directory that `rehabtrack import` reads back."""
+    with _errors():
+        s = _store(store)
+        try:
+            manifest = s.export_store(directory, fmt)
+            counts = s.counts()
+        finally:
+            s.close()
+        typer.echo(f"exported {s.url} to {directory} ({fmt}): "
+                   + ", ".join(f"{name} {n}" for name, n in counts.items()))
+        typer.echo(f"manifest: {manifest}")
+
+
+def import_command(
+    directory: Annotated[Path, typer.Argument(help="A directory written by `rehabtrack export`.")],
+    store: StoreOption = None,
+) -> None:
+    """Restore an export into an empty store."""
+    with _errors():
+        s = _store(store)
+        try:
+            counts = s.import_store(directory)
+        finally:
+            s.close()
+        typer.echo(f"imported {directory} into {s.url}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+def upload_command(
+    file: Annotated[Path, typer.Argument(help="The log: CSV, Excel .xlsx or JSON.")],
+    as_user: AsOption,
+    table: Annotated[str | None, typer.Option("--table", "-t", help="Read the file as this table.")] = None,
+    patient_id: Annotated[str | None, typer.Option("--patient-id", "-p", help="The patient the file is for.")] = None,
+    month_first: Annotated[bool, typer.Option("--month-first", help="Read 01/02/2026 as January 2.")] = False,
+    store: StoreOption = None,
+) -> None:
+    """Store a log file as a user would upload it (all rows or none; nothing twice)."""
+    with _errors():
+        user = _user(as_user)
+        data = file.read_bytes()
+        s = _store(store)
+        try:
+            report = s.ingest_upload(user, data, file.name, table=table, patient_id=patient_id,
+                                     dayfirst=not month_first)
+        finally:
+            s.close()
+    typer.echo(report.summary())
+    raise typer.Exit(EXIT_REJECTED if report.rows_rejected else EXIT_OK)
+
+
+def research_export_command(
+    directory: Annotated[Path, typer.Argument(help="Directory to write the pseudonymised tables to.")],
+    as_user: AsOption,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="csv, xlsx or parquet.")] = "csv",
+    include_notes: Annotated[bool, typer.Option(
+        "--include-notes", help="Keep free-text notes (they can name people).")] = False,
+    store: StoreOption = None,
+) -> None:
+    """Write the pseudonymised cohort (keyed-hash IDs, programme days, no notes) the user may see."""
+    from analysis.export import research_export
+
+    with _errors():
+        user = _user(as_user)
+        s = _store(store)
+        try:
+            paths = research_export(user, s, directory, fmt=fmt, include_notes=include_notes)
+        finally:
+            s.close()
+    for p in paths:
+        typer.echo(str(p))
+
+
+def load_sample_command(store: StoreOption = None) -> None:
+    """Seed an empty store with the sample cohort (does nothing if the store has data)."""
+    with _errors():
+        s = _store(store)
+        try:
+            reports = s.load_sample()
+        finally:
+            s.close()
+    if not reports:
+        typer.echo("the store already has data; nothing loaded")
+    for r in reports:
+        typer.echo(r.summary().splitlines()[0])
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[str, typer.Option("--role", "-r", help="patient, physio, researcher or admin.")],
+    patient_id: Annotated[str | None, typer.Option("--patient-id", help="For a patient account.")] = None,
+    physio_id: Annotated[str | None, typer.Option("--physio-id", help="For a physio account.")] = None,
+    password_stdin: Annotated[bool, typer.Option(
+        "--password-stdin", help="Read the password from the first line of standard input.")] = False,
+    no_password: Annotated[bool, typer.Option(
+        "--no-password", help="No password: the account signs in through the clinic's identity provider "
+                              "(st.login); USERNAME is the e-mail address it vouches for.")] = False,
+    replace: Annotated[bool, typer.Option("--replace", help="Replace an existing account (password reset).")] = False,
+) -> None:
+    """Add an account (Argon2id hash only) to REHABTRACK_USERS_FILE or <data dir>/users.toml."""
+    from analysis.access import User, add_user
+
+    with _errors():
+        user = User(username, role, patient_id=patient_id, physio_id=physio_id)
+        password: str | None
+        if no_password:
+            password = None
+        elif password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        path = add_user(user, password, replace=replace)
+    typer.echo(f"{'updated' if replace else 'added'} {user.role} account {user.username!r} in {path}")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List the accounts of the users file in force (names, roles and IDs; never hashes)."""
+    from analysis.access import DEMO_USERS_FILE, load_users, users_file
+
+    with _errors():
+        path = users_file()
+        users = load_users(path)
+    note = "  (the public DEMO accounts)" if path.resolve() == DEMO_USERS_FILE.resolve() else ""
+    typer.echo(f"{path}{note}")
+    for name, (u, hashed) in sorted(users.items()):
+        who = u.patient_id or u.physio_id or ""
+        how = "" if hashed else "  (signs in through the identity provider)"
+        typer.echo(f"  {name:<20} {u.role:<11} {who}{how}")
+
+
+_COMMANDS: dict[str, Callable[..., None]] = {
+    "export": export_command,
+    "import": import_command,
+    "upload": upload_command,
+    "research-export": research_export_command,
+    "load-sample": load_sample_command,
+}
+
+
+def register(app: typer.Typer) -> None:
+    """Add the store commands and the ``users`` group to a typer application (see the module docstring)."""
+    for name, function in _COMMANDS.items():
+        app.command(name)(function)
+    app.add_typer(users_app, name="users")
