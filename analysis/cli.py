@@ -8,6 +8,12 @@ Commands
     row with its reason, and the warnings. Exit status: 0 when every row was
     accepted, 1 when any row was rejected, 2 when the file cannot be read as a
     table at all (the message says why; no traceback).
+    App exports (Strong, Hevy, FitNotes) and FHIR R4 JSON are recognised from
+    the content; the report names the importer used.
+``rehabtrack export-fhir --patient P001 --out FILE [--data DIR] [--timezone TZ]``
+    Write a patient's pain scores and questionnaire totals (ODI, VAS) from a
+    cohort directory (default: the sample in ``data/sample``) as a FHIR R4
+    Bundle of Observations, validated with fhir.resources.
 ``rehabtrack dashboard [--port N]``
     Start the Streamlit dashboard (``dashboards/app.py``).
 
@@ -34,7 +40,7 @@ import analysis
 from analysis.errors import IngestError
 from analysis.ingest import IngestResult, ingest_file
 
-__all__ = ["app", "EXIT_OK", "EXIT_REJECTED", "EXIT_UNREADABLE", "DASHBOARD_APP"]
+__all__ = ["app", "EXIT_OK", "EXIT_REJECTED", "EXIT_UNREADABLE", "DASHBOARD_APP", "export_fhir"]
 
 #: Exit status when every row was accepted.
 EXIT_OK = 0
@@ -92,6 +98,54 @@ def validate(
     raise typer.Exit(EXIT_REJECTED if result.n_rejected else EXIT_OK)
 
 
+@app.command("export-fhir")
+def export_fhir(
+    patient: Annotated[str, typer.Option("--patient", "-p", help="The patient to export, e.g. P001.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The JSON file to write (a FHIR R4 Bundle).")],
+    data: Annotated[Path | None, typer.Option(
+        "--data", help="Cohort directory with patients.csv, pain.csv, proms.csv, ... (default: the sample).",
+    )] = None,
+    timezone: Annotated[str, typer.Option(
+        "--timezone", help="IANA time zone of the logged clock times (FHIR needs one), e.g. Europe/London.",
+    )] = "UTC",
+) -> None:
+    """Export a patient's pain scores and questionnaire totals as a FHIR R4 Bundle of Observations."""
+    import json
+
+    from analysis.interop.fhir import EXPORTED_INSTRUMENTS, pain_to_fhir_bundle
+    from analysis.sample_data import SAMPLE_DIR, load_cohort
+    from analysis.scoring import score_proms
+
+    err = Console(stderr=True, highlight=False)
+    try:
+        cohort = load_cohort(data or SAMPLE_DIR)
+    except IngestError as exc:
+        err.print(Text("error: ", style="bold red") + Text(str(exc)))
+        raise typer.Exit(EXIT_UNREADABLE) from None
+    known = set(cohort.patients["patient_id"].astype(str))
+    if patient not in known:
+        shown = ", ".join(sorted(known)[:5]) + (" ..." if len(known) > 5 else "")
+        err.print(Text("error: ", style="bold red") + Text(f"there is no patient {patient!r} (patients: {shown})"))
+        raise typer.Exit(EXIT_UNREADABLE)
+    scored = score_proms(cohort.proms.loc[cohort.proms["patient_id"] == patient])
+    try:
+        bundle = pain_to_fhir_bundle(cohort.pain, scored, patient, timezone=timezone)
+    except ValueError as exc:
+        err.print(Text("error: ", style="bold red") + Text(str(exc)))
+        raise typer.Exit(EXIT_UNREADABLE) from None
+    out.write_text(json.dumps(bundle, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    codes = [e["resource"]["code"]["coding"][0]["code"] for e in bundle["entry"]]
+    n_pain = codes.count("72514-3")
+    left = scored.loc[~scored["instrument"].isin(list(EXPORTED_INSTRUMENTS)) & scored["score"].notna()]
+    console = Console(highlight=False)
+    console.print(Text(f"Wrote {out}: a FHIR R4 Bundle of {len(codes)} Observations for {patient} "
+                       f"({n_pain} pain scores, {len(codes) - n_pain} questionnaire totals)"))
+    if len(left):
+        names = ", ".join(sorted(set(left["instrument"].astype(str))))
+        console.print(Text(f"Not exported: {len(left)} questionnaire totals ({names}) have no LOINC code in the "
+                           "reference"))
+
+
 @app.command()
 def dashboard(
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to serve on.")] = 8501,
@@ -100,7 +154,13 @@ def dashboard(
     if not DASHBOARD_APP.is_file():
         Console(stderr=True).print(Text(f"error: the dashboard is not installed ({DASHBOARD_APP} is missing)"))
         raise typer.Exit(EXIT_UNREADABLE)
-    command = [sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP), "--server.port", str(port)]
+    from analysis.store import UploadLimits
+
+    max_upload_mb = max(1, -(-UploadLimits.from_env().max_bytes // (1024 * 1024)))  # the store's limit, rounded up
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP), "--server.port", str(port),
+        "--server.maxUploadSize", str(max_upload_mb), "--browser.gatherUsageStats", "false",
+    ]
     raise typer.Exit(subprocess.call(command))
 
 
@@ -112,6 +172,11 @@ def _print_result(console: Console, result: IngestResult, limit: int) -> None:
         f"Read as: {result.table} | format: {result.format} | encoding: {result.encoding or '-'} | "
         f"delimiter: {delimiter} | dates read {result.date_order}"
     ))
+    if result.format not in ("csv", "xlsx", "json", "frame"):
+        from analysis.importers import IMPORTERS
+
+        importer = IMPORTERS.get(result.format)
+        console.print(Text(f"Importer: {importer.label if importer else result.format} (recognised from the content)"))
     mapping = Table(title="Columns", title_justify="left")
     mapping.add_column("Header in file")
     mapping.add_column("Column")
@@ -136,6 +201,88 @@ def _print_result(console: Console, result: IngestResult, limit: int) -> None:
         console.print(Text("Warnings:", style="bold yellow"))
         for warning in result.warnings:
             console.print(Text(f"- {warning}"))
+
+
+# --------------------------------------------------------------------------- rehabtrack report cohort
+
+report_app = typer.Typer(help="Write research reports: methods text, tables and figures.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("cohort")
+def report_cohort(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write methods.md, tables and figures to.")],
+    data: Annotated[Path, typer.Option(
+        "--data", "-d", help="A cohort directory: the five canonical CSV files, or a Parquet dataset by patient "
+                             "(python -m analysis.distributed write-parquet).",
+    )] = Path("data/sample"),
+    settings_file: Annotated[Path | None, typer.Option(
+        "--settings", "-s", help="TOML file of thresholds (default: the published defaults).",
+    )] = None,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Analysis date YYYY-MM-DD (default: the last session or pain entry).",
+    )] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", help="Compute on a Dask cluster: its scheduler address (tcp://host:8786), or 'local' "
+                            "for a 2-worker cluster on this machine.",
+    )] = None,
+    pseudonymise: Annotated[bool, typer.Option(
+        "--pseudonymise/--no-pseudonymise", help="Replace patient and physio IDs by research pseudonyms.",
+    )] = True,
+) -> None:
+    """Write a cohort's methods paragraph, research tables (CSV) and figures (PNG) into one directory."""
+    from analysis.errors import NotEnoughDataError, RehabtrackError
+    from analysis.report import write_cohort_report
+    from analysis.settings import load_settings
+
+    console = Console(highlight=False)
+    err = Console(stderr=True, highlight=False)
+    client = None
+    try:
+        settings = load_settings(settings_file)
+        parquet = (data / "patients").is_dir()
+        if scheduler is not None or parquet:
+            from analysis import distributed
+
+            if scheduler == "local":
+                if logging.getLogger().getEffectiveLevel() > logging.INFO:  # quiet unless --verbose
+                    logging.getLogger("distributed").setLevel(logging.WARNING)
+                client = distributed.local_cluster()
+            elif scheduler is not None:
+                from distributed import Client
+
+                client = Client(scheduler)
+            if parquet:
+                cohort = distributed.read_parquet_cohort(data)
+            else:
+                from analysis.sample_data import load_cohort
+
+                cohort = distributed.DaskCohort.from_pandas(load_cohort(data), npartitions=4)
+        else:
+            from analysis.sample_data import load_cohort
+
+            cohort = load_cohort(data)
+        written = write_cohort_report(cohort, out, settings, as_of=as_of, pseudonymise=pseudonymise)
+    except (RehabtrackError, NotEnoughDataError, OSError) as exc:
+        err.print(Text("error: ", style="bold red") + Text(str(exc)))
+        raise typer.Exit(EXIT_UNREADABLE) from None
+    finally:
+        if client is not None:
+            cluster = client.cluster if scheduler == "local" else None
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    console.print(Text(f"Wrote {len(written)} files to {out}:", style="bold"))
+    for name in written:
+        console.print(Text(f"- {name}"))
+    console.print(Text(f"Methods paragraph: {written['methods.md']}"))
+
+
+# --------------------------------------------------------------------------- the store: export, import, upload, users
+
+from analysis.store_cli import register as _register_store_commands  # noqa: E402
+
+_register_store_commands(app)
 
 
 if __name__ == "__main__":  # pragma: no cover

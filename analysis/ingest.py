@@ -195,7 +195,9 @@ class IngestResult:
     source
         File name, or ``"<upload>"``.
     format
-        ``"csv"``, ``"xlsx"``, ``"json"`` (``"frame"`` for :func:`ingest_frame`).
+        ``"csv"``, ``"xlsx"``, ``"json"`` (``"frame"`` for :func:`ingest_frame`),
+        or the app importer that read the file: ``"strong"``, ``"hevy"``,
+        ``"fitnotes"``, ``"fhir"`` (see :mod:`analysis.importers`).
     encoding
         Text encoding used (``""`` when not applicable).
     delimiter
@@ -322,7 +324,9 @@ def ingest_file(
     Returns
     -------
     IngestResult
-        See :class:`IngestResult` for every field.
+        See :class:`IngestResult` for every field. App exports (Strong, Hevy,
+        FitNotes) and FHIR R4 JSON are recognised from the content and read by
+        :mod:`analysis.importers`; ``format`` then names the importer.
 
     Raises
     ------
@@ -332,11 +336,22 @@ def ingest_file(
     MissingColumnsError
         Required columns are absent.
     UnknownTableError
-        ``table`` is not a canonical table, or the columns match none.
+        ``table`` is not a canonical table, or the columns match none
+        (:class:`analysis.importers.UnknownFormatError`, listing the formats).
     """
     table = _check_table(table, filename)
+    # App exports (Strong, Hevy, FitNotes) and FHIR are recognised from the content first.
+    from analysis.importers import find_importer, run_importer, unknown_format  # lazy: they build on this module
+
+    importer = find_importer(source, filename)
+    if importer is not None:
+        return run_importer(importer, source, filename=filename, table=table, patient_id=patient_id,
+                            dayfirst=dayfirst, today=today)
     frame, info = _read(source, filename, table, as_category=True)
-    return _ingest(frame, info, table=table, patient_id=patient_id, dayfirst=dayfirst, today=today)
+    try:
+        return _ingest(frame, info, table=table, patient_id=patient_id, dayfirst=dayfirst, today=today)
+    except UnknownTableError as exc:  # columns of no table and of no app: say what can be read
+        raise unknown_format(exc) from None
 
 
 def ingest_frame(

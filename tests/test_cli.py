@@ -102,8 +102,23 @@ def test_dashboard_runs_streamlit_on_the_app(monkeypatch, tmp_path):
     monkeypatch.setattr(cli, "DASHBOARD_APP", app_file)
     monkeypatch.setattr(subprocess, "call", lambda command: calls.append(command) or 3)
     result = run("dashboard", "--port", "8600")
-    assert calls == [[sys.executable, "-m", "streamlit", "run", str(app_file), "--server.port", "8600"]]
+    assert calls == [[
+        sys.executable, "-m", "streamlit", "run", str(app_file), "--server.port", "8600",
+        # the store's 20 MiB default upload limit, so Streamlit refuses nothing the store would accept
+        "--server.maxUploadSize", "20", "--browser.gatherUsageStats", "false",
+    ]]
     assert result.exit_code == 3  # streamlit's own exit status is passed on
+
+
+def test_dashboard_upload_limit_follows_the_store_setting(monkeypatch, tmp_path):
+    app_file = tmp_path / "app.py"
+    app_file.write_text("")
+    calls = []
+    monkeypatch.setattr(cli, "DASHBOARD_APP", app_file)
+    monkeypatch.setattr(subprocess, "call", lambda command: calls.append(command) or 0)
+    monkeypatch.setenv("REHABTRACK_MAX_UPLOAD_MB", "2.5")
+    run("dashboard")
+    assert calls[0][calls[0].index("--server.maxUploadSize") + 1] == "3"  # 2.5 MB rounded up
 
 
 def test_dashboard_path_is_the_repository_app():
