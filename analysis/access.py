@@ -89,6 +89,7 @@ __all__ = [
     "check_upload",
     "check_upload_rows",
     "cohort_for",
+    "summary_for",
 ]
 
 logger = logging.getLogger(__name__)
@@ -531,3 +532,60 @@ def cohort_for(
                 raise AccessDenied(f"{_ids_text(outside)} not on your caseload ({user.physio_id})")
         return store.read_cohort(patient_ids=wanted, physio_id=str(user.physio_id))
     raise AccessDenied(f"unknown role {user.role!r}")  # pragma: no cover - User validates roles
+
+
+def summary_for(
+    user: User,
+    store: Store,
+    *,
+    as_of: object = None,
+    settings: object = None,
+    key: bytes | None = None,
+) -> pd.DataFrame:
+    """The cohort summary ``user`` may see (:func:`analysis.cohort.cohort_summary`), filtered by role.
+
+    Patients, physios and admins get the summary of the tables :func:`cohort_for`
+    gives them. A researcher gets the same statistics for the whole cohort,
+    pseudonymised: the statistics need calendar dates (each patient's weeks up
+    to ``as_of``), which the research tables do not carry, so they are computed
+    here, inside the access layer, and only pseudonymised columns leave it:
+    ``patient_id`` and ``physio_id`` become the keyed-hash pseudonyms of
+    :func:`analysis.export.pseudonymise_ids` (the same as in the research
+    tables), ``programme_start`` becomes ``start_month`` (``YYYY-MM``), and the
+    calendar dates and the free-text ``attention_reasons`` are dropped.
+
+    Parameters
+    ----------
+    user, store
+        As for :func:`cohort_for`.
+    as_of, settings
+        Passed to :func:`analysis.cohort.cohort_summary`.
+    key
+        Pseudonym key for researchers (default: the store's).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per patient in the user's scope; for researchers ``pseudonym``,
+        ``physio_pseudonym`` and ``start_month`` instead of identifiers and dates,
+        sorted by pseudonym.
+    """
+    from analysis.cohort import CohortTables, cohort_summary
+    from analysis.export import pseudonymise_ids
+    from analysis.settings import DEFAULT_SETTINGS
+
+    used = settings if settings is not None else DEFAULT_SETTINGS
+    if user.role != RESEARCHER:
+        tables = cohort_for(user, store)
+        assert isinstance(tables, CohortTables)
+        return cohort_summary(tables, as_of=as_of, settings=used)  # type: ignore[arg-type]
+    summary = cohort_summary(store.read_cohort(), as_of=as_of, settings=used)  # type: ignore[arg-type]
+    secret = key if key is not None else pseudonym_key(store.data_dir)
+    dated = ("last_entry_date", "last_session_date", "odi_latest_at", "rmdq_latest_at", "attention_reasons")
+    out = summary.drop(columns=[c for c in dated if c in summary.columns])
+    out.insert(0, "pseudonym", pseudonymise_ids(summary["patient_id"], secret, kind="patient"))
+    out["physio_pseudonym"] = pseudonymise_ids(summary["physio_id"], secret, kind="physio")
+    out["start_month"] = summary["programme_start"].dt.strftime("%Y-%m").astype("string")
+    out = out.drop(columns=["patient_id", "physio_id", "programme_start"])
+    out.attrs = {}
+    return out.sort_values("pseudonym", kind="stable").reset_index(drop=True)

@@ -314,3 +314,27 @@ def test_a_physio_registers_patients_only_to_themselves(fresh_store):
     added = fresh_store.ingest_upload(PHYSIO_A, pain_csv("P900", date(2026, 9, 1), 3), "p.csv", today=TODAY)
     assert added.rows_added == 3
     assert "P900" in ids_in(cohort_for(PHYSIO_A, fresh_store))
+
+
+def test_research_summary_has_statistics_but_no_identifiers_or_dates(tmp_path) -> None:
+    from analysis.access import summary_for
+    from analysis.sample_data import SNAPSHOT_DATE
+
+    store = Store.open(data_dir=tmp_path)
+    store.load_sample()
+    key = b"k" * 32
+    researcher = User("r", "researcher")
+    research = summary_for(researcher, store, as_of=SNAPSHOT_DATE, key=key)
+    admin = summary_for(User("a", "admin"), store, as_of=SNAPSHOT_DATE)
+    assert len(research) == len(admin) == 60
+    forbidden = {"patient_id", "physio_id", "programme_start", "last_entry_date", "last_session_date",
+                 "attention_reasons", "odi_latest_at", "rmdq_latest_at"}
+    assert not forbidden & set(research.columns)
+    assert research["pseudonym"].str.startswith("pat-").all()
+    flat = research.astype(str).to_numpy().ravel()
+    assert not any(pid in flat for pid in admin["patient_id"])  # no patient id anywhere in the cells
+    # the statistics are the same numbers, only relabelled
+    assert sorted(research["adherence"].round(12)) == sorted(admin["adherence"].round(12))
+    # a patient's summary is only their own row
+    own = summary_for(User("p", "patient", patient_id="P001"), store, as_of=SNAPSHOT_DATE)
+    assert own["patient_id"].tolist() == ["P001"]

@@ -90,8 +90,43 @@ def page(browser: object) -> Iterator[object]:
 
 
 def screenshot(page: object, name: str) -> Path:
-    """Save a full-page screenshot as a test artifact and return its path."""
+    """Save a full-page screenshot as a test artifact and return its path.
+
+    Streamlit scrolls its main area inside the window, so the viewport is made as tall as
+    that area (at most 8,000 px) for the shot and restored afterwards.
+    """
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+    size = page.viewport_size  # type: ignore[attr-defined]
+    height = page.evaluate(  # type: ignore[attr-defined]
+        "() => Math.max(...[...document.querySelectorAll('[data-testid=\"stMain\"], "
+        "[data-testid=\"stMainBlockContainer\"]')].map(e => e.scrollHeight), document.body.scrollHeight)")
+    if size and height > size["height"]:
+        page.set_viewport_size({"width": size["width"], "height": min(int(height) + 80, 8000)})  # type: ignore
+        page.wait_for_timeout(400)  # type: ignore[attr-defined]
+    try:
+        page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+    finally:
+        if size and height > size["height"]:
+            page.set_viewport_size(size)  # type: ignore[attr-defined]
     return path
+
+
+def wait_idle(page: object, timeout_ms: int = 60_000) -> None:
+    """Wait until the Streamlit script has finished running (no "Running..." left)."""
+    page.wait_for_selector(  # type: ignore[attr-defined]
+        '[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout_ms)
+
+
+def log_in(page: object, app_url: str, username: str, password: str) -> None:
+    """Open the app and log in through the login form (a new browser context is a new, logged-out session).
+
+    Demo accounts of the sample (analysis/demo_users.toml): the password is the user name followed by
+    ``-demo`` (``p001``/``p001-demo``, ``physio_a``/``physio_a-demo``, ``researcher``, ``admin``).
+    """
+    page.goto(app_url)  # type: ignore[attr-defined]
+    page.get_by_role("textbox", name="User name").fill(username)  # type: ignore[attr-defined]
+    page.get_by_role("textbox", name="Password").fill(password)  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Log in").click()  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Log out").wait_for(timeout=60_000)  # type: ignore[attr-defined]
+    wait_idle(page)

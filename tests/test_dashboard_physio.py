@@ -1,0 +1,297 @@
+"""The physio and researcher pages, driven headless through AppTest, for physio, researcher and admin.
+
+Each test gets its own copy of a store seeded once per module with the sample.
+Expected patients come from the sample CSV files read here with pandas.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analysis.access import ADMIN, PATIENT, PHYSIO, RESEARCHER, User
+from analysis.store import Store
+from dashboards import auth, state
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "dashboards" / "app.py")
+SAMPLE = ROOT / "data" / "sample"
+PHYSIO_A = User("physio_a", PHYSIO, physio_id="physio_a")
+PHYSIO_B = User("physio_b", PHYSIO, physio_id="physio_b")
+RESEARCH = User("researcher", RESEARCHER)
+ADMINISTRATOR = User("admin", ADMIN)
+CASELOAD = "pages/physio_caseload.py"
+DETAIL = "pages/physio_patient.py"
+COHORT = "pages/researcher_cohort.py"
+PATIENT_ID = re.compile(r"\bP\d{3}\b")
+
+REGISTRY = pd.read_csv(SAMPLE / "patients.csv", dtype=str)
+MINE = sorted(REGISTRY.loc[REGISTRY["physio_id"] == "physio_a", "patient_id"])
+NOT_MINE = sorted(REGISTRY.loc[REGISTRY["physio_id"] != "physio_a", "patient_id"])
+
+
+@pytest.fixture(scope="module", autouse=True)
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One store for the module: these pages only read, so the cached reads are shared between tests."""
+    directory = tmp_path_factory.mktemp("sample")
+    with Store.open(data_dir=directory) as store:
+        store.load_sample()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("REHABTRACK_DATA_DIR", str(directory))
+        for name in ("REHABTRACK_USERS_FILE", "REHABTRACK_DATABASE_URL", "REHABTRACK_PSEUDONYM_KEY"):
+            mp.delenv(name, raising=False)
+        mp.setenv("REHABTRACK_DEBUG", "1")
+        yield directory
+
+
+@pytest.fixture(autouse=True)
+def steady_navigation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run AppTest as a server runs after its first page view (the entry script on every rerun)."""
+    from streamlit.runtime import pages_manager
+
+    original = pages_manager.PagesManager.__init__
+
+    def init(self: object, *args: object, **kwargs: object) -> None:
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+        pages_manager.PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(pages_manager.PagesManager, "__init__", init)
+
+
+def open_app(user: User, page: str | None = None, **session: object) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.session_state[auth.USER_KEY] = user
+    for key, value in session.items():
+        at.session_state[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    if page is not None:
+        at.switch_page(page).run()
+        assert not at.exception, at.exception
+    return at
+
+
+def titles(at: AppTest) -> list[str]:
+    return [t.value for t in at.title]
+
+
+def table(at: AppTest, column: str) -> pd.DataFrame:
+    for df in at.dataframe:
+        if column in df.value.columns:
+            return df.value
+    raise AssertionError(f"no table with a {column!r} column")
+
+
+def shown_text(at: AppTest) -> str:
+    """Every text the page shows: markdown, captions, titles, alerts, widget labels and options, table cells."""
+    parts: list[str] = []
+    for kind in ("title", "header", "subheader", "markdown", "caption", "text", "error", "warning", "info",
+                 "success", "metric"):
+        for element in getattr(at, kind):
+            parts.append(str(getattr(element, "value", "")))
+            parts.append(str(getattr(element, "label", "")))
+    for widget in (*at.selectbox, *at.multiselect):
+        parts.extend(str(o) for o in widget.options)
+        parts.append(str(widget.value))
+    for df in at.dataframe:
+        parts.append(df.value.to_csv())
+    return "\n".join(parts)
+
+
+# ------------------------------------------------------------------ physio: caseload
+
+
+def test_caseload_lists_the_physios_patients_sorted_by_attention() -> None:
+    at = open_app(PHYSIO_A)
+    assert titles(at) == ["Caseload"]
+    rows = table(at, "Attention")
+    assert sorted(rows["Patient"]) == MINE  # exactly physio_a's 15 patients
+    assert "Physio" not in rows.columns
+    attention = list(rows["Attention"])
+    assert attention == sorted(attention, reverse=True)
+    # traffic light as symbol and word, and red before amber before green
+    assert set(rows["Status"]) <= {"🔴 red", "🟠 amber", "🟢 green"}
+    rank = rows["Status"].map({"🔴 red": 0, "🟠 amber": 1, "🟢 green": 2})
+    assert list(rank) == sorted(rank)
+    assert rows["Adherence"].dropna().between(0, 100).all()
+
+
+def test_caseload_filters() -> None:
+    at = open_app(PHYSIO_A)
+    at.checkbox(key="caseload_flags_only").check().run()
+    assert (table(at, "Attention")["Open flags"] > 0).all()
+    at.checkbox(key="caseload_flags_only").uncheck().run()
+    at.multiselect(key="caseload_lights").set_value(["red"]).run()
+    rows = table(at, "Attention")
+    assert len(rows) > 0 and (rows["Status"] == "🔴 red").all()
+    at.multiselect(key="caseload_lights").set_value(["red", "amber", "green"]).run()
+    at.text_input(key="caseload_search").input(MINE[0]).run()
+    assert list(table(at, "Attention")["Patient"]) == [MINE[0]]
+    at.text_input(key="caseload_search").input("stopped logging").run()
+    assert table(at, "Attention")["Reasons"].str.contains("stopped logging").all()
+    assert not at.exception
+
+
+def test_selecting_a_row_opens_that_patient() -> None:
+    at = open_app(PHYSIO_A)
+    rows = table(at, "Attention")
+    at.session_state["caseload_table"] = {"selection": {"rows": [1], "columns": []}}
+    at.run()
+    assert not at.exception, at.exception
+    assert titles(at) == ["Patient detail"]
+    assert at.session_state[state.SELECTED_PATIENT_KEY] == rows["Patient"].iloc[1]
+    assert at.selectbox(key="detail_patient_pick").value == rows["Patient"].iloc[1]
+
+
+def test_the_keyboard_alternative_opens_the_patient_too() -> None:
+    at = open_app(PHYSIO_A)
+    at.selectbox(key="caseload_pick").select(MINE[2])
+    submit = [b for b in at.button if b.label == "Open patient"][0]
+    submit.click().run()
+    assert titles(at) == ["Patient detail"]
+    assert at.selectbox(key="detail_patient_pick").value == MINE[2]
+
+
+# ------------------------------------------------------------------ physio: patient detail
+
+
+def test_patient_detail_shows_charts_numbers_and_downloads() -> None:
+    at = open_app(PHYSIO_A, DETAIL, **{state.SELECTED_PATIENT_KEY: "P026"})
+    assert titles(at) == ["Patient detail"]
+    assert at.selectbox(key="detail_patient_pick").value == "P026"
+    headline = table(at, "measure").set_index("measure")["value"]
+    assert headline["Status"].startswith("red")
+    assert "Open safety flags" in headline.index
+    assert len(at.image) == 1  # the chosen chart
+    labels = [b.label for b in at.download_button]
+    assert labels == ["Download PDF report", "Download weekly table (CSV)"]
+    weeks = table(at, "adherence_percent")
+    assert list(weeks["week"]) == list(range(1, len(weeks) + 1))
+    for chart in ("adherence", "load", "questionnaires"):
+        at.segmented_control(key="detail_chart").set_value(chart).run()
+        assert not at.exception, at.exception
+        assert len(at.image) == 1
+
+
+def test_switching_patients_and_date_range() -> None:
+    at = open_app(PHYSIO_A, DETAIL)
+    first = at.selectbox(key="detail_patient_pick").value
+    other = [p for p in MINE if p != first][0]
+    at.selectbox(key="detail_patient_pick").select(other).run()
+    assert not at.exception, at.exception
+    assert at.session_state[state.SELECTED_PATIENT_KEY] == other
+    assert at.subheader[0].value.endswith(other)
+    start, end = at.date_input[0].value
+    at.date_input[0].set_value((start + pd.Timedelta(days=7), end)).run()
+    assert not at.exception, at.exception
+    weeks = table(at, "adherence_percent")
+    assert weeks["week"].min() >= 2
+
+
+def test_a_physio_cannot_open_another_physios_patient_through_session_state() -> None:
+    intruder = NOT_MINE[0]
+    at = open_app(PHYSIO_A, DETAIL, **{state.SELECTED_PATIENT_KEY: intruder})
+    assert any("not on your caseload" in e.value for e in at.error)
+    assert intruder not in shown_text(at).replace(f"{intruder} (", "")  # not even in the list of patients
+    assert intruder not in at.selectbox(key="detail_patient_pick").options
+    assert not [df for df in at.dataframe if "measure" in df.value.columns]
+    assert not at.image
+    # the widget's own state cannot be used either
+    at = open_app(PHYSIO_A, DETAIL, **{"detail_patient_pick": intruder})
+    assert not at.exception
+    assert at.selectbox(key="detail_patient_pick").value != intruder
+    assert intruder not in shown_text(at)
+
+
+def test_the_other_physio_sees_their_own_caseload_only() -> None:
+    at = open_app(PHYSIO_B)
+    patients = set(table(at, "Attention")["Patient"])
+    assert patients == set(REGISTRY.loc[REGISTRY["physio_id"] == "physio_b", "patient_id"])
+    assert not patients & set(MINE)
+
+
+def test_physio_pages_refuse_a_patient_when_run_alone() -> None:
+    for page in ("physio_caseload.py", "physio_patient.py", "researcher_cohort.py"):
+        at = AppTest.from_file(str(ROOT / "dashboards" / "pages" / page), default_timeout=60)
+        at.session_state[auth.USER_KEY] = User("p001", PATIENT, patient_id="P001")
+        at.run()
+        assert not at.exception, at.exception
+        assert any("Access denied" in e.value for e in at.error), page
+        assert not at.dataframe
+
+
+# ------------------------------------------------------------------ researcher
+
+
+def test_researcher_sees_the_cohort_with_pseudonyms_only() -> None:
+    at = open_app(RESEARCH)
+    assert titles(at) == ["Cohort (pseudonymised)"]
+    rates = table(at, "n_responders")
+    assert rates["n_evaluable"].iloc[0] + rates["n_not_evaluable"].iloc[0] == len(REGISTRY)
+    assert len(at.image) == 4  # responders, Kaplan-Meier, adherence vs change, slopes
+    text = shown_text(at)
+    assert not PATIENT_ID.search(text), PATIENT_ID.search(text)
+    assert "physio_a" not in text and "phy-" in text
+    assert "change in pain (points) =" in text  # the fitted line's equation
+
+
+def test_researcher_filters_by_physio_group_and_start_month() -> None:
+    at = open_app(RESEARCH)
+    group = at.multiselect(key="research_groups").options[0].split("(")[1].rstrip(")")
+    at.multiselect(key="research_groups").set_value([group]).run()
+    assert not at.exception, at.exception
+    n_group = table(at, "n_responders")
+    total = int(n_group["n_evaluable"].iloc[0] + n_group["n_not_evaluable"].iloc[0])
+    assert total in set(REGISTRY["physio_id"].value_counts())
+    # a month with a single patient is withheld
+    months = pd.to_datetime(REGISTRY["programme_start"]).dt.strftime("%Y-%m").value_counts()
+    tiny = months[months < 5].index[0]
+    at.multiselect(key="research_groups").set_value([]).run()
+    at.multiselect(key="research_months").set_value([tiny]).run()
+    assert not at.exception
+    assert any("fewer than 5" in w.value or "No patient" in w.value for w in at.warning)
+    assert not at.image
+
+
+# ------------------------------------------------------------------ admin
+
+
+def test_admin_sees_every_patient_and_the_pseudonymised_cohort() -> None:
+    at = open_app(ADMINISTRATOR, CASELOAD)
+    rows = table(at, "Attention")
+    assert len(rows) == len(REGISTRY) and "Physio" in rows.columns
+    at.session_state["caseload_table"] = {"selection": {"rows": [0], "columns": []}}
+    at.run()
+    assert titles(at) == ["Patient detail"] and not at.exception
+    at.switch_page(COHORT).run()
+    assert not at.exception, at.exception
+    assert titles(at) == ["Cohort (pseudonymised)"]
+    assert not PATIENT_ID.search(shown_text(at))
+
+
+# ------------------------------------------------------------------ responsiveness
+
+
+def test_caseload_and_patient_switch_are_fast_after_the_first_load() -> None:
+    at = open_app(PHYSIO_A, DETAIL)
+    for pid in MINE[:3]:  # first loads
+        at.selectbox(key="detail_patient_pick").select(pid).run()
+    timings = []
+    for pid in MINE[:3]:
+        t0 = time.perf_counter()
+        at.selectbox(key="detail_patient_pick").select(pid).run()
+        timings.append(time.perf_counter() - t0)
+    at.switch_page(CASELOAD).run()
+    t0 = time.perf_counter()
+    at.switch_page(CASELOAD).run()
+    caseload = time.perf_counter() - t0
+    print(f"patient switch (cached) {max(timings):.3f} s, caseload {caseload:.3f} s")
+    assert not at.exception
+    # generous bounds for a loaded CI machine; the figures measured are in the issue's note
+    assert max(timings) < 1.5 and caseload < 1.5
