@@ -7,15 +7,17 @@ set -euo pipefail
 cd "$(dirname "$0")"
 scripts/setup.sh dev
 
-# The browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
+# The browser tests drive Debian's Chromium (Playwright cannot download its own browser here);
+# the fonts make screenshots show text and the caseload's traffic-light symbols.
+browser_pkgs="chromium fonts-dejavu-core fonts-noto-color-emoji"
+missing=$(for p in $browser_pkgs; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
+if [ -n "$missing" ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "Installing Debian packages for the end-to-end tests:" $missing
+  apt-get update -qq && apt-get install -y -qq $missing >/dev/null
+fi
 if [ ! -x /usr/bin/chromium ]; then
-  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    echo "Installing Debian's chromium for the end-to-end tests..."
-    apt-get update -qq && apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
-  else
-    echo "The end-to-end tests need Chromium at /usr/bin/chromium: sudo apt-get install chromium" >&2
-    exit 1
-  fi
+  echo "The end-to-end tests need Chromium at /usr/bin/chromium: sudo apt-get install $browser_pkgs" >&2
+  exit 1
 fi
 
 .venv/bin/ruff check analysis dashboards tests
