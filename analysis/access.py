@@ -544,12 +544,14 @@ def summary_for(
 ) -> pd.DataFrame:
     """The cohort summary ``user`` may see (:func:`analysis.cohort.cohort_summary`), filtered by role.
 
-    Patients, physios and admins get the summary of the tables :func:`cohort_for`
-    gives them. A researcher gets the same statistics for the whole cohort,
-    pseudonymised: the statistics need calendar dates (each patient's weeks up
-    to ``as_of``), which the research tables do not carry, so they are computed
-    here, inside the access layer, and only pseudonymised columns leave it:
-    ``patient_id`` and ``physio_id`` become the keyed-hash pseudonyms of
+    Patients and admins get the summary of the tables :func:`cohort_for` gives
+    them; physios that of their active caseload (archived patients keep their
+    data, reachable through :func:`cohort_for`, but leave the caseload). A
+    researcher gets the same statistics for the whole cohort, pseudonymised:
+    the statistics need calendar dates (each patient's weeks up to ``as_of``),
+    which the research tables do not carry, so they are computed here, inside
+    the access layer, and only pseudonymised columns leave it: ``patient_id``
+    and ``physio_id`` become the keyed-hash pseudonyms of
     :func:`analysis.export.pseudonymise_ids` (the same as in the research
     tables), ``programme_start`` becomes ``start_month`` (``YYYY-MM``), and the
     calendar dates and the free-text ``attention_reasons`` are dropped.
@@ -575,6 +577,10 @@ def summary_for(
     from analysis.settings import DEFAULT_SETTINGS
 
     used = settings if settings is not None else DEFAULT_SETTINGS
+    if user.role == PHYSIO:  # the active caseload: archived patients keep their data but leave the list
+        tables = cohort_for(user, store, patient_ids=store.active_caseload(str(user.physio_id)))
+        assert isinstance(tables, CohortTables)
+        return cohort_summary(tables, as_of=as_of, settings=used)  # type: ignore[arg-type]
     if user.role != RESEARCHER:
         tables = cohort_for(user, store)
         assert isinstance(tables, CohortTables)

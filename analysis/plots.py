@@ -1069,3 +1069,29 @@ __all__ += [  # noqa: PLE0605 - appended by the physio pages' helper
     "plot_questionnaires",
     "plot_responder_rates",
 ]
+
+
+def plot_planned_load(
+    load: pd.DataFrame, *, acwr_max: float | None = None, chronic_weeks: int | None = None, title: str | None = None
+) -> Figure:
+    """The planned weekly load of a programme before it is saved, steep weeks marked (issue 10).
+
+    Parameters
+    ----------
+    load
+        :func:`analysis.programmes.planned_weekly_load` (``week``, ``dose``, ``acwr``, ``steep``).
+    acwr_max, chronic_weeks, title
+        As for :func:`plot_load_progression`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The same two panels as :func:`plot_load_progression` (planned weekly dose
+        in repetition-seconds; acute:chronic ratio with the threshold), the steep
+        weeks hatched, so that a plan and what is later logged look alike.
+    """
+    return plot_load_progression(load.rename(columns={"steep": "flagged"}), acwr_max=acwr_max,
+                                 chronic_weeks=chronic_weeks, title=title or "Planned weekly load")
+
+
+__all__ += ["plot_planned_load"]  # noqa: PLE0605 - appended by the programmes helper (issue 10)

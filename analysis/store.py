@@ -31,6 +31,10 @@ records which upload brought the row. Beside them:
     bytes does not store its rejections again (they are those of ``duplicate_of``).
 ``rehabtrack_meta``
     ``schema_version`` of the store.
+``patient_profiles``, ``custom_exercises``, ``custom_templates``
+    Programmes and patients entered in the app (issue 10): a patient's optional
+    display name and archive flag, kept apart from the analysis tables; a
+    physio's own exercises and programme templates.
 
 The original bytes of every upload are also kept, content-addressed, under
 ``<data dir>/uploads/<first 2 hex>/<sha256>``: the path is built from the hash
@@ -77,6 +81,7 @@ formula neutralisation): they are for ``rehabtrack import``, not for a spreadshe
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -104,6 +109,7 @@ from analysis.schema import TABLES, ColumnSpec, TableSpec
 if TYPE_CHECKING:  # pragma: no cover
     from analysis.access import User
     from analysis.cohort import CohortTables
+    from analysis.programmes import ProgrammeEdit, Template
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -129,7 +135,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Schema version written by this release.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: audit (issue 9); patient_profiles, custom_exercises, custom_templates (issue 10)
 #: Environment variable naming the data directory (default ``./var``).
 DATA_DIR_ENV = "REHABTRACK_DATA_DIR"
 #: Environment variable with a SQLAlchemy URL or a SQLite file path (default the file in the data directory).
@@ -247,6 +253,71 @@ def _canonical_table(spec: TableSpec) -> sa.Table:
 CANONICAL: dict[str, sa.Table] = {name: _canonical_table(spec) for name, spec in TABLES.items()}
 # Insertion order (foreign keys first) for imports and exports.
 _ALL_TABLES: tuple[sa.Table, ...] = (META, UPLOADS, REJECTED_ROWS, *CANONICAL.values())
+
+
+# --------------------------------------------------------------------------------------
+# --- programmes and patients (issue 10): tables kept beside the canonical ones
+#
+# ``patient_profiles``: what the app knows about a patient that is NOT analysis data (an optional display
+# name the physio types, whether the patient is archived); never joined into the canonical tables, never
+# exported to researchers. ``custom_exercises`` and ``custom_templates``: a physio's own exercises and
+# programme templates (the template as JSON, see :func:`analysis.programmes.template_to_dict`).
+
+PATIENT_PROFILES = sa.Table(
+    "patient_profiles", metadata,
+    sa.Column("patient_id", sa.Text, primary_key=True),
+    sa.Column("physio_id", sa.Text, nullable=False),
+    sa.Column("display_name", sa.Text, nullable=True),
+    sa.Column("archived", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("archived_at", sa.DateTime, nullable=True),
+)
+
+CUSTOM_EXERCISES = sa.Table(
+    "custom_exercises", metadata,
+    sa.Column("owner", sa.String(64), primary_key=True),
+    sa.Column("exercise", sa.Text, primary_key=True),
+    sa.Column("label", sa.Text, nullable=False),
+    sa.Column("sided", sa.Boolean, nullable=False),
+    sa.Column("instruction", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+CUSTOM_TEMPLATES = sa.Table(
+    "custom_templates", metadata,
+    sa.Column("owner", sa.String(64), primary_key=True),
+    sa.Column("template_key", sa.String(64), primary_key=True),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+_ALL_TABLES = (*_ALL_TABLES, PATIENT_PROFILES, CUSTOM_EXERCISES, CUSTOM_TEMPLATES)
+
+
+# Schema 1 -> 2 adds only new tables (these and issue 9's ``audit``), which ``create_all`` in
+# :meth:`Store.open` makes; the no-op step UPGRADES[1] is registered with ``audit`` below.
+__all__ += ["PATIENT_PROFILES", "CUSTOM_EXERCISES", "CUSTOM_TEMPLATES", "NewPatient"]
+
+
+@dataclass(frozen=True)
+class NewPatient:
+    """A patient just added by :meth:`Store.add_patient`.
+
+    Attributes
+    ----------
+    patient_id
+        The generated pseudonymous ID (``P`` + 8 base-32 characters).
+    username
+        The patient's login name (their ID), or ``None`` when no account was created.
+    initial_password
+        The one-time initial password, shown once to the physio and stored only as
+        an Argon2id hash; ``None`` when no account was created.
+    """
+
+    patient_id: str
+    username: str | None
+    initial_password: str | None = field(repr=False)
 
 
 def _kind(col: sa.Column[Any]) -> str:
@@ -992,6 +1063,477 @@ class Store:
                 self._keep_original(str(sha), src.read_bytes())
         return {name: len(frame) for name, frame in frames.items()}
 
+    # --- programmes and patients (issue 10) ---------------------------------------------
+
+    @staticmethod
+    def _now() -> datetime:
+        return datetime.now(UTC).replace(tzinfo=None)
+
+    def _app_upload(self, conn: sa.Connection, user: User, table: str, patient_id: str, what: str,
+                    rows_added: int, payload: str) -> int:
+        """An ``uploads`` row for data entered in the app (the canonical rows need one; also the audit trail)."""
+        data = payload.encode("utf-8")
+        return int(conn.execute(UPLOADS.insert().values(
+            uploaded_by=user.username, uploaded_at=self._now(), filename=f"entered in the app: {what}",
+            content_sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data), table_name=table,
+            format="app", patient_id=patient_id, rows_in_file=rows_added, rows_added=rows_added,
+            rows_already_there=0, rows_duplicate_in_file=0, rows_rejected=0, duplicate_of=None,
+        )).inserted_primary_key[0])
+
+    @staticmethod
+    def _owner(user: User) -> str:
+        from analysis.access import ADMIN, PHYSIO, AccessDenied
+
+        if user.role not in (PHYSIO, ADMIN):
+            raise AccessDenied("only physiotherapists and administrators manage programmes")
+        return str(user.physio_id or user.username)
+
+    @staticmethod
+    def _check_patient(conn: sa.Connection, user: User, patient_id: str) -> str:
+        """The physio of ``patient_id`` if ``user`` may change that patient's programme; AccessDenied otherwise."""
+        from analysis.access import ADMIN, PHYSIO, AccessDenied
+
+        patients = CANONICAL["patients"]
+        physio = conn.scalar(sa.select(patients.c.physio_id).where(patients.c.patient_id == str(patient_id)))
+        if user.role == ADMIN:
+            if physio is None:
+                raise StoreError(f"there is no patient {patient_id}; add the patient first")
+            return str(physio)
+        if user.role == PHYSIO and physio is not None and str(physio) == user.physio_id:
+            return str(physio)
+        raise AccessDenied(f"patient {patient_id} is not on your caseload ({user.physio_id or user.role}); "
+                           "only their own physio can change their programme")
+
+    def add_patient(self, user: User, programme_start: date | str | pd.Timestamp, display_name: str | None = None,
+                    *, physio_id: str | None = None, users_path: str | os.PathLike[str] | None = None,
+                    age_band: str | None = None, condition_notes: str | None = None) -> NewPatient:
+        """Add a patient to a physio's caseload, with a pseudonymous ID and (optionally) a login account.
+
+        Parameters
+        ----------
+        user
+            A physio (the patient joins their caseload) or an administrator (give ``physio_id``).
+        programme_start
+            First day of the programme (day 1 of week 1).
+        display_name
+            Optional name for the physio's eyes; kept in ``patient_profiles`` only,
+            never in the analysis tables or exports.
+        physio_id
+            For an administrator: the physio the patient belongs to.
+        users_path
+            Users file to create the patient's account in (user name = patient ID,
+            a random initial password). ``None``: no account is created.
+        age_band, condition_notes
+            Optional ``patients`` columns.
+
+        Returns
+        -------
+        NewPatient
+            The ID and the initial password (shown once; only its hash is kept).
+
+        Raises
+        ------
+        AccessDenied
+            The user is not a physio or an administrator.
+        """
+        from analysis.access import ADMIN, PATIENT, add_user
+        from analysis.access import User as Account
+
+        self._owner(user)
+        physio = user.physio_id if user.role != ADMIN else physio_id
+        if not physio:
+            raise StoreError("choose the physio the patient belongs to")
+        start = pd.Timestamp(programme_start).normalize()
+        name = (display_name or "").strip() or None
+
+        def write() -> str:
+            with self._write() as conn:
+                patients = CANONICAL["patients"]
+                while True:
+                    pid = "P" + base64.b32encode(secrets.token_bytes(5)).decode("ascii")
+                    if conn.scalar(sa.select(sa.func.count()).select_from(patients)
+                                   .where(patients.c.patient_id == pid)) == 0:
+                        break
+                upload_id = self._app_upload(conn, user, "patients", pid, "new patient", 1,
+                                             json.dumps({"patient_id": pid, "physio_id": physio,
+                                                         "programme_start": start.date().isoformat()}))
+                conn.execute(patients.insert().values(
+                    patient_id=pid, physio_id=str(physio), programme_start=start.date(), age_band=age_band,
+                    condition_notes=condition_notes, upload_id=upload_id))
+                conn.execute(PATIENT_PROFILES.insert().values(
+                    patient_id=pid, physio_id=str(physio), display_name=name, archived=False,
+                    created_by=user.username, created_at=self._now(), archived_at=None))
+            return pid
+
+        pid = self._retry(write)
+        if users_path is None:
+            return NewPatient(pid, None, None)
+        password = "-".join(base64.b32encode(secrets.token_bytes(10)).decode("ascii").lower()[i:i + 4]
+                            for i in range(0, 16, 4))
+        add_user(Account(pid, PATIENT, patient_id=pid), password, path=users_path)
+        logger.info("patient %s added by %s with an account", pid, user.username)
+        return NewPatient(pid, pid, password)
+
+    def archive_patient(self, user: User, patient_id: str, archived: bool = True) -> None:
+        """Archive (or restore) a patient: hidden from the active caseload, every row kept.
+
+        Raises
+        ------
+        AccessDenied
+            The patient is not on the user's caseload (physio) or the user is not a physio or administrator.
+        """
+        self._owner(user)
+
+        def write() -> None:
+            with self._write() as conn:
+                physio = self._check_patient(conn, user, patient_id)
+                when = self._now() if archived else None
+                done = conn.execute(PATIENT_PROFILES.update().where(PATIENT_PROFILES.c.patient_id == patient_id)
+                                    .values(archived=archived, archived_at=when)).rowcount
+                if not done:  # a patient registered by an upload has no profile yet
+                    conn.execute(PATIENT_PROFILES.insert().values(
+                        patient_id=patient_id, physio_id=physio, display_name=None, archived=archived,
+                        created_by=user.username, created_at=self._now(), archived_at=when))
+
+        self._retry(write)
+
+    def patient_profiles(self, user: User) -> pd.DataFrame:
+        """The user's patients with their display names and archive flags (physio: own; admin: all).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per patient, sorted by ``patient_id``: ``patient_id``, ``physio_id``
+            (string), ``programme_start`` (datetime64[ns]), ``display_name`` (string,
+            may be missing), ``archived`` (bool) and ``archived_at`` (datetime64[ns], UTC).
+        """
+        from analysis.access import ADMIN
+
+        owner = self._owner(user)
+        patients = CANONICAL["patients"]
+        cols = [patients.c.patient_id, patients.c.physio_id, patients.c.programme_start,
+                PATIENT_PROFILES.c.display_name, PATIENT_PROFILES.c.archived, PATIENT_PROFILES.c.archived_at]
+        stmt = (sa.select(*cols).select_from(patients.outerjoin(
+            PATIENT_PROFILES, PATIENT_PROFILES.c.patient_id == patients.c.patient_id))
+            .order_by(patients.c.patient_id))
+        if user.role != ADMIN:
+            stmt = stmt.where(patients.c.physio_id == owner)
+        with self._read() as conn:
+            frame = _frame(conn.execute(stmt).all(), cols)
+        frame["archived"] = frame["archived"].fillna(False).astype(bool)
+        return frame
+
+    def active_caseload(self, physio_id: str) -> list[str]:
+        """Patient IDs registered to ``physio_id`` and not archived, sorted (see :meth:`caseload` for all)."""
+        patients = CANONICAL["patients"]
+        archived = sa.select(PATIENT_PROFILES.c.patient_id).where(PATIENT_PROFILES.c.archived.is_(True))
+        with self._read() as conn:
+            rows = conn.execute(sa.select(patients.c.patient_id).where(
+                patients.c.physio_id == physio_id, patients.c.patient_id.not_in(archived))
+                .order_by(patients.c.patient_id)).scalars().all()
+        return [str(r) for r in rows]
+
+    def save_prescriptions(self, user: User, patient_id: str, periods: pd.DataFrame, *,
+                           from_date: date | str | pd.Timestamp | None = None) -> ProgrammeEdit:
+        """Save a patient's programme as ``prescriptions`` periods, in one transaction.
+
+        Parameters
+        ----------
+        user
+            The patient's physio, or an administrator.
+        patient_id
+            The patient.
+        periods
+            Canonical ``prescriptions`` rows of this patient (e.g.
+            :func:`analysis.programmes.programme_to_prescriptions`).
+        from_date
+            ``None`` for a first prescription (the patient has none yet). For a
+            change: the first day of the new prescription; periods running on that
+            day are closed the day before, periods not yet begun are replaced, and
+            periods that ended before are never touched
+            (:func:`analysis.programmes.edit_prescriptions`).
+
+        Returns
+        -------
+        analysis.programmes.ProgrammeEdit
+            What was kept, closed, removed and added.
+
+        Raises
+        ------
+        AccessDenied
+            The patient is not on the physio's caseload; nothing is written.
+        analysis.programmes.ProgrammeError
+            The periods are for another patient or not valid prescriptions, or a
+            first prescription is saved over an existing one.
+        """
+        from analysis.programmes import ProgrammeError, edit_prescriptions
+        from analysis.schema import PRESCRIPTIONS, conform, pandera_schema
+
+        self._owner(user)
+        new = conform(periods, PRESCRIPTIONS).reset_index(drop=True)
+        others = sorted(set(new["patient_id"].dropna().astype(str)) - {str(patient_id)})
+        if others or new["patient_id"].isna().any():
+            raise ProgrammeError(f"these prescriptions are not all for patient {patient_id}")
+        try:
+            pandera_schema(PRESCRIPTIONS).validate(new, lazy=True)
+        except Exception as exc:  # pandera's SchemaErrors: report the failing cells in words
+            cases = getattr(exc, "failure_cases", None)
+            detail = "" if cases is None else "; ".join(
+                f"{r.column}: {r.failure_case} ({r.check})" for r in cases.head(5).itertuples())
+            raise ProgrammeError(f"the programme is not a valid prescription: {detail or exc}") from exc
+        table = CANONICAL["prescriptions"]
+        keys = list(PRESCRIPTIONS.key)
+
+        def write() -> ProgrammeEdit:
+            with self._write() as conn:
+                self._check_patient(conn, user, patient_id)
+                existing = self._select_canonical(conn, "prescriptions", [str(patient_id)], None)
+                if from_date is None:
+                    if len(existing):
+                        raise ProgrammeError(f"patient {patient_id} already has a prescription; choose the date "
+                                             "the change starts so that the earlier weeks stay as they were")
+                    edit = edit_prescriptions(existing, new, new["start_date"].min())
+                else:
+                    edit = edit_prescriptions(existing, new, from_date)
+                for rec in _records(edit.removed, table):
+                    conn.execute(table.delete().where(*[table.c[k] == rec[k] for k in keys]))
+                for rec in _records(edit.closed, table):
+                    conn.execute(table.update().where(*[table.c[k] == rec[k] for k in keys])
+                                 .values(end_date=rec["end_date"]))
+                upload_id = self._app_upload(
+                    conn, user, "prescriptions", str(patient_id),
+                    "programme" if from_date is None else f"programme change from {pd.Timestamp(from_date).date()}",
+                    len(edit.added), edit.added.to_json(orient="records", date_format="iso"))
+                _insert_frame(conn, table, edit.added.assign(upload_id=upload_id))
+            return edit
+
+        edit: ProgrammeEdit = self._retry(write)
+        logger.info("programme of %s saved by %s: %d kept, %d closed, %d removed, %d added", patient_id,
+                    user.username, len(edit.kept), len(edit.closed), len(edit.removed), len(edit.added))
+        return edit
+
+    def save_custom_exercise(self, user: User, exercise: str, label: str, instruction: str, *,
+                             sided: bool = False) -> str:
+        """Add or replace one of the physio's own exercises; returns its name as stored in prescriptions.
+
+        The instruction gets the seed's rule "stop if it hurts" appended when it does not say it.
+
+        Raises
+        ------
+        analysis.programmes.ProgrammeError
+            An empty name or instruction, or a name of the shipped vocabulary.
+        """
+        from analysis.exercises import EXERCISES, normalise_exercise
+        from analysis.programmes import ProgrammeError
+
+        owner = self._owner(user)
+        name = " ".join(str(exercise).split())
+        if not name or not str(instruction).strip():
+            raise ProgrammeError("give the exercise a name and a plain-language instruction")
+        if name in EXERCISES or normalise_exercise(name) in EXERCISES:
+            raise ProgrammeError(f"{name!r} is already in the exercise list ({normalise_exercise(name)}); use it")
+        text = str(instruction).strip()
+        if "stop if it hurts" not in text.lower():
+            text = text.rstrip(".") + ". Move slowly and gently; stop if it hurts."
+
+        def write() -> None:
+            with self._write() as conn:
+                conn.execute(CUSTOM_EXERCISES.delete().where(CUSTOM_EXERCISES.c.owner == owner,
+                                                             CUSTOM_EXERCISES.c.exercise == name))
+                conn.execute(CUSTOM_EXERCISES.insert().values(owner=owner, exercise=name,
+                                                              label=(label or name).strip(), sided=bool(sided),
+                                                              instruction=text, created_at=self._now()))
+
+        self._retry(write)
+        return name
+
+    def custom_exercises(self, user: User) -> pd.DataFrame:
+        """The physio's own exercises: ``exercise``, ``label`` (string), ``sided`` (bool), ``instruction`` (string)."""
+        owner = self._owner(user)
+        cols = [CUSTOM_EXERCISES.c.exercise, CUSTOM_EXERCISES.c.label, CUSTOM_EXERCISES.c.sided,
+                CUSTOM_EXERCISES.c.instruction]
+        with self._read() as conn:
+            frame = _frame(conn.execute(sa.select(*cols).where(CUSTOM_EXERCISES.c.owner == owner)
+                                        .order_by(CUSTOM_EXERCISES.c.exercise)).all(), cols)
+        frame["sided"] = frame["sided"].fillna(False).astype(bool)
+        return frame
+
+    def save_custom_template(self, user: User, template: Template) -> None:
+        """Add or replace one of the physio's own programme templates (stored as JSON)."""
+        from analysis.programmes import template_to_dict
+
+        owner = self._owner(user)
+        body = json.dumps(template_to_dict(template), sort_keys=True)
+
+        def write() -> None:
+            with self._write() as conn:
+                conn.execute(CUSTOM_TEMPLATES.delete().where(CUSTOM_TEMPLATES.c.owner == owner,
+                                                             CUSTOM_TEMPLATES.c.template_key == template.key))
+                conn.execute(CUSTOM_TEMPLATES.insert().values(owner=owner, template_key=template.key, body=body,
+                                                              created_at=self._now()))
+
+        self._retry(write)
+
+    def custom_templates(self, user: User) -> dict[str, Template]:
+        """The physio's own programme templates by key."""
+        from analysis.programmes import template_from_dict
+
+        owner = self._owner(user)
+        with self._read() as conn:
+            bodies = conn.execute(sa.select(CUSTOM_TEMPLATES.c.body).where(CUSTOM_TEMPLATES.c.owner == owner)
+                                  .order_by(CUSTOM_TEMPLATES.c.template_key)).scalars().all()
+        templates = [template_from_dict(json.loads(b)) for b in bodies]
+        return {t.key: t for t in templates}
+
+    # --- in-app entries and audit (issue 9) ----------------------------------------------
+
+    def save_entries(self, user: User, table: str, rows: pd.DataFrame, *, remove: pd.DataFrame | None = None,
+                     source: str = "in-app entry") -> EntryReport:
+        """Store rows entered in the app (a logged session, a pain rating, a questionnaire), editing by key.
+
+        Parameters
+        ----------
+        user
+            Who saves: a patient saves only rows with their own ``patient_id``; a
+            physio rows of their caseload; an administrator any; a researcher none.
+        table
+            ``"sessions"``, ``"pain"`` or ``"proms"``.
+        rows
+            Canonical rows of ``table`` (:mod:`analysis.entries`, :mod:`analysis.questionnaires`).
+        remove
+            Keys (the key columns of ``table``) of stored rows the entry takes
+            back, e.g. a questionnaire item answered before and now left empty;
+            deleted in the same transaction, old values in the audit. Keys not
+            stored, or also in ``rows``, are ignored.
+        source
+            Recorded as the ``uploads.filename`` of the entry.
+
+        Returns
+        -------
+        EntryReport
+            The ``uploads`` row recording the entry (``None`` when nothing
+            changed) and the rows inserted, updated, unchanged and removed.
+
+        Raises
+        ------
+        analysis.entries.EntryError
+            A value outside the table's ranges, a missing required value, or two
+            rows with the same key; nothing is stored.
+        analysis.access.AccessDenied
+            A row for a patient outside the user's scope; nothing is stored.
+
+        Notes
+        -----
+        One transaction: a row whose key (:attr:`analysis.schema.TableSpec.key`)
+        is already stored is an **edit** (its values and ``upload_id`` are
+        replaced), never a second row; a new key is inserted; an identical row
+        is left alone. Every insert and edit writes an ``audit`` row with who,
+        when (UTC), the table, the key and the old values (with the ``upload_id``
+        that brought them) and new values as JSON, so an edit loses nothing.
+        Keys match exactly (an in-app entry is dated at midnight of its day, or
+        at the time of the row it edits; see :mod:`analysis.entries`). The ``uploads`` row of
+        an entry has ``format = 'form'``, ``rows_added`` = rows inserted,
+        edited or removed and ``rows_already_there`` = rows unchanged, so that readers keyed
+        on the uploads (the dashboard's cache) refresh after an edit too.
+        """
+        from analysis.access import ADMIN, PATIENT, PHYSIO, AccessDenied, check_upload_rows
+        from analysis.entries import EntryError
+        from analysis.schema import conform
+
+        if table not in ENTRY_TABLES:
+            raise EntryError(f"entries in the app are {', '.join(ENTRY_TABLES)}, not {table!r}")
+        spec = TABLES[table]
+        canonical = CANONICAL[table]
+        frame = _validated_entries(rows, spec)
+        key = list(spec.key)
+        gone = pd.DataFrame(columns=key) if remove is None else conform(remove, spec)[key]
+        if gone.isna().any().any():
+            raise EntryError(f"rows to remove need every key column ({', '.join(key)}); nothing was saved")
+        ids = list(dict.fromkeys([*frame["patient_id"].astype(str), *gone["patient_id"].astype(str)]))
+        if user.role == PATIENT:
+            others = [i for i in ids if i != user.patient_id]
+            if others:
+                raise AccessDenied(f"you can only log your own entries (patient {user.patient_id}); nothing was saved")
+        elif user.role not in (PHYSIO, ADMIN):
+            raise AccessDenied(f"a {user.role} account cannot enter data; nothing was saved")
+        values = [c for c in spec.column_names if c not in key]
+        incoming = _records(frame, canonical)
+        taken_back = _records(gone, canonical) if len(gone) else []
+        time_col = next(k for k in key if spec.column(k).is_datetime)
+        times = sorted({r[time_col] for r in (*incoming, *taken_back)})
+
+        def write() -> EntryReport:
+            with self._write() as conn:
+                if user.role == PHYSIO:
+                    patients = CANONICAL["patients"]
+                    caseload = conn.execute(sa.select(patients.c.patient_id)
+                                            .where(patients.c.physio_id == user.physio_id)).scalars().all()
+                    check_upload_rows(user, table, frame, caseload)
+                cols = [*(canonical.c[c] for c in spec.column_names), canonical.c.upload_id]  # provenance: audited
+                found = conn.execute(sa.select(*cols).where(canonical.c.patient_id.in_(ids),
+                                                            canonical.c[time_col].in_(times))).all()
+                stored = {tuple(r[k] for k in key): r
+                          for r in _records(_frame(found, cols), canonical)} if found else {}
+                new, changed, same = [], [], 0
+                for rec in incoming:
+                    old = stored.get(tuple(rec[k] for k in key))
+                    if old is None:
+                        new.append(rec)
+                    elif any(old[c] != rec[c] for c in values):
+                        changed.append((old, rec))
+                    else:
+                        same += 1
+                kept = {tuple(rec[k] for k in key) for rec in incoming}
+                removed = [stored[k] for k in dict.fromkeys(tuple(r[k] for k in key) for r in taken_back)
+                           if k in stored and k not in kept]
+                if not new and not changed and not removed:
+                    return EntryReport(None, table, 0, 0, same)
+                body = json.dumps([rec for rec in incoming], default=_json_value, sort_keys=True).encode()
+                now = datetime.now(UTC).replace(tzinfo=None)
+                upload_id = conn.execute(UPLOADS.insert().values(
+                    uploaded_by=user.username, uploaded_at=now, filename=safe_filename(source),
+                    content_sha256=hashlib.sha256(body).hexdigest(), size_bytes=len(body), table_name=table,
+                    format="form", patient_id=ids[0] if len(ids) == 1 else None, rows_in_file=len(incoming),
+                    rows_added=len(new) + len(changed) + len(removed), rows_already_there=same,
+                    rows_duplicate_in_file=0, rows_rejected=0, duplicate_of=None,
+                )).inserted_primary_key[0]
+                if new:
+                    _insert_chunk(conn, canonical, [{**rec, "upload_id": upload_id} for rec in new])
+                for _old, rec in changed:
+                    where = [canonical.c[k] == rec[k] for k in key]
+                    conn.execute(canonical.update().where(*where).values(
+                        **{c: rec[c] for c in values}, upload_id=upload_id))
+                audit = [_audit_record(user, now, table, key, None, rec, upload_id) for rec in new]
+                audit += [_audit_record(user, now, table, key, old, rec, upload_id) for old, rec in changed]
+                for old in removed:
+                    conn.execute(canonical.delete().where(*[canonical.c[k] == old[k] for k in key]))
+                audit += [_audit_record(user, now, table, key, old, None, upload_id) for old in removed]
+                _insert_chunk(conn, AUDIT, audit)
+            return EntryReport(int(upload_id), table, len(new), len(changed), same, len(removed))
+
+        report: EntryReport = self._retry(write)
+        logger.info("entry by %s in %s: %d new, %d edited, %d unchanged, %d removed", user.username, table,
+                    report.inserted, report.updated, report.unchanged, report.removed)
+        return report
+
+    def audit_log(self, *, patient_ids: Sequence[str] | None = None) -> pd.DataFrame:
+        """The ``audit`` table (every in-app insert, edit and removal), oldest first; unfiltered: for administrators.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``audit_id``, ``changed_by``, ``changed_at`` (UTC), ``table_name``,
+            ``patient_id``, ``action`` (``'insert'``, ``'update'`` or ``'delete'``),
+            ``row_key``, ``old_values``, ``new_values`` (JSON text; ``old_values``
+            empty for an insert, ``new_values`` for a delete) and ``upload_id``.
+        """
+        with self._read() as conn:
+            cols = list(AUDIT.c)
+            stmt = sa.select(*cols).order_by(AUDIT.c.audit_id)
+            if patient_ids is not None:
+                stmt = stmt.where(AUDIT.c.patient_id.in_([str(p) for p in patient_ids]))
+            return _frame(conn.execute(stmt).all(), cols)
+
 
 def _read_export(path: Path, table: sa.Table, fmt: str) -> pd.DataFrame:
     if fmt == "parquet":
@@ -1049,3 +1591,109 @@ def _already_there(conn: sa.Connection, spec: TableSpec, table: sa.Table, frame:
         there |= date_only_in & in_by_day.isin(index(stored.assign(**{t: st_day})))
         there |= in_by_day.isin(index(stored.loc[date_only_st]))
     return np.asarray(there, dtype=bool)
+
+
+# --------------------------------------------------------------------------------------
+# --- in-app entries and audit (issue 9)
+
+#: Tables a user can write from the app's forms (:meth:`Store.save_entries`).
+ENTRY_TABLES: tuple[str, ...] = ("sessions", "pain", "proms")
+
+AUDIT = sa.Table(
+    "audit", metadata,
+    sa.Column("audit_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("changed_by", sa.String(64), nullable=False),
+    sa.Column("changed_at", sa.DateTime, nullable=False),
+    sa.Column("table_name", sa.String(32), nullable=False),
+    sa.Column("patient_id", sa.Text, nullable=False, index=True),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("row_key", sa.Text, nullable=False),
+    sa.Column("old_values", sa.Text, nullable=True),
+    sa.Column("new_values", sa.Text, nullable=True),
+    sa.Column("upload_id", sa.Integer, sa.ForeignKey("uploads.upload_id"), nullable=False),
+)
+# exported and imported with the rest of the store (after uploads: its foreign key)
+_ALL_TABLES = (*_ALL_TABLES, AUDIT)
+
+
+def _upgrade_1_to_2(conn: sa.Connection) -> None:
+    """Schema 1 -> 2 also adds the ``audit`` table: a new table only, which :meth:`Store.open` creates."""
+
+
+# Schema 2 (the release with issues 9 and 10) adds only new tables; one step serves both.
+UPGRADES.setdefault(1, _upgrade_1_to_2)
+__all__ += ["ENTRY_TABLES", "AUDIT", "EntryReport"]
+
+
+@dataclass(frozen=True)
+class EntryReport:
+    """What one :meth:`Store.save_entries` did.
+
+    Attributes
+    ----------
+    upload_id
+        The ``uploads`` row recording the entry, or ``None`` when nothing changed.
+    table
+        The canonical table written.
+    inserted, updated, unchanged, removed
+        Rows added, rows edited (old values in the audit), rows already stored
+        as given, and rows taken back (deleted; old values in the audit).
+    """
+
+    upload_id: int | None
+    table: str
+    inserted: int
+    updated: int
+    unchanged: int
+    removed: int = 0
+
+    @property
+    def changed(self) -> bool:
+        """True when anything was written."""
+        return self.inserted + self.updated + self.removed > 0
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")  # pragma: no cover - records are plain
+
+
+def _audit_record(user: User, now: datetime, table: str, key: list[str], old: dict[str, Any] | None,
+                  new: dict[str, Any] | None, upload_id: int) -> dict[str, Any]:
+    def dump(rec: dict[str, Any] | None) -> str | None:
+        return None if rec is None else json.dumps(rec, default=_json_value, sort_keys=True)
+
+    row = new if new is not None else old
+    if row is None:  # pragma: no cover - an audit record has an old or a new row
+        raise ValueError("an audit record needs the old or the new values")
+    action = "insert" if old is None else ("delete" if new is None else "update")
+    return {"changed_by": user.username, "changed_at": now, "table_name": table, "patient_id": str(row["patient_id"]),
+            "action": action, "row_key": dump({k: row[k] for k in key}), "old_values": dump(old),
+            "new_values": dump(new), "upload_id": upload_id}
+
+
+def _validated_entries(rows: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
+    """``rows`` conformed to ``spec`` and checked (required values, ranges, unique keys); ``EntryError`` if not."""
+    from pandera.errors import SchemaErrors
+
+    from analysis.entries import EntryError
+    from analysis.schema import conform, pandera_schema
+
+    missing = [c for c in spec.required if c not in rows.columns]
+    if missing:
+        raise EntryError(f"the {spec.name} entry has no {', '.join(missing)}")
+    frame = conform(rows, spec).reset_index(drop=True)
+    if frame.empty:
+        raise EntryError("there is nothing to save")
+    try:
+        pandera_schema(spec).validate(frame, lazy=True)
+    except SchemaErrors as exc:
+        case = exc.failure_cases.iloc[0]
+        col = case.get("column")
+        allowed = spec.column(col).range_text() if col in spec.column_names else ""
+        raise EntryError(f"{col}: {case.get('failure_case')!r} is not allowed"
+                         + (f" (allowed: {allowed})" if allowed else "") + "; nothing was saved") from exc
+    if frame.duplicated(list(spec.key)).any():
+        raise EntryError(f"two {spec.name} rows have the same {', '.join(spec.key)}; nothing was saved")
+    return frame

@@ -70,7 +70,7 @@ LOCKOUT_S = 60.0
 
 @dataclass(frozen=True)
 class PageSpec:
-    """One page of the navigation: its file in ``dashboards/pages/``, title, icon and whether it is the default."""
+    """One page of the navigation: its file in ``dashboards/views/``, title, icon and whether it is the default."""
 
     file: str
     title: str
@@ -83,20 +83,23 @@ LOGIN_PAGE = PageSpec("login.py", "Log in", ":material/login:", default=True)
 _PATIENT = (
     PageSpec("patient_progress.py", "My progress", ":material/monitoring:", default=True),
     PageSpec("patient_upload.py", "Upload my log", ":material/upload_file:"),
+    PageSpec("patient_log.py", "Log today", ":material/edit_note:"),  # issue 9
+    PageSpec("patient_questionnaires.py", "Questionnaires", ":material/checklist:"),  # issue 9
 )
 _PHYSIO = (
     PageSpec("physio_caseload.py", "Caseload", ":material/groups:", default=True),
     PageSpec("physio_patient.py", "Patient detail", ":material/person:"),
+    PageSpec("physio_prescribe.py", "Prescribe", ":material/assignment_add:"),  # issue 10
+    PageSpec("physio_questionnaires.py", "Questionnaires due", ":material/event_upcoming:"),  # issue 9
 )
 _RESEARCHER = (PageSpec("researcher_cohort.py", "Cohort (pseudonymised)", ":material/query_stats:", default=True),)
-_ADMIN = (PageSpec("admin.py", "Administration", ":material/admin_panel_settings:"),)
 
 #: The pages of each role, in menu order (the first default one opens after login).
 ROLE_PAGES: dict[str, tuple[PageSpec, ...]] = {
     PATIENT: _PATIENT,
     PHYSIO: _PHYSIO,
     RESEARCHER: _RESEARCHER,
-    ADMIN: (*_PHYSIO, PageSpec(_RESEARCHER[0].file, _RESEARCHER[0].title, _RESEARCHER[0].icon), *_ADMIN),
+    ADMIN: (*_PHYSIO, PageSpec(_RESEARCHER[0].file, _RESEARCHER[0].title, _RESEARCHER[0].icon)),
 }
 
 

@@ -338,3 +338,19 @@ def test_research_summary_has_statistics_but_no_identifiers_or_dates(tmp_path) -
     # a patient's summary is only their own row
     own = summary_for(User("p", "patient", patient_id="P001"), store, as_of=SNAPSHOT_DATE)
     assert own["patient_id"].tolist() == ["P001"]
+
+
+def test_archived_patients_leave_the_caseload_summary_but_keep_their_data(tmp_path) -> None:
+    from analysis.access import summary_for
+    from analysis.sample_data import SNAPSHOT_DATE
+
+    store = Store.open(data_dir=tmp_path)
+    store.load_sample()
+    physio = User("physio_a", "physio", physio_id="physio_a")
+    before = summary_for(physio, store, as_of=SNAPSHOT_DATE)
+    archived = before["patient_id"].iloc[0]
+    store.archive_patient(physio, archived)
+    after = summary_for(physio, store, as_of=SNAPSHOT_DATE)
+    assert set(before["patient_id"]) - set(after["patient_id"]) == {archived}
+    kept = cohort_for(physio, store, patient_ids=[archived])
+    assert len(kept.pain) > 0 and set(kept.pain["patient_id"]) == {archived}

@@ -5,13 +5,12 @@ store seeded once per module: the full sample, or only the sample's patients
 and prescriptions (so that a patient's upload adds rows). Expected numbers come
 from the sample CSV files read here with pandas, or are written by hand.
 
-Streamlit treats an app whose main script has a ``pages/`` folder beside it as
-a "version 1" multipage app until the first ``st.navigation`` call of the
-server process; from then on the entry script runs on every rerun. AppTest
-starts every run in the version-1 state, so the ``steady_navigation`` fixture
-puts it in the state a running server is in after its first page view.
-``test_pages_refuse_anyone_without_the_role_when_run_alone`` covers the
-version-1 window itself: each page, run on its own, must refuse to show data.
+The pages live in ``dashboards/views/``, not in a ``pages/`` folder beside the
+entry script: Streamlit would serve such a folder as a "version 1" multipage
+app, page by page without the login, until the first ``st.navigation`` call of
+the server process. ``test_pages_refuse_anyone_without_the_role_when_run_alone``
+still runs each page on its own and checks it refuses to show data (defence in
+depth).
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ from dashboards import auth, state
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "dashboards" / "app.py")
-PAGES = ROOT / "dashboards" / "pages"
+PAGES = ROOT / "dashboards" / "views"
 SAMPLE = ROOT / "data" / "sample"
 P001 = User("p001", PATIENT, patient_id="P001")
 SYSTEM = User("system", ADMIN)
@@ -63,20 +62,6 @@ def sample_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def registry_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # patients and prescriptions only: the store is not empty, so the app does not seed the rest
     return _seed(tmp_path_factory.mktemp("registry"), ("patients", "prescriptions"))
-
-
-@pytest.fixture(autouse=True)
-def steady_navigation(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run AppTest as a server runs after its first page view: the entry script on every rerun."""
-    from streamlit.runtime import pages_manager
-
-    original = pages_manager.PagesManager.__init__
-
-    def init(self: object, *args: object, **kwargs: object) -> None:
-        original(self, *args, **kwargs)  # type: ignore[arg-type]
-        pages_manager.PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(pages_manager.PagesManager, "__init__", init)
 
 
 def _use(directory: Path, template: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -155,7 +140,7 @@ def test_before_login_only_the_login_page_exists(sample_dir: Path) -> None:
     assert titles(at) == ["rehabtrack"]
     assert [t.label for t in at.text_input] == ["User name", "Password"]
     with pytest.raises(ValueError):  # not registered before login
-        at.switch_page("pages/patient_progress.py")
+        at.switch_page("views/patient_progress.py")
 
 
 def test_a_wrong_password_says_so_and_shows_no_pages(sample_dir: Path) -> None:
@@ -170,12 +155,12 @@ def test_the_patient_logs_in_to_my_progress_and_has_only_patient_pages(sample_di
     assert titles(at) == ["My progress"]
     assert at.session_state[auth.USER_KEY] == P001
     assert any("p001" in c.value for c in at.sidebar.caption)
-    at.switch_page("pages/patient_upload.py").run()
+    at.switch_page("views/patient_upload.py").run()
     assert titles(at) == ["Upload my log"]
     # pages of other roles and the login page are not registered in a patient's session
-    for page in ("physio_caseload.py", "physio_patient.py", "researcher_cohort.py", "admin.py", "login.py"):
+    for page in ("physio_caseload.py", "physio_patient.py", "researcher_cohort.py", "login.py"):
         with pytest.raises(ValueError):
-            at.switch_page(f"pages/{page}")
+            at.switch_page(f"views/{page}")
 
 
 def test_log_out_returns_to_the_login_page(sample_dir: Path) -> None:
@@ -187,10 +172,12 @@ def test_log_out_returns_to_the_login_page(sample_dir: Path) -> None:
 
 @pytest.mark.parametrize(("user", "files"), [
     (None, {"login.py"}),
-    (P001, {"patient_progress.py", "patient_upload.py"}),
-    (User("physio_a", PHYSIO, physio_id="physio_a"), {"physio_caseload.py", "physio_patient.py"}),
+    (P001, {"patient_progress.py", "patient_log.py", "patient_questionnaires.py", "patient_upload.py"}),
+    (User("physio_a", PHYSIO, physio_id="physio_a"),
+     {"physio_caseload.py", "physio_patient.py", "physio_prescribe.py", "physio_questionnaires.py"}),
     (User("researcher", RESEARCHER), {"researcher_cohort.py"}),
-    (User("admin", ADMIN), {"physio_caseload.py", "physio_patient.py", "researcher_cohort.py", "admin.py"}),
+    (User("admin", ADMIN), {"physio_caseload.py", "physio_patient.py", "physio_prescribe.py",
+                            "physio_questionnaires.py", "researcher_cohort.py"}),
 ])
 def test_each_role_gets_the_pages_of_the_brief(user: User | None, files: set[str]) -> None:
     specs = auth.pages_for(user)
@@ -326,7 +313,7 @@ def test_a_good_file_is_previewed_saved_and_recognised_when_uploaded_again(regis
     data = (SAMPLE / "my_sessions.csv").read_bytes()
     rows = len(data.decode().splitlines()) - 1  # data rows = lines - header = 152
     at = open_app(P001)
-    at.switch_page("pages/patient_upload.py").run()
+    at.switch_page("views/patient_upload.py").run()
     upload(at, "my_sessions.csv", data)
     assert metric(at, "Rows in the file") == str(rows)
     assert metric(at, "Rows we can save") == str(rows)
@@ -345,7 +332,7 @@ def test_a_good_file_is_previewed_saved_and_recognised_when_uploaded_again(regis
                                              "0 rejected."]
     assert any("uploaded this same file before" in i.value for i in at.info)
     # the progress page reads the new rows (the upload invalidated the cached data)
-    at.switch_page("pages/patient_progress.py").run()
+    at.switch_page("views/patient_progress.py").run()
     weeks = frame_with(at, "sessions done")
     sessions = pd.read_csv(SAMPLE / "my_sessions.csv")
     assert weeks["sessions done"].sum() == sessions["Date"].nunique()  # session days, every one in a week
@@ -355,7 +342,7 @@ def test_a_bad_file_lists_each_rejected_row_with_column_value_and_reason(registr
     bad = pain_diary([("01/09/2026", 5, "ok"), ("02/09/2026", 11, ""), ("31/09/2026", 4, ""),
                       ("03/09/2026", 3, "")])
     at = open_app(P001)
-    at.switch_page("pages/patient_upload.py").run()
+    at.switch_page("views/patient_upload.py").run()
     upload(at, "diary.csv", bad)
     assert metric(at, "Rows we can save") == "2"
     assert metric(at, "Rows with a problem") == "2"
@@ -371,7 +358,7 @@ def test_a_bad_file_lists_each_rejected_row_with_column_value_and_reason(registr
 
 def test_an_excel_workbook_is_read_from_its_table_sheet(registry_dir: Path) -> None:
     at = open_app(P001)
-    at.switch_page("pages/patient_upload.py").run()
+    at.switch_page("views/patient_upload.py").run()
     upload(at, "diary.xlsx", template_xlsx("pain"))
     assert "pain diary" in " ".join(m.value for m in at.markdown) and "XLSX file" in " ".join(
         m.value for m in at.markdown)
@@ -381,7 +368,7 @@ def test_an_excel_workbook_is_read_from_its_table_sheet(registry_dir: Path) -> N
 
 def test_the_day_order_choice_changes_how_dates_are_read(registry_dir: Path) -> None:
     at = open_app(P001)
-    at.switch_page("pages/patient_upload.py").run()
+    at.switch_page("views/patient_upload.py").run()
     upload(at, "diary.csv", pain_diary([("03/09/2026", 4, "")]))
     accepted = frame_with(at, "recorded_at")
     assert pd.Timestamp(accepted["recorded_at"].iloc[0]) == pd.Timestamp("2026-09-03")
@@ -394,7 +381,7 @@ def test_the_day_order_choice_changes_how_dates_are_read(registry_dir: Path) -> 
 def test_rows_naming_another_patient_are_rejected_not_saved_as_theirs(registry_dir: Path) -> None:
     data = b"Patient,Date,Pain (0-10)\nP002,01/09/2026,5\nP001,02/09/2026,4\n"
     at = open_app(P001)
-    at.switch_page("pages/patient_upload.py").run()
+    at.switch_page("views/patient_upload.py").run()
     upload(at, "mixed.csv", data)
     rejected = frame_with(at, "reason")
     assert list(rejected["row"]) == [2]
@@ -411,7 +398,7 @@ def test_rows_naming_another_patient_are_rejected_not_saved_as_theirs(registry_d
 def test_a_file_that_cannot_be_used_ends_in_a_message_saying_what_to_do(
         registry_dir: Path, name: str, data: bytes, words: str) -> None:
     at = open_app(P001)
-    at.switch_page("pages/patient_upload.py").run()
+    at.switch_page("views/patient_upload.py").run()
     upload(at, name, data)
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and "Nothing was saved" in errors[0] and words in errors[0], errors
@@ -421,14 +408,14 @@ def test_a_file_that_cannot_be_used_ends_in_a_message_saying_what_to_do(
 def test_a_file_over_the_size_limit_is_refused(registry_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REHABTRACK_MAX_UPLOAD_MB", "0.001")  # 1,048 bytes; my_sessions.csv is larger
     at = open_app(P001)
-    at.switch_page("pages/patient_upload.py").run()
+    at.switch_page("views/patient_upload.py").run()
     upload(at, "my_sessions.csv", (SAMPLE / "my_sessions.csv").read_bytes())
     assert any("at most" in e.value and "Split it" in e.value for e in at.error)
 
 
 def test_templates_are_offered_as_csv_and_excel(registry_dir: Path) -> None:
     at = open_app(P001)
-    at.switch_page("pages/patient_upload.py").run()
+    at.switch_page("views/patient_upload.py").run()
     labels = sorted(b.label for b in at.get("download_button"))
     assert labels == ["CSV template", "CSV template", "Excel template", "Excel template"]
 
@@ -436,10 +423,10 @@ def test_templates_are_offered_as_csv_and_excel(registry_dir: Path) -> None:
 def test_notes_are_shown_as_written_never_as_markup(registry_dir: Path) -> None:
     note = "<img src=x onerror=alert(1)> **loud** [link](javascript:alert(1))"
     at = open_app(P001)
-    at.switch_page("pages/patient_upload.py").run()
+    at.switch_page("views/patient_upload.py").run()
     upload(at, "diary.csv", pain_diary([("01/09/2026", 5, note)]))
     at.button(key="patient_upload_confirm").click().run()
-    at.switch_page("pages/patient_progress.py").run()
+    at.switch_page("views/patient_progress.py").run()
     assert not at.exception, at.exception
     assert list(frame_with(at, "pain (0-10)")["notes"]) == [note]
     shown = [m.value for m in [*at.markdown, *at.caption, *at.text]]
@@ -547,3 +534,10 @@ def test_the_progress_chart_draws_baseline_band_weekly_pain_and_sessions_against
         assert ax_done.get_xlabel() == "Programme week"
     finally:
         plt.close(fig)
+
+
+def test_no_pages_folder_beside_the_entry_script() -> None:
+    # A `pages/` folder next to app.py would be served page by page, without the login,
+    # until the server's first st.navigation call; the pages live in dashboards/views/.
+    assert not (ROOT / "dashboards" / "pages").exists()
+    assert (ROOT / "dashboards" / "views" / "login.py").is_file()

@@ -26,9 +26,9 @@ PHYSIO_A = User("physio_a", PHYSIO, physio_id="physio_a")
 PHYSIO_B = User("physio_b", PHYSIO, physio_id="physio_b")
 RESEARCH = User("researcher", RESEARCHER)
 ADMINISTRATOR = User("admin", ADMIN)
-CASELOAD = "pages/physio_caseload.py"
-DETAIL = "pages/physio_patient.py"
-COHORT = "pages/researcher_cohort.py"
+CASELOAD = "views/physio_caseload.py"
+DETAIL = "views/physio_patient.py"
+COHORT = "views/researcher_cohort.py"
 PATIENT_ID = re.compile(r"\bP\d{3}\b")
 
 REGISTRY = pd.read_csv(SAMPLE / "patients.csv", dtype=str)
@@ -48,20 +48,6 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             mp.delenv(name, raising=False)
         mp.setenv("REHABTRACK_DEBUG", "1")
         yield directory
-
-
-@pytest.fixture(autouse=True)
-def steady_navigation(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run AppTest as a server runs after its first page view (the entry script on every rerun)."""
-    from streamlit.runtime import pages_manager
-
-    original = pages_manager.PagesManager.__init__
-
-    def init(self: object, *args: object, **kwargs: object) -> None:
-        original(self, *args, **kwargs)  # type: ignore[arg-type]
-        pages_manager.PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(pages_manager.PagesManager, "__init__", init)
 
 
 def open_app(user: User, page: str | None = None, **session: object) -> AppTest:
@@ -218,7 +204,7 @@ def test_the_other_physio_sees_their_own_caseload_only() -> None:
 
 def test_physio_pages_refuse_a_patient_when_run_alone() -> None:
     for page in ("physio_caseload.py", "physio_patient.py", "researcher_cohort.py"):
-        at = AppTest.from_file(str(ROOT / "dashboards" / "pages" / page), default_timeout=60)
+        at = AppTest.from_file(str(ROOT / "dashboards" / "views" / page), default_timeout=60)
         at.session_state[auth.USER_KEY] = User("p001", PATIENT, patient_id="P001")
         at.run()
         assert not at.exception, at.exception

@@ -147,7 +147,7 @@ if saved is not None and saved["key"] == upload_key:
         st.info("You had uploaded this same file before; nothing was added twice.")
     with st.expander("Upload report"):
         st.text(saved["summary"])
-    st.page_link("pages/patient_progress.py", label="See my progress", icon=":material/monitoring:")
+    st.page_link("views/patient_progress.py", label="See my progress", icon=":material/monitoring:")
 elif result.n_accepted == 0:
     st.error("No row of this file can be saved. Fix the rows listed above, or download a template to see "
              "the columns we read.", icon=":material/error:")

@@ -38,7 +38,7 @@ st.caption(
 has_entries = len(cohort.pain) > 0 or len(cohort.sessions) > 0
 if not has_entries:
     st.info("There are no entries yet. Upload your exercise log or pain diary to see your progress here.")
-    st.page_link("pages/patient_upload.py", label="Upload my log", icon=":material/upload_file:")
+    st.page_link("views/patient_upload.py", label="Upload my log", icon=":material/upload_file:")
 
 # ---- headline numbers
 baseline = float(me["pain_baseline"]) if pd.notna(me["pain_baseline"]) else None

@@ -15,7 +15,7 @@ from analysis.patient_detail import FLAG_WORDS
 from dashboards import auth, state
 
 logger = logging.getLogger(__name__)
-DETAIL_PAGE = "pages/physio_patient.py"
+DETAIL_PAGE = "views/physio_patient.py"
 LIGHTS = {"red": "🔴 red", "amber": "🟠 amber", "green": "🟢 green"}
 
 started = time.perf_counter()

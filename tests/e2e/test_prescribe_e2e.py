@@ -1,0 +1,120 @@
+"""Prescribe end to end in headless Chromium: a physio adds a patient, applies the seed template, saves.
+
+A server of its own (not the shared sample server: this test adds a patient) runs on an empty store
+with a users file holding one physio, so the new patient's account is really created; the patient
+then logs in with the one-time password. Screenshots go to ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from analysis.access import PHYSIO, User, add_user
+from analysis.store import Store
+from tests.e2e.conftest import ROOT, log_in, screenshot, wait_idle
+
+pytestmark = pytest.mark.e2e
+PHYSIO_A = User("physio_a", PHYSIO, physio_id="physio_a")
+PASSWORD = "physio-a-e2e-password"
+
+
+@pytest.fixture(scope="module")
+def prescribe_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    import socket
+
+    directory = tmp_path_factory.mktemp("prescribe_store")
+    users = directory / "users.toml"
+    add_user(PHYSIO_A, PASSWORD, path=users)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    env = dict(os.environ, REHABTRACK_DATA_DIR=str(directory), REHABTRACK_USERS_FILE=str(users),
+               REHABTRACK_SEED_SAMPLE="0")
+    env.pop("REHABTRACK_DATABASE_URL", None)
+    log = (tmp_path_factory.mktemp("prescribe_log") / "streamlit.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboards" / "app.py"),
+         "--server.address", "127.0.0.1", "--server.port", str(port),
+         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.terminate()
+        raise RuntimeError(f"streamlit did not become healthy; see {log.name}")
+    yield url, directory
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def _no_exception(page) -> None:  # type: ignore[no-untyped-def]
+    assert page.get_by_test_id("stException").count() == 0
+    assert page.get_by_text("Something went wrong").count() == 0
+
+
+def test_physio_adds_a_patient_and_prescribes_the_seed_programme(  # type: ignore[no-untyped-def]
+        prescribe_server: tuple[str, Path], page, browser) -> None:
+    url, directory = prescribe_server
+    log_in(page, url, "physio_a", PASSWORD)
+    page.get_by_role("link", name="Prescribe").click()
+    page.get_by_role("heading", name="Prescribe").wait_for(timeout=60_000)
+    wait_idle(page)
+    page.get_by_test_id("stExpander").get_by_text("Add a patient", exact=True).click()
+    wait_idle(page)
+    page.get_by_role("textbox", name=re.compile("Display name")).fill("Jane Example")
+    page.get_by_role("button", name="Add patient").click()
+    wait_idle(page)
+    page.get_by_text(re.compile(r"Patient P[A-Z2-7]{8} added")).wait_for(timeout=60_000)
+    wait_idle(page)
+    _no_exception(page)
+    login = page.get_by_test_id("stCode").first.inner_text()
+    patient_id = re.search(r"user name: (P[A-Z2-7]{8})", login).group(1)  # type: ignore[union-attr]
+    password = re.search(r"initial password: (\S+)", login).group(1)  # type: ignore[union-attr]
+
+    # the seed template is applied with its progression; the steep weeks are pointed out before saving
+    page.get_by_text("Week 5: planned load 3,500 is 3.17 x").wait_for(timeout=60_000)
+    assert page.get_by_test_id("stImage").count() >= 1  # the planned weekly load curve
+    screenshot(page, "prescribe_before_save")
+    page.get_by_role("button", name="Save programme").click()
+    page.get_by_text(f"Saved for {patient_id}: 9 new period(s)").wait_for(timeout=60_000)
+    wait_idle(page)
+    _no_exception(page)
+    page.get_by_role("heading", name="Current prescription").wait_for(timeout=60_000)
+    screenshot(page, "prescribe_saved")
+
+    with Store.open(data_dir=directory) as store:
+        periods = store.read_table("prescriptions", patient_ids=[patient_id])
+        profiles = store.patient_profiles(PHYSIO_A)
+    assert len(periods) == 9
+    assert periods["start_date"].min().date() == date.today()
+    assert profiles["display_name"].tolist() == ["Jane Example"]
+
+    # the patient logs in with the one-time password and gets their own pages
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        patient_page = context.new_page()
+        log_in(patient_page, url, patient_id, password)
+        _no_exception(patient_page)
+        assert patient_page.get_by_role("link", name="Prescribe").count() == 0
+    finally:
+        context.close()
