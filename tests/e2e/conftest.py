@@ -7,6 +7,7 @@ its own browser on this machine). Screenshots go to ``test-artifacts/``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -29,37 +30,56 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@contextlib.contextmanager
+def streamlit_server(data_dir: Path, log_dir: Path, **env_overrides: str | None) -> Iterator[str]:
+    """Run ``streamlit run dashboards/app.py`` on a free port of 127.0.0.1 and yield its URL.
+
+    ``data_dir`` becomes ``REHABTRACK_DATA_DIR``; ``env_overrides`` set (or, with
+    ``None``, remove) further environment variables. The server's output goes to
+    ``log_dir/streamlit.log``; it is stopped when the block ends.
+    """
+    port = _free_port()
+    env = dict(os.environ, REHABTRACK_DATA_DIR=str(data_dir))
+    for name, value in env_overrides.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    log_path = log_dir / "streamlit.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboards" / "app.py"),
+                "--server.address", "127.0.0.1", "--server.port", str(port),
+                "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            ],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    time.sleep(0.3)
+            else:
+                raise RuntimeError(f"streamlit did not become healthy; see {log_path}")
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
-    env = dict(os.environ, REHABTRACK_DATA_DIR=str(tmp_path_factory.mktemp("store")))
-    log = (tmp_path_factory.mktemp("log") / "streamlit.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboards" / "app.py"),
-            "--server.address", "127.0.0.1", "--server.port", str(port),
-            "--server.headless", "true", "--browser.gatherUsageStats", "false",
-        ],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.terminate()
-        raise RuntimeError(f"streamlit did not become healthy; see {log.name}")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with streamlit_server(tmp_path_factory.mktemp("store"), tmp_path_factory.mktemp("log")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -10,11 +10,6 @@ are in the store; then the ODI form. Screenshots: ``test-artifacts/patient_log_3
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -23,11 +18,10 @@ import pytest
 
 from analysis.access import ADMIN, User
 from analysis.store import Store
-from tests.e2e.conftest import _free_port, log_in, screenshot, wait_idle
+from tests.e2e.conftest import log_in, screenshot, streamlit_server, wait_idle
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
 TODAY = date.today()
 START = TODAY - timedelta(days=10)
 
@@ -49,34 +43,10 @@ def log_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def log_url(log_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
-    env = dict(os.environ, REHABTRACK_DATA_DIR=str(log_store), REHABTRACK_SEED_SAMPLE="0")
-    env.pop("REHABTRACK_USERS_FILE", None)  # the demo accounts (p001 / p001-demo)
-    log = (tmp_path_factory.mktemp("log_server") / "streamlit.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboards" / "app.py"),
-         "--server.address", "127.0.0.1", "--server.port", str(port),
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.terminate()
-        raise RuntimeError(f"streamlit did not become healthy; see {log.name}")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    # the demo accounts (p001 / p001-demo): no users file; no sample seeding over the hand-made store
+    with streamlit_server(log_store, tmp_path_factory.mktemp("log_server"), REHABTRACK_SEED_SAMPLE="0",
+                          REHABTRACK_USERS_FILE=None) as url:
+        yield url
 
 
 def test_log_today_on_a_phone(log_url: str, log_store: Path, browser) -> None:  # type: ignore[no-untyped-def]

@@ -7,12 +7,7 @@ then logs in with the one-time password. Screenshots go to ``test-artifacts/``.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -21,7 +16,7 @@ import pytest
 
 from analysis.access import PHYSIO, User, add_user
 from analysis.store import Store
-from tests.e2e.conftest import ROOT, log_in, screenshot, wait_idle
+from tests.e2e.conftest import log_in, screenshot, streamlit_server, wait_idle
 
 pytestmark = pytest.mark.e2e
 PHYSIO_A = User("physio_a", PHYSIO, physio_id="physio_a")
@@ -30,41 +25,12 @@ PASSWORD = "physio-a-e2e-password"
 
 @pytest.fixture(scope="module")
 def prescribe_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    import socket
-
     directory = tmp_path_factory.mktemp("prescribe_store")
     users = directory / "users.toml"
     add_user(PHYSIO_A, PASSWORD, path=users)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    env = dict(os.environ, REHABTRACK_DATA_DIR=str(directory), REHABTRACK_USERS_FILE=str(users),
-               REHABTRACK_SEED_SAMPLE="0")
-    env.pop("REHABTRACK_DATABASE_URL", None)
-    log = (tmp_path_factory.mktemp("prescribe_log") / "streamlit.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboards" / "app.py"),
-         "--server.address", "127.0.0.1", "--server.port", str(port),
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.terminate()
-        raise RuntimeError(f"streamlit did not become healthy; see {log.name}")
-    yield url, directory
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with streamlit_server(directory, tmp_path_factory.mktemp("prescribe_log"), REHABTRACK_USERS_FILE=str(users),
+                          REHABTRACK_SEED_SAMPLE="0", REHABTRACK_DATABASE_URL=None) as url:
+        yield url, directory
 
 
 def _no_exception(page) -> None:  # type: ignore[no-untyped-def]
