@@ -43,9 +43,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.errors import IngestError
 from analysis.settings import DEFAULT_SETTINGS, Settings
-from analysis.timeline import patient_codes, resolve_as_of
+from analysis.timeline import check_registry, patient_codes, resolve_as_of
 
 __all__ = [
     "WEEK_STATUSES",
@@ -117,27 +116,6 @@ def _numbers(frame: pd.DataFrame, column: str) -> np.ndarray:
     if not pd.api.types.is_numeric_dtype(values.dtype):
         values = pd.to_numeric(values, errors="coerce")
     return values.to_numpy(dtype="float64", na_value=np.nan)
-
-
-def _codes(ids: pd.Series, patients: pd.DataFrame) -> np.ndarray:
-    """Registry row of each id (-1 unknown); categorical ids are mapped per category (fast path)."""
-    if isinstance(ids.dtype, pd.CategoricalDtype):
-        per_category = np.append(patient_codes(pd.Series(ids.cat.categories), patients), -1)
-        return per_category[ids.cat.codes.to_numpy()].astype(np.int64)  # code -1 (missing) -> last = -1
-    return patient_codes(ids, patients)
-
-
-def _check_registry(patients: pd.DataFrame) -> None:
-    ids = patients["patient_id"].astype("string")
-    duplicated = ids[ids.duplicated()].unique()
-    if len(duplicated):
-        shown = ", ".join(map(str, duplicated[:5]))
-        raise IngestError(
-            f"patient_id {shown} appears more than once in the patients table; each patient needs "
-            "exactly one row (one programme start). Remove or merge the duplicate rows, e.g. "
-            "patients.drop_duplicates('patient_id').",
-            source="patients",
-        )
 
 
 def _group_max(n: int, codes: np.ndarray, values: np.ndarray, floor: int) -> np.ndarray:
@@ -275,7 +253,7 @@ def _prepare(
     pain: pd.DataFrame | None,
     as_of: object,
 ) -> _Cohort:
-    _check_registry(patients)
+    check_registry(patients)
     sources = [(sessions, "performed_at")] + ([(pain, "recorded_at")] if pain is not None else [])
     when = resolve_as_of(as_of, *sources)
     as_of_epoch = int(np.datetime64(when.to_datetime64(), "D").astype(np.int64))
@@ -284,7 +262,7 @@ def _prepare(
     as_of_day = np.where(has_start, as_of_epoch - start, -1)
 
     # ---- prescriptions: usable periods with their effective end (supersession, open ends)
-    p_code = _codes(prescriptions["patient_id"], patients)
+    p_code = patient_codes(prescriptions["patient_id"], patients)
     known = p_code >= 0
     pat = np.maximum(p_code, 0)
     st, st_ok = _epoch_days(prescriptions["start_date"])
@@ -329,7 +307,7 @@ def _prepare(
     row_offset = np.cumsum(n_weeks) - n_weeks
 
     # ---- sessions
-    s_code = _codes(sessions["patient_id"], patients)
+    s_code = patient_codes(sessions["patient_id"], patients)
     s_known = s_code >= 0
     spat = np.maximum(s_code, 0)
     s_epoch, s_dated = _epoch_days(sessions["performed_at"])
@@ -344,7 +322,7 @@ def _prepare(
 
     # ---- pain
     if pain is not None:
-        n_code = _codes(pain["patient_id"], patients)
+        n_code = patient_codes(pain["patient_id"], patients)
         n_epoch, n_dated = _epoch_days(pain["recorded_at"])
     else:
         n_code, n_epoch, n_dated = (np.zeros(0, np.int64),) * 2 + (np.zeros(0, bool),)

@@ -48,9 +48,9 @@ import numpy as np
 import pandas as pd
 
 from analysis.adherence import session_dose
-from analysis.errors import IngestError, SettingsError
+from analysis.errors import SettingsError
 from analysis.settings import DEFAULT_SETTINGS, Settings
-from analysis.timeline import patient_codes, resolve_as_of
+from analysis.timeline import check_registry, patient_codes, resolve_as_of
 
 __all__ = [
     "FLAG_KINDS",
@@ -151,16 +151,8 @@ class _Events:
 
 
 def _registry(patients: pd.DataFrame) -> _Registry:
+    check_registry(patients)
     ids = patients["patient_id"].astype("string")
-    duplicated = ids[ids.duplicated()].unique()
-    if len(duplicated):
-        shown = ", ".join(map(str, duplicated[:5]))
-        raise IngestError(
-            f"patient_id {shown} appears more than once in the patients table; each patient needs "
-            "exactly one row (one programme start). Remove or merge the duplicate rows, e.g. "
-            "patients.drop_duplicates('patient_id').",
-            source="patients",
-        )
     obj = ids.to_numpy(dtype=object, na_value="")
     rank = np.empty(len(obj), dtype=np.int64)
     rank[np.argsort(obj.astype(str), kind="stable")] = np.arange(len(obj))
@@ -168,15 +160,6 @@ def _registry(patients: pd.DataFrame) -> _Registry:
     has_start = ~np.isnat(start_ns)
     start = np.where(has_start, start_ns.astype("datetime64[D]").astype(np.int64), 0)
     return _Registry(obj, rank, start, has_start)
-
-
-def _codes(ids: pd.Series, patients: pd.DataFrame) -> np.ndarray:
-    """Registry row of each id (-1 unknown); categorical ids are mapped per category."""
-    if isinstance(ids.dtype, pd.CategoricalDtype):
-        per_category = patient_codes(pd.Series(ids.cat.categories), patients)
-        codes = ids.cat.codes.to_numpy()
-        return np.where(codes >= 0, per_category[np.maximum(codes, 0)], -1).astype(np.int64)
-    return patient_codes(ids, patients)
 
 
 def _sort_order(major: np.ndarray, sec: np.ndarray) -> np.ndarray:
@@ -203,7 +186,7 @@ def _events(
     empty = np.zeros(0, dtype=np.int64)
     if len(frame) == 0:
         return _Events(empty, empty, empty, empty)
-    code = _codes(frame["patient_id"], patients)
+    code = patient_codes(frame["patient_id"], patients)
     times = pd.to_datetime(frame[time_col]).to_numpy(dtype="datetime64[ns]")
     dated = ~np.isnat(times)
     unknown = int((code < 0).sum())
