@@ -149,6 +149,10 @@ def export_fhir(
 @app.command()
 def dashboard(
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to serve on.")] = 8501,
+    address: Annotated[str, typer.Option(
+        "--address", help="Address to listen on: 127.0.0.1 (this computer only, the default) or 0.0.0.0 for a "
+                          "clinic server behind HTTPS, once real accounts replace the public demo accounts.",
+    )] = "127.0.0.1",
 ) -> None:
     """Start the Streamlit dashboard."""
     if not DASHBOARD_APP.is_file():
@@ -159,7 +163,8 @@ def dashboard(
     max_upload_mb = max(1, -(-UploadLimits.from_env().max_bytes // (1024 * 1024)))  # the store's limit, rounded up
     command = [
         sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP), "--server.port", str(port),
-        "--server.maxUploadSize", str(max_upload_mb), "--browser.gatherUsageStats", "false",
+        "--server.address", address, "--server.maxUploadSize", str(max_upload_mb),
+        "--browser.gatherUsageStats", "false",
     ]
     raise typer.Exit(subprocess.call(command))
 

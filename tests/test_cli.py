@@ -104,6 +104,7 @@ def test_dashboard_runs_streamlit_on_the_app(monkeypatch, tmp_path):
     result = run("dashboard", "--port", "8600")
     assert calls == [[
         sys.executable, "-m", "streamlit", "run", str(app_file), "--server.port", "8600",
+        "--server.address", "127.0.0.1",  # this computer only, unless --address says otherwise
         # the store's 20 MiB default upload limit, so Streamlit refuses nothing the store would accept
         "--server.maxUploadSize", "20", "--browser.gatherUsageStats", "false",
     ]]
@@ -129,3 +130,13 @@ def test_dashboard_without_the_app_exits_two(monkeypatch, tmp_path):
     monkeypatch.setattr(cli, "DASHBOARD_APP", tmp_path / "missing.py")
     result = run("dashboard")
     assert result.exit_code == 2 and "dashboard is not installed" in result.output
+
+
+def test_dashboard_listens_on_the_address_asked_for(monkeypatch, tmp_path):
+    app_file = tmp_path / "app.py"
+    app_file.write_text("")
+    calls = []
+    monkeypatch.setattr(cli, "DASHBOARD_APP", app_file)
+    monkeypatch.setattr(subprocess, "call", lambda command: calls.append(command) or 0)
+    run("dashboard", "--address", "0.0.0.0")
+    assert calls[0][calls[0].index("--server.address") + 1] == "0.0.0.0"
