@@ -20,7 +20,7 @@ if [ ! -x /usr/bin/chromium ]; then
   exit 1
 fi
 
-.venv/bin/ruff check analysis dashboards tests
+.venv/bin/ruff check analysis dashboards tests benchmarks
 # The store tests also run against a throw-away PostgreSQL on 127.0.0.1 (Debian's postgresql,
 # installed by the script if missing); REHABTRACK_TEST_POSTGRES_URL tells the tests where it is.
 if pg_url=$(scripts/postgres-for-tests.sh start); then
