@@ -222,6 +222,34 @@ def summary_for_user(user: User) -> pd.DataFrame:
     return _summary(*_store_key(), data_version(), user, as_of(), settings())
 
 
+def summary_or_stop(user: User, *, failed: str, advice: str, empty: str) -> pd.DataFrame:
+    """:func:`summary_for_user`, or stop the page with a message when it cannot be built or is empty.
+
+    Parameters
+    ----------
+    user
+        The viewer.
+    failed, advice
+        The error shown when the summary cannot be built reads ``"{failed}: {error}. {advice}"``.
+    empty
+        The note shown when the user may see no patient.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`summary_for_user`, never empty (the page stops instead).
+    """
+    try:
+        summary = summary_for_user(user)
+    except RehabtrackError as exc:
+        st.error(f"{failed}: {exc}. {advice}")
+        st.stop()
+    if summary.empty:
+        st.info(empty)
+        st.stop()
+    return summary
+
+
 @st.cache_data(show_spinner="Computing the weeks...", max_entries=64)
 def _weekly(directory: str, url: str, version: tuple[int, int], user: User, when: pd.Timestamp,
             used: Settings) -> pd.DataFrame:

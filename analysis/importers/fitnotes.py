@@ -15,7 +15,6 @@ that turn sets into sessions rows are those of :mod:`analysis.importers.workouts
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -26,17 +25,17 @@ from analysis.errors import UnreadableFileError
 from analysis.headers import fold_header, header_unit
 from analysis.importers.workouts import (
     SetProblems,
-    WorkoutLog,
+    WorkoutExport,
     build_set_table,
     build_workout_log,
     canonical_distance_unit,
     canonical_weight_unit,
+    ingest_workout_export,
     map_distinct,
     parse_duration,
     parse_numbers,
-    workout_ingest_result,
 )
-from analysis.ingest import IngestResult, RawInfo, read_raw
+from analysis.ingest import IngestResult, read_raw
 
 __all__ = ["LABEL", "FitNotesExport", "sniff_fitnotes", "read_fitnotes", "ingest_fitnotes"]
 
@@ -67,30 +66,12 @@ def sniff_fitnotes(headers: Sequence[str], rows: Sequence[Sequence[str]], delimi
     return _roles(headers) is not None
 
 
-@dataclass(frozen=True)
-class FitNotesExport:
-    """A FitNotes export as read.
+class FitNotesExport(WorkoutExport):
+    """A FitNotes export as read (the fields of :class:`analysis.importers.workouts.WorkoutExport`).
 
-    Attributes
-    ----------
-    log
-        Sets and exercise rows (see :class:`analysis.importers.workouts.WorkoutLog`);
-        FitNotes has no workout name (``workout`` is empty) and its ``Category`` is not kept.
-    info
-        How the file was read.
-    header_mapping
-        File header -> canonical ``sessions`` column it fed.
-    problems
-        Set rows that could not be used.
-    notes
-        Warnings about how the file was read.
+    FitNotes has no workout name (``log`` has an empty ``workout``) and its
+    ``Category`` is not kept.
     """
-
-    log: WorkoutLog
-    info: RawInfo
-    header_mapping: dict[str, str]
-    problems: SetProblems
-    notes: list[str]
 
 
 def read_fitnotes(
@@ -212,8 +193,5 @@ def ingest_fitnotes(
     IngestResult
         ``format="fitnotes"``; see :func:`analysis.importers.workouts.workout_ingest_result`.
     """
-    export = read_fitnotes(source, filename=filename)
-    return workout_ingest_result(
-        export.log, importer="fitnotes", label=LABEL, info=export.info, header_mapping=export.header_mapping,
-        problems=export.problems, notes=export.notes, patient_id=patient_id, dayfirst=dayfirst, today=today,
-    )
+    return ingest_workout_export(read_fitnotes(source, filename=filename), importer="fitnotes", label=LABEL,
+                                 patient_id=patient_id, dayfirst=dayfirst, today=today)

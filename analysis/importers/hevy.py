@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -29,15 +28,15 @@ from analysis.errors import UnreadableFileError
 from analysis.importers.workouts import (
     SET_KINDS,
     SetProblems,
-    WorkoutLog,
+    WorkoutExport,
     build_set_table,
     build_workout_log,
     distance_factor,
+    ingest_workout_export,
     parse_numbers,
     weight_factor,
-    workout_ingest_result,
 )
-from analysis.ingest import IngestResult, RawInfo, read_raw
+from analysis.ingest import IngestResult, read_raw
 
 __all__ = ["LABEL", "HevyExport", "sniff_hevy", "read_hevy", "ingest_hevy"]
 
@@ -60,29 +59,8 @@ def sniff_hevy(headers: Sequence[str], rows: Sequence[Sequence[str]], delimiter:
     return _SIGNATURE <= {_key(h) for h in headers}
 
 
-@dataclass(frozen=True)
-class HevyExport:
-    """A Hevy export as read.
-
-    Attributes
-    ----------
-    log
-        Sets and exercise rows (see :class:`analysis.importers.workouts.WorkoutLog`).
-    info
-        How the file was read.
-    header_mapping
-        File header -> canonical ``sessions`` column it fed.
-    problems
-        Set rows that could not be used.
-    notes
-        Warnings about how the file was read.
-    """
-
-    log: WorkoutLog
-    info: RawInfo
-    header_mapping: dict[str, str]
-    problems: SetProblems
-    notes: list[str]
+class HevyExport(WorkoutExport):
+    """A Hevy export as read (the fields of :class:`analysis.importers.workouts.WorkoutExport`)."""
 
 
 def _text(cells: pd.Series) -> pd.Series:
@@ -203,8 +181,5 @@ def ingest_hevy(
     IngestResult
         ``format="hevy"``; see :func:`analysis.importers.workouts.workout_ingest_result`.
     """
-    export = read_hevy(source, filename=filename)
-    return workout_ingest_result(
-        export.log, importer="hevy", label=LABEL, info=export.info, header_mapping=export.header_mapping,
-        problems=export.problems, notes=export.notes, patient_id=patient_id, dayfirst=dayfirst, today=today,
-    )
+    return ingest_workout_export(read_hevy(source, filename=filename), importer="hevy", label=LABEL,
+                                 patient_id=patient_id, dayfirst=dayfirst, today=today)

@@ -80,6 +80,8 @@ __all__ = [
     "distance_factor",
     "build_workout_log",
     "workout_ingest_result",
+    "WorkoutExport",
+    "ingest_workout_export",
     "build_set_table",
     "PatientNeededError",
 ]
@@ -739,6 +741,54 @@ def workout_ingest_result(
         delimiter=info.delimiter, date_order=date_order, header_mapping=dict(header_mapping),
         accepted=accepted, rejected=both, warnings=warnings, n_rows=n_rows + n_bad_sets,
         duplicate_rows=duplicates,
+    )
+
+
+@dataclass(frozen=True)
+class WorkoutExport:
+    """An app's workout export as read (the fields shared by the FitNotes and Hevy importers).
+
+    Attributes
+    ----------
+    log
+        Sets and exercise rows (see :class:`WorkoutLog`).
+    info
+        How the file was read.
+    header_mapping
+        File header -> canonical ``sessions`` column it fed.
+    problems
+        Set rows that could not be used.
+    notes
+        Warnings about how the file was read.
+    """
+
+    log: WorkoutLog
+    info: RawInfo
+    header_mapping: dict[str, str]
+    problems: SetProblems
+    notes: list[str]
+
+
+def ingest_workout_export(
+    export: WorkoutExport, *, importer: str, label: str, patient_id: str | None, dayfirst: bool, today: date | None
+) -> IngestResult:
+    """:func:`workout_ingest_result` of a whole :class:`WorkoutExport`.
+
+    Parameters
+    ----------
+    export
+        The export as read.
+    importer, label, patient_id, dayfirst, today
+        As in :func:`workout_ingest_result`.
+
+    Returns
+    -------
+    IngestResult
+        See :func:`workout_ingest_result`.
+    """
+    return workout_ingest_result(
+        export.log, importer=importer, label=label, info=export.info, header_mapping=export.header_mapping,
+        problems=export.problems, notes=export.notes, patient_id=patient_id, dayfirst=dayfirst, today=today,
     )
 
 

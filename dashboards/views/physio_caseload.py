@@ -10,7 +10,6 @@ import streamlit as st
 
 from analysis.access import ADMIN, PHYSIO
 from analysis.cohort import attention_rules
-from analysis.errors import RehabtrackError
 from analysis.patient_detail import FLAG_WORDS
 from dashboards import auth, state
 
@@ -22,15 +21,11 @@ started = time.perf_counter()
 user = auth.require_role(PHYSIO, ADMIN)
 st.title("Caseload")
 
-try:
-    summary = state.summary_for_user(user)
-except RehabtrackError as exc:
-    st.error(f"The caseload cannot be shown: {exc}. Check the uploaded files, or ask the administrator.")
-    st.stop()
-if summary.empty:
-    st.info("No patient is registered to you yet. Upload a patients file (patient_id, physio_id, programme_start) "
-            "to register your patients.")
-    st.stop()
+summary = state.summary_or_stop(
+    user, failed="The caseload cannot be shown", advice="Check the uploaded files, or ask the administrator.",
+    empty="No patient is registered to you yet. Upload a patients file (patient_id, physio_id, programme_start) "
+          "to register your patients.",
+)
 
 as_of = state.as_of()
 scope = f"physiotherapist {user.physio_id}" if user.role == PHYSIO else "all physiotherapists"

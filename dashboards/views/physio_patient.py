@@ -39,14 +39,10 @@ started = time.perf_counter()
 user = auth.require_role(PHYSIO, ADMIN)
 st.title("Patient detail")
 
-try:
-    summary = state.summary_for_user(user)
-except RehabtrackError as exc:
-    st.error(f"The patients cannot be listed: {exc}. Check the uploaded files, or ask the administrator.")
-    st.stop()
-if summary.empty:
-    st.info("No patient is registered to you yet.")
-    st.stop()
+summary = state.summary_or_stop(
+    user, failed="The patients cannot be listed", advice="Check the uploaded files, or ask the administrator.",
+    empty="No patient is registered to you yet.",
+)
 
 ids = [str(p) for p in summary["patient_id"]]  # most in need of attention first
 light_of = dict(zip(ids, summary["traffic_light"].map(LIGHTS), strict=True))

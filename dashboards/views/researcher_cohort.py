@@ -77,14 +77,10 @@ def _research_summary(who: User, groups: tuple[str, ...], months: tuple[str, ...
     return select_group(state.summary_for_user(who), physio_groups=groups, start_months=months)
 
 
-try:
-    summary = state.summary_for_user(viewer)
-except RehabtrackError as exc:
-    st.error(f"The cohort cannot be summarised: {exc}. Ask the administrator to check the uploaded files.")
-    st.stop()
-if summary.empty:
-    st.info("The store has no patient yet.")
-    st.stop()
+summary = state.summary_or_stop(
+    viewer, failed="The cohort cannot be summarised", advice="Ask the administrator to check the uploaded files.",
+    empty="The store has no patient yet.",
+)
 
 version, as_of, used = state.data_version(), state.as_of(), state.settings()
 st.caption(
