@@ -132,6 +132,16 @@ class _Registry:
     def n(self) -> int:
         return len(self.ids)
 
+    def ranks(self, code: np.ndarray) -> np.ndarray:
+        """``rank[code]`` (no gather when the registry is already in patient_id order, the usual case)."""
+        if self.rank_is_code:
+            return code
+        return self.rank[code]
+
+    @property
+    def rank_is_code(self) -> bool:
+        return bool((self.rank == np.arange(len(self.rank))).all())
+
 
 @dataclass(frozen=True)
 class _Events:
@@ -145,9 +155,14 @@ class _Events:
     code: np.ndarray  # registry row
     sec: np.ndarray  # whole seconds since 1970-01-01
     day: np.ndarray  # calendar day, days since 1970-01-01
+    every_row: bool = False  # pos is 0, 1, ..., n - 1: every row, in frame order
 
     def take(self, sel: np.ndarray) -> _Events:
         return _Events(self.pos[sel], self.code[sel], self.sec[sel], self.day[sel])
+
+    def of(self, values: np.ndarray) -> np.ndarray:
+        """``values[pos]`` for an array aligned with the frame (no copy when every row is kept in order)."""
+        return values if self.every_row else values[self.pos]
 
 
 def _registry(patients: pd.DataFrame) -> _Registry:
@@ -162,14 +177,17 @@ def _registry(patients: pd.DataFrame) -> _Registry:
     return _Registry(obj, rank, start, has_start)
 
 
-def _sort_order(major: np.ndarray, sec: np.ndarray) -> np.ndarray:
-    """Stable order by ``major`` then ``sec`` (one composite int64 key when it fits)."""
+def _sort_order(major: np.ndarray, sec: np.ndarray) -> np.ndarray | None:
+    """Stable order by ``major`` then ``sec`` (one composite int64 key when it fits); None if already sorted."""
     if len(sec) == 0:
         return np.zeros(0, dtype=np.int64)
     s0 = int(sec.min())
     span = int(sec.max()) - s0 + 1
     if (int(major.max()) + 1) * span < 2**62:
-        return np.argsort(major * span + (sec - s0), kind="stable")
+        key = major * span + (sec - s0)
+        if bool((key[1:] >= key[:-1]).all()):
+            return None
+        return np.argsort(key, kind="stable")
     return np.lexsort((sec, major))
 
 
@@ -187,7 +205,7 @@ def _events(
     if len(frame) == 0:
         return _Events(empty, empty, empty, empty)
     code = patient_codes(frame["patient_id"], patients)
-    times = pd.to_datetime(frame[time_col]).to_numpy(dtype="datetime64[ns]")
+    times = _times(frame[time_col])
     dated = ~np.isnat(times)
     unknown = int((code < 0).sum())
     if unknown:
@@ -197,19 +215,35 @@ def _events(
     keep = (code >= 0) & dated
     if until_day is not None:
         keep &= day <= until_day
-    pos = np.flatnonzero(keep)
-    code, sec, day = code[pos], sec[pos], day[pos]
+    every_row = bool(keep.all())
+    if every_row:  # the usual case: no copies
+        pos = np.arange(len(keep))
+    else:
+        pos = np.flatnonzero(keep)
+        code, sec, day = code[pos], sec[pos], day[pos]
     if not sort:
-        return _Events(pos, code, sec, day)
-    order = _sort_order(reg.rank[code], sec)
+        return _Events(pos, code, sec, day, every_row)
+    order = _sort_order(reg.ranks(code), sec)
+    if order is None:  # already in patient then time order
+        return _Events(pos, code, sec, day, every_row)
     return _Events(pos[order], code[order], sec[order], day[order])
+
+
+def _times(values: pd.Series) -> np.ndarray:
+    """A time column as ``datetime64[ns]`` (skips ``pd.to_datetime`` when it already is a numpy datetime)."""
+    if values.dtype.kind == "M" and isinstance(values.dtype, np.dtype):
+        return values.to_numpy(dtype="datetime64[ns]")
+    return pd.to_datetime(values).to_numpy(dtype="datetime64[ns]")
 
 
 def _numbers(frame: pd.DataFrame, column: str) -> np.ndarray:
     """A numeric column as float64 with NaN for missing (all NaN if the column is absent)."""
     if column not in frame.columns:
         return np.full(len(frame), np.nan)
-    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    values = frame[column]
+    if not pd.api.types.is_numeric_dtype(values.dtype):
+        values = pd.to_numeric(values, errors="coerce")
+    return values.to_numpy(dtype="float64", na_value=np.nan)
 
 
 def _as_of_day(as_of: pd.Timestamp) -> int:
@@ -219,6 +253,14 @@ def _as_of_day(as_of: pd.Timestamp) -> int:
 def _dates(days: np.ndarray) -> np.ndarray:
     """Midnight ``datetime64[ns]`` of epoch day numbers."""
     return np.asarray(days, dtype=np.int64).astype("datetime64[D]").astype("datetime64[ns]")
+
+
+def _at_least(values: np.ndarray, threshold: float) -> np.ndarray:
+    """``nan_to_num(values, nan=-inf) >= threshold`` without the copy (NaN is False) when ``threshold`` is finite."""
+    if np.isfinite(threshold):
+        with np.errstate(invalid="ignore"):
+            return values >= threshold
+    return np.nan_to_num(values, nan=-np.inf) >= threshold
 
 
 def _check_days(name: str, value: int) -> None:
@@ -294,6 +336,28 @@ def _points(values: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- pain flares
 
 
+#: Optimal 16-comparator sorting network for 7 values (Knuth, TAOCP vol. 3, 5.3.4).
+_NETWORK_7: tuple[tuple[int, int], ...] = (
+    (0, 6), (2, 3), (4, 5),
+    (0, 2), (1, 4), (3, 6),
+    (0, 1), (2, 5), (3, 4),
+    (1, 2), (4, 6),
+    (2, 3), (4, 5),
+    (1, 2), (3, 4), (5, 6),
+)
+
+#: Windows up to this many days are sorted by a compare-exchange network on
+#: column arrays (a few vectorised min/max passes); longer ones by ``np.sort``.
+_NETWORK_MAX = 12
+
+
+def _network(width: int) -> tuple[tuple[int, int], ...]:
+    """Compare-exchange pairs that sort ``width`` values (optimal for 7, odd-even transposition otherwise)."""
+    if width == 7:
+        return _NETWORK_7
+    return tuple((i, i + 1) for r in range(width) for i in range(r % 2, width - 1, 2))
+
+
 def _trailing_median(
     code: np.ndarray, day: np.ndarray, value: np.ndarray, window_days: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -303,19 +367,59 @@ def _trailing_median(
     is the calendar days ``day - window_days`` to ``day - 1`` (the day itself is
     excluded). Days are unique within a patient, so the rows in the window are
     among the ``window_days`` rows just before: the window is a matrix of lagged
-    values, one column per lag (a loop over at most ``window_days`` lags, not
-    over patients). The median of an even count is the mean of the two middle values.
+    values, one row per lag (a loop over at most ``window_days`` lags, not
+    over patients). Empty cells hold +inf, so sorting each column puts the
+    values first; small windows are sorted with a sorting network of
+    ``np.minimum``/``np.maximum`` passes over whole rows (exact: it only moves
+    values). The median of an even count is the mean of the two middle values.
     """
     n = len(value)
-    lagged = np.full((n, max(window_days, 1)), np.nan)
-    for lag in range(1, min(window_days, n - 1) + 1):
-        same = (code[lag:] == code[:-lag]) & (day[lag:] - day[:-lag] <= window_days)
-        lagged[lag:, lag - 1] = np.where(same, value[:-lag], np.nan)
-    ordered = np.sort(lagged, axis=1)  # NaN sort last
-    count = (~np.isnan(ordered)).sum(axis=1)
+    width = max(window_days, 1)
+    count = np.zeros(n, dtype=np.int64)
+    present = ~np.isnan(value)
+    lagged = [np.full(n, np.inf) for _ in range(width)] if n <= 1 else []
+    if n > 1:
+        # one increasing key per row: row j is in row i's window iff key[i] - key[j] <= window_days
+        # (a new patient jumps by more than any day difference plus the window)
+        patient = np.zeros(n, dtype=np.int64)
+        np.cumsum(code[1:] != code[:-1], out=patient[1:])
+        d0 = int(day.min())
+        key = patient * (int(day.max()) - d0 + window_days + 1) + (day - d0)
+        hit = np.empty(n, dtype=bool)
+        all_present = bool(present.all())
+        for lag in range(1, width + 1):
+            row = np.empty(n)
+            row[:lag] = np.inf
+            if lag < n:
+                h = hit[lag:]
+                np.less_equal(key[lag:] - key[:-lag], window_days, out=h)
+                if not all_present:
+                    h &= present[:-lag]
+                np.copyto(row[lag:], value[:-lag])
+                row[lag:][~h] = np.inf
+                count[lag:] += h
+            lagged.append(row)
     safe = np.maximum(count, 1)
-    rows = np.arange(n)
-    median = (ordered[rows, (safe - 1) // 2] + ordered[rows, safe // 2]) / 2.0
+    if width <= _NETWORK_MAX:
+        # rows of the lag matrix as separate arrays: the network swaps buffers instead of copying
+        spare = np.empty(n)
+        for i, j in _network(width):
+            np.minimum(lagged[i], lagged[j], out=spare)
+            np.maximum(lagged[i], lagged[j], out=lagged[j])
+            lagged[i], spare = spare, lagged[i]
+        low, high = (safe - 1) // 2, safe // 2
+        median = lagged[0].copy()
+        upper = lagged[0].copy()
+        for k in range(1, (width + 1) // 2 + 1):
+            if k < width:
+                np.copyto(median, lagged[k], where=low == k)
+                np.copyto(upper, lagged[k], where=high == k)
+        median += upper
+        median /= 2.0
+    else:
+        ordered = np.sort(np.stack(lagged), axis=0)
+        cols = np.arange(n)
+        median = (ordered[(safe - 1) // 2, cols] + ordered[safe // 2, cols]) / 2.0
     median[count == 0] = np.nan
     return median, count
 
@@ -324,7 +428,7 @@ def _flare_days(
     pain_ev: _Events, nprs_all: np.ndarray, settings: Settings, min_baseline_days: int
 ) -> dict[str, np.ndarray]:
     _check_days("min_baseline_days", min_baseline_days)
-    nprs = nprs_all[pain_ev.pos]
+    nprs = pain_ev.of(nprs_all)
     ev = pain_ev.take(~np.isnan(nprs))
     nprs = nprs[~np.isnan(nprs)]
     first, group = _groups(ev.code, ev.day)
@@ -337,7 +441,7 @@ def _flare_days(
     median, base_days = _trailing_median(code, day, mean, int(settings.flare_baseline_days))
     baseline = np.where(base_days >= min_baseline_days, median, np.nan)
     rise = mean - baseline
-    flagged = np.nan_to_num(rise, nan=-np.inf) >= float(settings.flare_rise_points) - _EPS
+    flagged = _at_least(rise, float(settings.flare_rise_points) - _EPS)
     return {
         "code": code,
         "day": day,
@@ -432,9 +536,10 @@ def pain_flares(
 
 
 def _self_reported_days(pain_ev: _Events, pain: pd.DataFrame) -> dict[str, np.ndarray]:
-    nprs = _numbers(pain, "nprs")[pain_ev.pos]
+    nprs = pain_ev.of(_numbers(pain, "nprs"))
     if "flare" in pain.columns:
-        marked = pain["flare"].astype("boolean").fillna(False).to_numpy(dtype=bool)[pain_ev.pos]
+        marked = pain["flare"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+        marked = pain_ev.of(marked)
     else:
         marked = np.zeros(len(pain_ev.pos), dtype=bool)
     first, group = _groups(pain_ev.code, pain_ev.day)
@@ -509,32 +614,39 @@ def self_reported_flares(pain: pd.DataFrame, patients: pd.DataFrame) -> pd.DataF
 
 
 def _latest_before(
-    code: np.ndarray, sec: np.ndarray, reg: _Registry, pain_ev: _Events, nprs_all: np.ndarray
+    code: np.ndarray, sec: np.ndarray, day: np.ndarray, reg: _Registry, pain_ev: _Events, nprs_all: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Latest pain rating at or before each (patient, second), on the same or the previous day.
 
     The pain events are sorted by patient then time, so one composite key
-    ``rank * span + seconds`` and one ``np.searchsorted`` serve the whole cohort.
-    Returns the rating (NaN if none) and its epoch second (-1 if none).
+    ``rank * span + seconds`` and one ``np.searchsorted`` serve the whole cohort
+    (``day`` is the calendar day of ``sec``). Returns the rating (NaN if none)
+    and its epoch second (-1 if none).
     """
     pre = np.full(len(code), np.nan)
     pre_sec = np.full(len(code), -1, dtype=np.int64)
-    pv = nprs_all[pain_ev.pos]
+    pv = pain_ev.of(nprs_all)
     ok = ~np.isnan(pv)
     if len(code) == 0 or not ok.any():
         return pre, pre_sec
-    pcode, psec, pv = pain_ev.code[ok], pain_ev.sec[ok], pv[ok]
+    if ok.all():
+        pcode, psec, pday = pain_ev.code, pain_ev.sec, pain_ev.day
+    else:
+        pcode, psec, pday, pv = pain_ev.code[ok], pain_ev.sec[ok], pain_ev.day[ok], pv[ok]
     s0 = min(int(psec.min()), int(sec.min()))
     span = max(int(psec.max()), int(sec.max())) - s0 + 1
     # rank * span fits int64 unless patients x seconds spanned exceeds 4.6e18 (1e6 patients x 146,000 years)
-    pkey = reg.rank[pcode] * span + (psec - s0)
-    skey = reg.rank[code] * span + (sec - s0)
-    needles = np.argsort(skey)  # sorted needles search several times faster
-    idx = np.empty(len(skey), dtype=np.int64)
-    idx[needles] = np.searchsorted(pkey, skey[needles], side="right") - 1
+    pkey = reg.ranks(pcode) * span + (psec - s0)
+    skey = reg.ranks(code) * span + (sec - s0)
+    if bool((skey[1:] >= skey[:-1]).all()):  # session logs are usually in patient then time order already
+        idx = np.searchsorted(pkey, skey, side="right") - 1
+    else:
+        needles = np.argsort(skey)  # sorted needles search several times faster
+        idx = np.empty(len(skey), dtype=np.int64)
+        idx[needles] = np.searchsorted(pkey, skey[needles], side="right") - 1
     src = np.maximum(idx, 0)
     found = (idx >= 0) & (pcode[src] == code)
-    found &= np.floor_divide(sec, _SECONDS_PER_DAY) - np.floor_divide(psec[src], _SECONDS_PER_DAY) <= 1
+    found &= day - pday[src] <= 1
     pre[found] = pv[src[found]]
     pre_sec[found] = psec[src[found]]
     return pre, pre_sec
@@ -549,7 +661,7 @@ def _pain_during_rows(
     settings: Settings,
     flagged_only: bool,
 ) -> dict[str, np.ndarray]:
-    during = _numbers(sessions, "pain_during")[sess_ev.pos]
+    during = sess_ev.of(_numbers(sessions, "pain_during"))
     over_all = during > float(settings.pain_during_max) + _EPS
     rise_min = float(settings.pain_during_rise) - _EPS
     # NPRS >= 0, so the rise rule can only fire when pain_during >= pain_during_rise:
@@ -559,9 +671,9 @@ def _pain_during_rows(
     else:
         rows = np.flatnonzero(~np.isnan(during))
     ev, during, over = sess_ev.take(rows), during[rows], over_all[rows]
-    pre, pre_sec = _latest_before(ev.code, ev.sec, reg, pain_ev, _numbers(pain, "nprs"))
+    pre, pre_sec = _latest_before(ev.code, ev.sec, ev.day, reg, pain_ev, _numbers(pain, "nprs"))
     rise = during - pre
-    rose = np.nan_to_num(rise, nan=-np.inf) >= rise_min
+    rose = _at_least(rise, rise_min)
     flagged = over | rose
     keep = flagged if flagged_only else np.ones(len(during), dtype=bool)
     return {
@@ -697,7 +809,10 @@ def _load_weeks(
     code = sess_ev.code
     rel = sess_ev.day - reg.start[code]
     inside = reg.has_start[code] & (rel >= 0)
-    code, week0, dose = code[inside], rel[inside] // 7, dose_all[sess_ev.pos[inside]]
+    if inside.all():
+        week0, dose = rel // 7, sess_ev.of(dose_all)
+    else:
+        code, week0, dose = code[inside], rel[inside] // 7, dose_all[sess_ev.pos[inside]]
     if len(code) == 0:
         empty_i, empty_f = np.zeros(0, dtype=np.int64), np.zeros(0)
         return {
@@ -706,10 +821,11 @@ def _load_weeks(
         }
     # patient x week grid of doses (rows in patient_id order): empty weeks come for free
     n_weeks = int(week0.max()) + 1
-    row = reg.rank[code]
-    cell = row * n_weeks + week0
-    grid = np.bincount(cell, weights=dose, minlength=reg.n * n_weeks).reshape(reg.n, n_weeks)
-    logged = np.bincount(cell, minlength=reg.n * n_weeks).reshape(reg.n, n_weeks) > 0
+    # built in registry order, then its rows put in patient_id order (same sums: bincount adds in row order)
+    code_of_row = np.argsort(reg.rank)
+    cell = code * n_weeks + week0
+    grid = np.bincount(cell, weights=dose, minlength=reg.n * n_weeks).reshape(reg.n, n_weeks)[code_of_row]
+    logged = np.bincount(cell, minlength=reg.n * n_weeks).reshape(reg.n, n_weeks)[code_of_row] > 0
     last_week = np.where(logged, np.arange(n_weeks)[None, :], -1).max(axis=1)
 
     previous = np.concatenate([np.full((reg.n, 1), np.nan), grid[:, :-1]], axis=1)
@@ -728,7 +844,6 @@ def _load_weeks(
     if flagged_only:
         keep &= flagged
     prow, pweek = np.nonzero(keep)
-    code_of_row = np.argsort(reg.rank)
     pcode = code_of_row[prow]
     return {
         "code": pcode,
@@ -839,6 +954,67 @@ def load_progression(
 # --------------------------------------------------------------------------- logging stopped
 
 
+#: Largest patient x day grid (cells, one byte each) used to find the distinct entry days.
+_GRID_MAX_CELLS = 1 << 26
+
+
+def _entry_days(
+    sess_ev: _Events, pain_ev: _Events, reg: _Registry, judged: np.ndarray, virtual: np.ndarray, as_of_day: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Distinct (patient, day) entries in patient_id then day order (None when there are none).
+
+    Entries are every session and pain event up to ``as_of_day`` of a judged
+    patient, plus the day before each programme start; entries before that day
+    count as on it. A patient x day boolean grid marks them (its set cells, read
+    in row-major order with the rows in patient_id order, are the sorted distinct
+    keys); for a very long span the keys are sorted instead.
+    """
+    ev_code = np.concatenate([sess_ev.code, pain_ev.code])
+    ev_day = np.concatenate([sess_ev.day, pain_ev.day])
+    floor_day = reg.start[virtual] - 1
+    d0 = min(int(ev_day.min()) if len(ev_day) else as_of_day, int(floor_day.min()) if len(floor_day) else as_of_day)
+    span = as_of_day - d0 + 1
+    if span < 1 or reg.n * span > _GRID_MAX_CELLS:
+        return _entry_days_sorted(ev_code, ev_day, reg, judged, virtual, as_of_day)
+    if len(ev_day) and int(ev_day.max()) > as_of_day:
+        inside = ev_day <= as_of_day
+        ev_code, ev_day = ev_code[inside], ev_day[inside]
+    grid = np.zeros((reg.n, span), dtype=bool)
+    grid.reshape(-1)[ev_code * span + (ev_day - d0)] = True
+    grid[virtual, floor_day - d0] = True
+    # before the programme: entries count as on the day before day 0 (already marked); unjudged: nothing
+    cut = np.where(judged, 0, span)
+    cut[virtual] = floor_day - d0
+    grid &= np.arange(span)[None, :] >= cut[:, None]
+    code_of_row = np.argsort(reg.rank)
+    key = np.flatnonzero(grid[code_of_row])
+    if len(key) == 0:
+        return None
+    return code_of_row[key // span], key % span + d0
+
+
+def _entry_days_sorted(
+    ev_code: np.ndarray, ev_day: np.ndarray, reg: _Registry, judged: np.ndarray, virtual: np.ndarray,
+    as_of_day: int,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`_entry_days` by sorting composite keys (for spans too long for a grid)."""
+    code = np.concatenate([ev_code, virtual])
+    day = np.concatenate([ev_day, reg.start[virtual] - 1])
+    keep = judged[code] & (day <= as_of_day)
+    code, day = code[keep], day[keep]
+    floor = np.where(reg.has_start[code], reg.start[code] - 1, day)
+    day = np.maximum(day, floor)  # entries before the programme count as the day before day 0
+    if len(code) == 0:
+        return None
+    # distinct (patient, day) entries in patient then day order, from one int64 key
+    d0 = int(day.min())
+    span = as_of_day - d0 + 1
+    key = reg.rank[code] * span + (day - d0)
+    key = _distinct_sorted(key)
+    return np.argsort(reg.rank)[key // span], key % span + d0
+
+
+
 def _logging_gaps(
     sess_ev: _Events, pain_ev: _Events, reg: _Registry, as_of_day: int, settings: Settings
 ) -> dict[str, np.ndarray]:
@@ -846,25 +1022,14 @@ def _logging_gaps(
     _check_days("logging_stopped_days", threshold)
     judged = ~reg.has_start | (reg.start <= as_of_day)
     virtual = np.flatnonzero(reg.has_start & judged)
-    code = np.concatenate([sess_ev.code, pain_ev.code, virtual])
-    day = np.concatenate([sess_ev.day, pain_ev.day, reg.start[virtual] - 1])
-    keep = judged[code] & (day <= as_of_day)
-    code, day = code[keep], day[keep]
-    floor = np.where(reg.has_start[code], reg.start[code] - 1, day)
-    day = np.maximum(day, floor)  # entries before the programme count as the day before day 0
-    empty = np.zeros(0, dtype=np.int64)
-    if len(code) == 0:
+    entry_days = _entry_days(sess_ev, pain_ev, reg, judged, virtual, as_of_day)
+    if entry_days is None:
+        empty = np.zeros(0, dtype=np.int64)
         return {
             "code": empty, "last_entry": empty, "has_last_entry": np.zeros(0, bool), "gap_start": empty,
             "gap_end": empty, "days": empty, "ongoing": np.zeros(0, bool), "no_entries": np.zeros(0, bool),
         }
-    # distinct (patient, day) entries in patient then day order, from one int64 key
-    d0 = int(day.min())
-    span = as_of_day - d0 + 1
-    key = reg.rank[code] * span + (day - d0)
-    key = _distinct_sorted(key)
-    code = np.argsort(reg.rank)[key // span]
-    day = key % span + d0
+    code, day = entry_days
     real = ~reg.has_start[code] | (day >= reg.start[code])
     n_real = np.bincount(code[real], minlength=reg.n)
 
@@ -1112,7 +1277,9 @@ def _flare_flags(d: dict[str, np.ndarray], settings: Settings) -> dict[str, np.n
 
 
 def _self_reported_flags(d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    reports = np.where(d["n_reports"] > 1, " (" + _int_txt(d["n_reports"]) + " reports)", "").astype(object)
+    reports = np.full(len(d["n_reports"]), "", dtype=object)
+    several = d["n_reports"] > 1
+    reports[several] = " (" + _int_txt(d["n_reports"][several]) + " reports)"
     reason = (
         "Patient reported a flare-up on " + _date_txt(d["day"]) + reports + " with pain " + _txt(d["nprs_max"])
         + " (day's mean " + _txt(d["daily_nprs"]) + "); kept apart from pain-based flares because most "
@@ -1145,14 +1312,18 @@ def _pain_during_flags(
     what = "Pain during exercise " + _txt(w["pain_during"]) + " (" + exercise + ", " + side + ") on " + _date_txt(
         w["day"]
     )
-    over_txt = f" is above {float(settings.pain_during_max):g} ({_SILBERNAGEL})"
-    rise_txt = (
-        " is " + _txt(w["rise"]) + _points(w["rise"]) + " above the pre-session pain of " + _txt(w["pre"])
-        + " recorded " + _time_txt(np.maximum(w["pre_sec"], 0))
+    # each row's text is built only for the branch it takes
+    tail = np.full(len(over), f" is above {float(settings.pain_during_max):g} ({_SILBERNAGEL})", dtype=object)
+    rose = ~over
+    rise, pre, pre_sec = w["rise"][rose], w["pre"][rose], w["pre_sec"][rose]
+    tail[rose] = (
+        " is " + _txt(rise) + _points(rise) + " above the pre-session pain of " + _txt(pre)
+        + " recorded " + _time_txt(np.maximum(pre_sec, 0))
         + f" (flag at >= {float(settings.pain_during_rise):g} points above; programme rule: stop when it hurts)"
     )
-    more = np.where(n_rows > 1, "; " + _int_txt(n_rows) + " exercise rows flagged that day", "").astype(object)
-    reason = what + np.where(over, over_txt, rise_txt).astype(object) + more
+    several = n_rows > 1
+    tail[several] = tail[several] + "; " + _int_txt(n_rows[several]) + " exercise rows flagged that day"
+    reason = what + tail
     return _flag_part("pain_during_exercise", w["code"], w["day"], value, threshold, reason)
 
 
@@ -1173,16 +1344,15 @@ def _load_flags(d: dict[str, np.ndarray], settings: Settings) -> dict[str, np.nd
 def _logging_flags(d: dict[str, np.ndarray], settings: Settings) -> dict[str, np.ndarray]:
     threshold = int(settings.logging_stopped_days)
     ongoing = d["ongoing"]
-    head = np.where(
-        d["has_last_entry"],
-        "No session or pain entry after " + _date_txt(d["last_entry"]),
-        "No session or pain entry from the programme start on " + _date_txt(d["gap_start"]),
-    ).astype(object)
-    tail = np.where(
-        ongoing,
-        " for " + _int_txt(d["days"]) + " days up to " + _date_txt(d["gap_end"]) + ", still ongoing",
-        " for " + _int_txt(d["days"]) + " days, until " + _date_txt(d["gap_end"]),
-    ).astype(object)
+    # each row's text is built only for the branch it takes
+    n = len(ongoing)
+    head = np.empty(n, dtype=object)
+    after = d["has_last_entry"]
+    head[after] = "No session or pain entry after " + _date_txt(d["last_entry"][after])
+    head[~after] = "No session or pain entry from the programme start on " + _date_txt(d["gap_start"][~after])
+    tail = " for " + _int_txt(d["days"])
+    tail[ongoing] = tail[ongoing] + " days up to " + _date_txt(d["gap_end"][ongoing]) + ", still ongoing"
+    tail[~ongoing] = tail[~ongoing] + " days, until " + _date_txt(d["gap_end"][~ongoing])
     reason = head + tail + f" (flag at >= {threshold} days without an entry)"
     return _flag_part(
         "logging_stopped", d["code"], d["gap_start"], d["days"], float(threshold), reason,
