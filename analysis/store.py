@@ -95,6 +95,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -102,6 +103,9 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.engine.processors import int_to_boolean as _int_to_boolean
+from sqlalchemy.engine.processors import str_to_date as _str_to_date
+from sqlalchemy.engine.processors import str_to_datetime as _str_to_datetime
 
 from analysis.errors import IngestError, RehabtrackError
 from analysis.schema import TABLES, ColumnSpec, TableSpec
@@ -151,6 +155,7 @@ _RETRIES = 8
 _PG_LOCK_KEY = 0x52454841  # "REHA": one advisory lock serialises the writers of a store
 _INSERT_CHUNK = 5000
 _IN_CHUNK = 900  # ids per IN (...) list
+_FETCH_BATCH = 10_000  # rows per fetchmany of the read path
 _ORIGINALS = "uploads"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -347,6 +352,155 @@ def _series(values: Sequence[Any], kind: str, name: str) -> pd.Series:
 def _frame(rows: Sequence[Sequence[Any]], columns: Sequence[sa.Column[Any]]) -> pd.DataFrame:
     data = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
     return pd.DataFrame({c.name: _series(v, _kind(c), c.name) for c, v in zip(columns, data, strict=True)})
+
+
+# The canonical read path (:meth:`Store.read_table`, :meth:`Store.read_cohort`) fetches through the DBAPI
+# cursor of the transaction's connection and converts whole columns at once: SQLAlchemy's per-value result
+# processing (``datetime.fromisoformat`` on every SQLite timestamp) and building the frame from Python rows
+# dominated reading a caseload. The values are exactly those of ``_frame(conn.execute(stmt).all(), columns)``:
+# a column whose result processor is not one handled here, or whose values are not in the form SQLAlchemy
+# writes, goes through that processor value by value and :func:`_series`, as before.
+
+#: SQLAlchemy's SQLite storage of ``DateTime`` ("YYYY-MM-DD HH:MM:SS.ffffff") and ``Date`` ("YYYY-MM-DD"):
+#: the positions of the separators; every other character is a digit.
+_ISO_SEPARATORS: dict[int, dict[int, str]] = {
+    26: {4: "-", 7: "-", 10: " ", 13: ":", 16: ":", 19: "."},
+    10: {4: "-", 7: "-"},
+}
+_NS_PER_DAY = 86_400 * 10**9
+
+
+def _parse_stored_timestamps(strings: np.ndarray, width: int) -> np.ndarray | None:
+    """``datetime64[ns]`` of SQLite timestamp texts, or ``None`` unless every one is exactly as SQLAlchemy writes it.
+
+    Gives the value ``datetime.fromisoformat`` (SQLAlchemy's result processor) then ``pd.to_datetime`` give
+    for every string of ``width`` characters with digits and separators in place and a valid calendar date
+    and clock time between the years 1678 and 2261 (inside ``datetime64[ns]``); anything else (another
+    length, a non-ASCII or non-text value, 24:00, a leap second, 31 June) returns ``None`` so the caller
+    takes the value-by-value path, which gives or raises exactly what it always did.
+    """
+    n = len(strings)
+    try:
+        lengths = np.fromiter(map(len, strings), dtype=np.int64, count=n)
+        if not (lengths == width).all():
+            return None
+        raw = "".join(strings).encode("ascii")
+    except (TypeError, UnicodeEncodeError):
+        return None
+    chars = np.frombuffer(raw, dtype=np.uint8).reshape(n, width)
+    separators = _ISO_SEPARATORS[width]
+    digit_pos = [i for i in range(width) if i not in separators]
+    digits = chars[:, digit_pos] - np.uint8(ord("0"))  # a non-digit wraps round to >= 10
+    if (digits >= 10).any() or any((chars[:, i] != ord(c)).any() for i, c in separators.items()):
+        return None
+    d = digits.astype(np.int64)
+
+    def field(first: int, count: int) -> np.ndarray:  # digits d[:, first:first+count] as one number
+        return d[:, first:first + count] @ (10 ** np.arange(count - 1, -1, -1, dtype=np.int64))
+
+    year, month, day = field(0, 4), field(4, 2), field(6, 2)
+    if not ((year >= 1678) & (year <= 2261) & (month >= 1) & (month <= 12) & (day >= 1)).all():
+        return None
+    month_start = ((year - 1970) * 12 + month - 1).astype("datetime64[M]")
+    days_in_month = ((month_start + 1).astype("datetime64[D]") - month_start.astype("datetime64[D]")).astype(np.int64)
+    if not (day <= days_in_month).all():
+        return None
+    ns = (month_start.astype("datetime64[D]").astype(np.int64) + day - 1) * _NS_PER_DAY
+    if width > 10:
+        hour, minute, second, micro = field(8, 2), field(10, 2), field(12, 2), field(14, 6)
+        if not ((hour <= 23) & (minute <= 59) & (second <= 59)).all():
+            return None
+        ns += ((hour * 60 + minute) * 60 + second) * 10**9 + micro * 1000
+    return ns.view("datetime64[ns]")
+
+
+def _nulls(values: list[Any]) -> np.ndarray:
+    """Where a column of DBAPI values is ``None`` (SQL NULL)."""
+    return np.asarray(np.array(values, dtype=object) == None, dtype=bool)  # noqa: E711 - elementwise
+
+
+def _int64_array(values: list[Any]) -> pd.arrays.IntegerArray | None:
+    """``Int64`` of a column of Python ints and ``None``, or ``None`` when any value is something else."""
+    n_null = values.count(None)
+    if n_null == len(values):
+        return pd.arrays.IntegerArray(np.zeros(len(values), dtype=np.int64), np.ones(len(values), dtype=bool))
+    is_null = _nulls(values) if n_null else np.zeros(len(values), dtype=bool)
+    present = np.array([v for v in values if v is not None] if n_null else values)
+    if present.dtype != np.int64:  # floats, texts, ints beyond 64 bits: as pandas always did
+        return None
+    if not n_null:
+        return pd.arrays.IntegerArray(present, is_null)
+    data = np.zeros(len(values), dtype=np.int64)
+    data[~is_null] = present
+    return pd.arrays.IntegerArray(data, is_null)
+
+
+def _raw_series(values: list[Any], kind: str, name: str, process: Callable[[Any], Any] | None) -> pd.Series:
+    """One column of DBAPI values as :func:`_series` gives it after SQLAlchemy's result processor ``process``.
+
+    Whole-column conversions where they give exactly that: texts, floats and ints (no processor), booleans
+    (SQLite's ``int_to_boolean`` is truthiness), SQLite timestamps in SQLAlchemy's storage format (each
+    distinct text parsed once, see :func:`_parse_stored_timestamps`); otherwise ``process`` value by value,
+    then :func:`_series`.
+    """
+    if process is None and kind == "string" and values.count(None) == len(values):
+        return pd.Series(pd.arrays.StringArray(np.full(len(values), pd.NA, dtype=object)), name=name)
+    if process is None and kind in ("string", "float64"):
+        return _series(values, kind, name)  # already whole-column
+    if process is None and kind == "Int64":
+        ints = _int64_array(values)
+        if ints is not None:
+            return pd.Series(ints, name=name)
+    elif kind == "boolean" and process in (None, _int_to_boolean):
+        arr = np.array(values, dtype=object)
+        is_null = np.asarray(arr == None, dtype=bool)  # noqa: E711 - elementwise on an object array
+        data = np.zeros(len(arr), dtype=bool)
+        data[~is_null] = arr[~is_null].astype(bool)
+        return pd.Series(pd.arrays.BooleanArray(data, is_null), name=name)
+    elif (kind, process) in (("datetime", _str_to_datetime), ("date", _str_to_date)):
+        codes, distinct = pd.factorize(np.array(values, dtype=object))  # None -> code -1
+        parsed = _parse_stored_timestamps(np.asarray(distinct, dtype=object), 26 if kind == "datetime" else 10)
+        if parsed is not None:
+            out = np.append(parsed, np.datetime64("NaT", "ns"))[codes]  # code -1: the NaT at the end
+            return pd.Series(out, name=name)
+    if process is not None:
+        values = [process(v) for v in values]
+    return _series(values, kind, name)
+
+
+def _fetch_frame(conn: sa.Connection, stmts: Sequence[sa.Select[Any]],
+                 columns: Sequence[sa.Column[Any]]) -> pd.DataFrame:
+    """The rows of ``stmts`` (one after the other) as :func:`_frame` builds them from ``conn.execute(stmt).all()``.
+
+    The statements run on the DBAPI cursor of ``conn``'s connection, so inside its transaction; they bind
+    only text values (IDs), which need no bind processing.
+    """
+    dialect = conn.dialect
+    values: list[list[Any]] = [[] for _ in columns]  # column by column: the row tuples are freed batch by batch
+    getters = [itemgetter(i) for i in range(len(columns))]
+    type_codes: list[Any] = [None] * len(columns)
+    cursor = conn.connection.cursor()
+    try:
+        for stmt in stmts:
+            compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+            params: Any = compiled.construct_params()
+            if compiled.positional:
+                params = tuple(params[k] for k in compiled.positiontup or ())
+            cursor.execute(str(compiled), params)
+            type_codes = [d[1] for d in cursor.description]
+            while batch := cursor.fetchmany(_FETCH_BATCH):
+                for column, get in zip(values, getters, strict=True):
+                    column.extend(map(get, batch))
+    finally:
+        cursor.close()
+    if not values[0]:
+        return _frame([], columns)
+    data = {}
+    for i, c in enumerate(columns):
+        process = c.type.dialect_impl(dialect).result_processor(dialect, type_codes[i])
+        data[c.name] = _raw_series(values[i], _kind(c), c.name, process)
+        values[i] = []
+    return pd.DataFrame(data, copy=False)
 
 
 def _records(frame: pd.DataFrame, table: sa.Table) -> list[dict[str, Any]]:
@@ -725,10 +879,7 @@ class Store:
             batches: list[list[Any]] = [conditions]
         else:
             batches = [[*conditions, table.c.patient_id.in_(chunk)] for chunk in _chunks(patient_ids)]
-        rows: list[Any] = []
-        for where in batches:
-            rows.extend(conn.execute(sa.select(*columns).where(*where).order_by(*order)).all())
-        frame = _frame(rows, columns)
+        frame = _fetch_frame(conn, [sa.select(*columns).where(*where).order_by(*order) for where in batches], columns)
         if patient_ids is not None and len(batches) > 1:
             frame = frame.sort_values(list(spec.key), kind="stable").reset_index(drop=True)
         return frame
