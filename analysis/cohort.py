@@ -523,15 +523,10 @@ def cohort_summary(
     :func:`analysis.trends.pain_trends` as a vectorised kernel over groups of
     patients with the same number of rated days, O(sum of n_i (n_i - 1) / 2)
     slopes (29 M slopes for 20,000 patients with 52 rated days on average,
-    about 0.5 s). Measured on a shared 2-core machine (medians of 15 runs for
-    the sample, 9 runs in 3 fresh processes for 20,000 patients x 12 weeks,
-    2.4 M session rows, 1.1 M pain ratings, 0.8 M questionnaire items):
-    0.11 s for the 60-patient sample and 5.3 s for 20,000 patients, of which
-    ``safety_flags`` 1.7 s, ``score_proms`` 1.7 s, ``pain_trends`` 0.7 s,
-    ``adherence_summary`` 0.5 s, ``pain_change`` 0.3 s, ``prom_change`` 0.2 s,
-    and this module's own work (last entry, alignment, attention rules and
-    their reason texts, sort) 0.25 s. The seconds of each component of a call
-    are in ``attrs["timings_s"]``.
+    about 0.5 s). The whole call takes about 0.2 s for the 60-patient sample;
+    ``python -m benchmarks.run`` measures it on 2,000 to 100,000 patients
+    (``benchmarks/results/results.md``). The seconds of each component of a
+    call are in ``attrs["timings_s"]``.
 
     The attention score is a **triage ordering** (who to look at first), not a
     clinical threshold: its points are named constants of this module
