@@ -267,7 +267,8 @@ def report_cohort(
             from analysis.sample_data import load_cohort
 
             cohort = load_cohort(data)
-        written = write_cohort_report(cohort, out, settings, as_of=as_of, pseudonymise=pseudonymise)
+        with Console(stderr=True).status("Computing the cohort tables, model and figures..."):
+            written = write_cohort_report(cohort, out, settings, as_of=as_of, pseudonymise=pseudonymise)
     except (RehabtrackError, NotEnoughDataError, OSError) as exc:
         err.print(Text("error: ", style="bold red") + Text(str(exc)))
         raise typer.Exit(EXIT_UNREADABLE) from None

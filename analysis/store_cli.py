@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
+from rich.console import Console
 
 from analysis.errors import RehabtrackError
 
@@ -85,6 +86,13 @@ def _user(username: str):  # noqa: ANN202
     return users[username][0]
 
 
+@contextmanager
+def _working(message: str) -> Iterator[None]:
+    """Show a spinner on stderr while long work runs (nothing when stderr is not a terminal)."""
+    with Console(stderr=True).status(message):
+        yield
+
+
 def export_command(
     directory: Annotated[Path, typer.Argument(help="New or empty directory to write to.")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="parquet (exact types) or csv.")] = "parquet",
@@ -94,7 +102,8 @@ def export_command(
     with _errors():
         s = _store(store)
         try:
-            manifest = s.export_store(directory, fmt)
+            with _working(f"Backing up the store to {directory}..."):
+                manifest = s.export_store(directory, fmt)
             counts = s.counts()
         finally:
             s.close()
@@ -111,7 +120,8 @@ def import_command(
     with _errors():
         s = _store(store)
         try:
-            counts = s.import_store(directory)
+            with _working(f"Restoring {directory}..."):
+                counts = s.import_store(directory)
         finally:
             s.close()
         typer.echo(f"imported {directory} into {s.url}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
@@ -131,8 +141,9 @@ def upload_command(
         data = file.read_bytes()
         s = _store(store)
         try:
-            report = s.ingest_upload(user, data, file.name, table=table, patient_id=patient_id,
-                                     dayfirst=not month_first)
+            with _working(f"Checking and storing {file.name}..."):
+                report = s.ingest_upload(user, data, file.name, table=table, patient_id=patient_id,
+                                         dayfirst=not month_first)
         finally:
             s.close()
     typer.echo(report.summary())
@@ -154,7 +165,8 @@ def research_export_command(
         user = _user(as_user)
         s = _store(store)
         try:
-            paths = research_export(user, s, directory, fmt=fmt, include_notes=include_notes)
+            with _working("Pseudonymising and writing the cohort..."):
+                paths = research_export(user, s, directory, fmt=fmt, include_notes=include_notes)
         finally:
             s.close()
     for p in paths:
@@ -166,7 +178,8 @@ def load_sample_command(store: StoreOption = None) -> None:
     with _errors():
         s = _store(store)
         try:
-            reports = s.load_sample()
+            with _working("Loading the sample cohort..."):
+                reports = s.load_sample()
         finally:
             s.close()
     if not reports:
