@@ -22,7 +22,9 @@ What it does, in order:
    a measurement and its reference run round-robin (ours, reference, ours, ...)
    so that both see the same load on a shared machine;
 4. writes ``results.json`` and ``results.md`` to ``--out`` (default
-   ``benchmarks/results``) and prints the Markdown table.
+   ``benchmarks/results``) and prints the Markdown table; a run of some
+   ``--steps`` only writes ``results-<steps>.json``/``.md`` instead, so it never
+   overwrites the full run's table.
 
 Peak memory is the peak resident set size (RSS) of the child during the timed
 call: Linux ``VmHWM`` after resetting it through ``/proc/self/clear_refs`` just
@@ -786,11 +788,13 @@ def _parent_main(args: argparse.Namespace) -> int:
         (steps_out.get("summary", {}) or {}).get("cohort_summary", {}).get("memory_method", "see README") + ").",
     ])
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "results.json").write_text(json.dumps(results, indent=2, default=_json_default))
+    # A run of some steps only must not overwrite the full run's table: it gets its own files.
+    stem = "results" if steps == set(ALL_STEPS) else "results-" + "-".join(s for s in ALL_STEPS if s in steps)
+    (out_dir / f"{stem}.json").write_text(json.dumps(results, indent=2, default=_json_default))
     markdown = _markdown(results)
-    (out_dir / "results.md").write_text(markdown)
+    (out_dir / f"{stem}.md").write_text(markdown)
     print(markdown)
-    runner.log(f"wrote {out_dir / 'results.json'} and {out_dir / 'results.md'} in {results['wall_s']} s")
+    runner.log(f"wrote {out_dir / (stem + '.json')} and {out_dir / (stem + '.md')} in {results['wall_s']} s")
     return 0
 
 
