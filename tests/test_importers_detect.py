@@ -46,8 +46,7 @@ def test_app_formats_are_recognised(name, expected):
     (SHARED_DIR / "samples" / "hevy" / "hevy_export_head.csv", "hevy"),
 ])
 def test_real_exports_are_recognised(path, expected):
-    if not path.is_file():
-        pytest.skip("../shared/samples is not beside the project")
+    assert path.is_file(), f"{path} is missing: the real exports live in ../shared/samples beside the project"
     assert detect_format(path).name == expected
     assert detect_format(path.read_bytes(), "upload.csv").name == expected  # an upload: bytes and a name
 
