@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -16,3 +18,22 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = ROOT / "data" / "sample"
 SHARED_DIR = ROOT.parent / "shared"
+PG_URL_ENV = "REHABTRACK_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """The PostgreSQL server of the PostgreSQL variants: ``REHABTRACK_TEST_POSTGRES_URL`` when set
+    (./test.sh sets it), else a throw-away cluster started here and stopped after the session."""
+    base = os.environ.get(PG_URL_ENV)
+    if base:
+        yield base
+        return
+    script = ROOT / "scripts" / "postgres-for-tests.sh"
+    started = subprocess.run([str(script), "start"], capture_output=True, text=True, timeout=300)
+    assert started.returncode == 0 and started.stdout.strip(), (
+        f"no PostgreSQL for the store tests: set {PG_URL_ENV} or let {script} start one:\n{started.stderr}"
+    )
+    url = started.stdout.strip()
+    yield url
+    subprocess.run([str(script), "stop", url], capture_output=True, timeout=120)

@@ -26,7 +26,7 @@ PATIENTS_CSV = b"patient_id,physio_id,programme_start\nP1,ph_a,2026-11-01\nP2,ph
 
 @pytest.fixture()
 def store(db_url, tmp_path):  # noqa: F811 - db_url is the fixture imported above
-    """A store on SQLite, and on PostgreSQL when REHABTRACK_TEST_POSTGRES_URL is set (fixtures of test_store)."""
+    """A store on SQLite, and on PostgreSQL (fixtures of test_store)."""
     with Store.open(db_url, data_dir=tmp_path / "data") as s:
         s.ingest_upload(SYSTEM, PATIENTS_CSV, "patients.csv", table="patients", today=TODAY)
         yield s

@@ -4,9 +4,10 @@ Expected counts are written by hand from the small files built in each test
 (the arithmetic is in the comments) or counted from the sample CSV files with
 the standard library's csv module, never taken from the store's own answers.
 
-PostgreSQL variants run when REHABTRACK_TEST_POSTGRES_URL is set (a server URL
-whose role may create databases; ``scripts/postgres-for-tests.sh start`` prints
-one); each test gets its own database. Without it they are skipped, saying why.
+PostgreSQL variants run against REHABTRACK_TEST_POSTGRES_URL (a server URL whose
+role may create databases; ./test.sh sets it) or, when it is not set, against a
+throw-away cluster that ``scripts/postgres-for-tests.sh`` starts for the session;
+each test gets its own database.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import csv
 import io
 import multiprocessing
-import os
 import secrets
 import threading
 from datetime import date, datetime, timedelta
@@ -77,13 +77,8 @@ def assert_same_tables(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -
 
 
 @pytest.fixture
-def pg_url():
-    base = os.environ.get(PG_ENV)
-    if not base:
-        # ./test.sh (and so CI) always starts a throw-away PostgreSQL and sets the variable
-        assert os.environ.get("CI") != "true", f"{PG_ENV} is not set in CI: test.sh should have started PostgreSQL"
-        pytest.skip(f"PostgreSQL variant: {PG_ENV} is not set (./test.sh starts a server and sets it)")
-    url = sa.make_url(base)
+def pg_url(pg_server):
+    url = sa.make_url(pg_server)
     name = f"rt_test_{secrets.token_hex(5)}"
     admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
