@@ -1,6 +1,6 @@
 """Adherence to the home exercise programme: sessions, dose, streaks and logging.
 
-Implements ``shared/domain.md`` section 4 on the programme clock of
+Implements docs/clinical-reference.md section 4 on the programme clock of
 :mod:`analysis.timeline` (day 0 = ``programme_start``, week = ``day // 7 + 1``).
 
 Definitions shared by every function
@@ -31,8 +31,8 @@ Counted rows
     ``as_of`` and inside the programme weeks. Every other row is listed, with its
     reason, by :func:`excluded_rows`; nothing is dropped without a trace.
 
-All functions are vectorised over the cohort (a patient-week x 7-day grid, see
-``shared/PERFORMANCE.md``); none loops over patients.
+All functions are vectorised over the cohort (a patient-week x 7-day grid, the
+fastest layout measured on this machine); none loops over patients.
 """
 
 from __future__ import annotations
@@ -182,7 +182,8 @@ def session_dose(frame: pd.DataFrame) -> pd.Series:
 
     References
     ----------
-    ``shared/domain.md`` section 4 (dose completion, after EXAS, Arensman).
+    EXAS exercise-adherence approach (Arensman et al.); docs/clinical-reference.md
+    section 4 (dose completion).
 
     Examples
     --------
@@ -504,7 +505,7 @@ def weekly_adherence(
 
     References
     ----------
-    ``shared/domain.md`` section 4: session adherence = sessions completed /
+    docs/clinical-reference.md section 4: session adherence = sessions completed /
     sessions prescribed per week from programme start, capped at 100 % for
     adherence and uncapped for volume; adherent >= 70 % (MiSpEx back-pain cohort).
     """
@@ -632,7 +633,7 @@ def adherence_summary(
 
     References
     ----------
-    ``shared/domain.md`` section 4: adherent >= 70 % of prescribed sessions
+    docs/clinical-reference.md section 4: adherent >= 70 % of prescribed sessions
     (MiSpEx back-pain cohort, n = 1,511), 80 % also used; remote therapeutic
     monitoring counts >= 16 days of data per 30 days (CPT 98977).
     Section 5: logging stopped = no session or pain entry for >= 7 days.
@@ -866,7 +867,7 @@ def dose_completion(
 
     References
     ----------
-    ``shared/domain.md`` section 4: dose completion (after EXAS, Arensman): per
+    docs/clinical-reference.md section 4: dose completion (after EXAS, Arensman et al.): per
     exercise, done / prescribed for sets x reps x hold seconds.
     """
     return _dose_weeks(sessions, prescriptions, patients, pain, as_of, settings)[0]
@@ -917,7 +918,7 @@ def dose_completion_summary(
 
     References
     ----------
-    ``shared/domain.md`` section 4: dose completion (after EXAS, Arensman).
+    docs/clinical-reference.md section 4: dose completion (after EXAS, Arensman et al.).
     """
     weekly, group = _dose_weeks(sessions, prescriptions, patients, pain, as_of, settings)
     # rows of one (patient, exercise, side) are contiguous and sorted: reduce each run of rows

@@ -26,7 +26,7 @@ the entry point, and nowhere in the library.
 from __future__ import annotations
 
 import logging
-import subprocess
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -164,9 +164,13 @@ def dashboard(
     command = [
         sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP), "--server.port", str(port),
         "--server.address", address, "--server.maxUploadSize", str(max_upload_mb),
-        "--browser.gatherUsageStats", "false",
+        "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal",
     ]
-    raise typer.Exit(subprocess.call(command))
+    # Become the Streamlit server (same PID): a service manager's SIGTERM or a Ctrl-C then reaches
+    # the process that holds the port, and nothing is left serving after this command ends.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, command)
 
 
 def _print_result(console: Console, result: IngestResult, limit: int) -> None:

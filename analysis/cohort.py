@@ -152,8 +152,9 @@ class AttentionRule:
 #: The rules of the attention score, in the order their reasons are listed.
 #: The points are a **triage ordering** for the caseload view (which patient to
 #: look at first), chosen for this project; they are not clinical thresholds and
-#: domain.md gives none. Every clinical threshold a rule uses comes from
-#: :class:`~analysis.settings.Settings` or from the instrument registry.
+#: the literature gives none (docs/clinical-reference.md section 8). Every clinical
+#: threshold a rule uses comes from :class:`~analysis.settings.Settings` or from the
+#: instrument registry.
 ATTENTION_RULES: tuple[AttentionRule, ...] = (
     AttentionRule(
         "logging_stopped", 3, "red",
@@ -479,7 +480,7 @@ def cohort_summary(
         - ``odi_mcid_met``, ``rmdq_mcid_met`` (boolean): MCID responder (ODI 10,
           RMDQ 5 points, or ``mcid_percent``); ``<NA>`` with fewer than two scored
         - ``odi_rci_category``, ``rmdq_rci_category`` (string): reliable change
-          category (``'not available'`` for ODI: domain.md gives no MDC); ``<NA>`` when none
+          category (``'not available'`` for ODI: no published MDC is used); ``<NA>`` when none
 
         *Safety flags* (:func:`analysis.flags.safety_flags`, :func:`analysis.flags.flag_counts`)
 
@@ -532,14 +533,14 @@ def cohort_summary(
     clinical threshold: its points are named constants of this module
     (:data:`ATTENTION_RULES`), chosen so that loss of contact and worsening pain
     come first; every clinical threshold it uses is a ``settings`` value.
-    Deterioration mirrors the MCID rule of domain.md section 2 (worse by the
+    Deterioration mirrors the MCID rule (Ostelo et al. 2008; worse by the
     absolute MCID or ``mcid_percent`` of baseline) or a reliable change
     (Jacobson & Truax). Flags are descriptive, for the physio; a rapid load
     increase is descriptive only (Impellizzeri et al. 2020).
 
     References
     ----------
-    ``shared/domain.md`` sections 2 (MCID, RCI, diary windows, recovery),
+    docs/clinical-reference.md sections 2 (MCID, RCI, diary windows, recovery),
     3 (trends), 4 (adherence) and 5 (safety flags); Ostelo et al. 2008;
     Jacobson & Truax 1991; Williams et al. 2014 (PACE); Sen 1968; Vannest et al. 2012.
 

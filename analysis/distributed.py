@@ -42,7 +42,7 @@ input, the patient-week table, is built per partition
 machine.
 
 Dask is imported lazily: the dashboard and the pandas path never need it.
-On one 2-core machine Dask is slower than pandas (``shared/PERFORMANCE.md``:
+On one 2-core machine Dask is slower than pandas (measured on this machine:
 3-16x); it is for cohorts that do not fit one machine's memory.
 """
 

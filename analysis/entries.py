@@ -415,7 +415,8 @@ def pain_during_advice(pain_during: int | None, settings: Settings = DEFAULT_SET
     References
     ----------
     Pain-monitoring model (Silbernagel 2007): 0-3 safe, 4-5 acceptable, > 5 too
-    much; the seed's rule "stop when you feel pain" (``shared/domain.md`` section 5).
+    much; the programme's rule "stop when you feel pain" (docs/clinical-reference.md
+    sections 5 and 7).
     """
     if pain_during is None or pd.isna(pain_during) or pain_during <= settings.pain_during_max:
         return None

@@ -1,7 +1,8 @@
 """The exercise vocabulary: gentle low-back stretches and the names people give them.
 
 The first two entries are the stretches of the programme's source text
-(``shared/seed/back-exercise-stretches.txt``): knee-to-chest (lie on your back,
+(a patient-education article on back-exercise stretches, summarised in
+docs/clinical-reference.md section 7): knee-to-chest (lie on your back,
 knees bent, raise one knee to the chest, hold 5 s, 10 times each leg) and the
 standing hamstring toe-touch (slow reach to the toes, knees straight, no
 bouncing). The others are common gentle stretches of home programmes for low

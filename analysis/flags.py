@@ -3,7 +3,7 @@
 Every flag here is **descriptive**: it points the physio at a day, an exercise
 or a week worth a look. None is advice to the patient, and none is a diagnosis.
 
-Five kinds of flag (``shared/domain.md`` section 5). Each has a function that
+Five kinds of flag (docs/clinical-reference.md section 5). Each has a function that
 returns the rows it judged, with the details, and :func:`safety_flags` gathers
 the flagged ones into one tidy table (:func:`flag_counts` sums it per patient):
 
@@ -90,8 +90,9 @@ FLAG_COLUMNS: list[str] = [
 ]
 
 #: Fewest days with a rating in the baseline window for the flare rule to apply.
-#: A median of one or two days is too unstable to call a day a flare; domain.md
-#: names no number, so this is a project default (keyword of :func:`pain_flares`).
+#: A median of one or two days is too unstable to call a day a flare; the literature
+#: names no number, so this is a project default (keyword of :func:`pain_flares`;
+#: docs/clinical-reference.md section 8).
 MIN_BASELINE_DAYS: int = 3
 
 #: A flag is "open" when the period it covers ends within this many days up to
@@ -506,8 +507,8 @@ def pain_flares(
     ``daily NPRS - baseline >= flare_rise_points``
 
     (Costa et al. 2021: a pain-defined flare is a daily NPRS >= 2 points above
-    the patient's usual pain; domain.md: "running baseline, e.g. trailing 7-day
-    median"). The median keeps one bad day in the window from moving the baseline.
+    the patient's usual pain; the running baseline is the trailing 7-day median,
+    docs/clinical-reference.md section 5). The median keeps one bad day in the window from moving the baseline.
     Self-reported flares are a separate flag (:func:`self_reported_flares`).
 
     References
@@ -738,7 +739,7 @@ def pain_during_exercise(
     Pain-monitoring model (Silbernagel et al. 2007): pain during exercise of
     0-3 is safe, 4-5 acceptable, above 5 too much. The programme's rule "stop
     when you feel pain" adds a rise of >= ``pain_during_rise`` points above the
-    pain the patient had before the session (domain.md section 5).
+    pain the patient had before the session (docs/clinical-reference.md sections 5 and 7).
 
     **Pre-session pain** is the patient's latest individual NPRS rating recorded
     at or before ``performed_at``, on the same calendar day or the day before
@@ -918,7 +919,8 @@ def load_progression(
     ``programme_start`` are not counted; a dose that cannot be computed (missing
     sets or reps) counts as 0.
 
-    domain.md: "start gently and build gradually over weeks"; the ratio comes
+    The programme says "start gently and build gradually over weeks"
+    (docs/clinical-reference.md section 7); the ratio comes
     from athletes' training loads and its use is contested (Impellizzeri et al.
     2020), so every row is labelled descriptive only.
 
@@ -1200,7 +1202,7 @@ def safety_flags(
     ----------
     See :func:`pain_flares` (Costa et al. 2021), :func:`pain_during_exercise`
     (Silbernagel et al. 2007), :func:`load_progression` (Impellizzeri et al. 2020)
-    and :func:`logging_stopped`; ``shared/domain.md`` section 5.
+    and :func:`logging_stopped`; docs/clinical-reference.md section 5.
     """
     _check_days("open_days", open_days)
     as_of_ts = resolve_as_of(as_of, (sessions, "performed_at"), (pain, "recorded_at"))

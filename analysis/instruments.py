@@ -3,9 +3,10 @@
 One :class:`Instrument` per questionnaire or rating scale, holding its range,
 direction, minimal clinically important difference (MCID), minimal detectable
 change (MDC), recovery threshold, LOINC code and citation. Every value comes
-from the project's clinical reference (``shared/domain.md`` section 1); where
-that reference is silent the field is ``None`` and :attr:`Instrument.notes`
-says so, so an output can say "not available" instead of inventing a number.
+from the literature cited in the project's clinical reference
+(docs/clinical-reference.md section 1); where that reference is silent the
+field is ``None`` and :attr:`Instrument.notes` says so, so an output can say
+"not available" instead of inventing a number.
 
 Direction matters: an improvement is a *fall* in NPRS, VAS, ODI and RMDQ but a
 *rise* in PSFS. :func:`improvement` turns a change into "positive = better" for
@@ -191,7 +192,7 @@ INSTRUMENTS: dict[str, Instrument] = {
             recovered_max=None,
             loinc="97909-6",
             unit="%",
-            citation=_OSTELO + "; scoring and bands: ODI v2.1a",
+            citation=_OSTELO + "; scoring and bands: ODI v2.1a (Fairbank & Pynsent 2000, Spine)",
             n_items=10,
             item_min=0,
             item_max=5,
@@ -211,7 +212,7 @@ INSTRUMENTS: dict[str, Instrument] = {
             recovered_max=2,
             loinc=None,
             unit="points",
-            citation=_OSTELO + "; MDC 4-5; recovered <= 2",
+            citation=_OSTELO + "; scoring: Roland & Morris 1983, Spine; MDC 4-5; recovered <= 2",
             n_items=24,
             item_min=0,
             item_max=1,

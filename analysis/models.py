@@ -13,8 +13,8 @@ Two layers:
   ``nprs ~ week * adherence + (week | patient)``, with
   :func:`describe_adherence_model` giving the plain-language reading.
 
-Pain is modelled on its 0-10 scale, never dichotomised first (domain.md
-section 3; Leroux et al. 2024 show a 40-50 % loss of power when pain is
+Pain is modelled on its 0-10 scale, never dichotomised first
+(docs/clinical-reference.md section 3; Leroux et al. 2024 show a 40-50 % loss of power when pain is
 dichotomised before modelling).
 
 Optimiser
@@ -481,7 +481,7 @@ def adherence_pain_model(
 
     References
     ----------
-    domain.md section 3 (pain ~ week [* adherence] + (week | patient); do not
+    docs/clinical-reference.md section 3 (pain ~ week [* adherence] + (week | patient); do not
     dichotomise pain, Leroux et al. 2024). Bates et al. 2015 (lme4).
     """
     if data is None:

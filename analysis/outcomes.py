@@ -1,6 +1,6 @@
 """Individual change: diary windows, meaningful and reliable change, time to events.
 
-Everything here follows ``shared/domain.md`` section 2 with the thresholds of
+Everything here follows docs/clinical-reference.md section 2 with the thresholds of
 :class:`analysis.settings.Settings` and :mod:`analysis.instruments`:
 
 * **Diary windows** (:func:`diary_windows`): a single momentary rating is
@@ -23,8 +23,8 @@ that grid with array operations: there is no Python loop over patients.
 
 Daily value: when a patient rates pain more than once on a day, the day's
 value is the mean of that day's ratings, and a window's ``n`` counts days with
-a rating (so several ratings on one day count once: domain.md asks for >= 5
-rated days for diary reliability). For the recovery rule every rating of the
+a rating (so several ratings on one day count once: diary reliability needs
+>= 5 rated days, docs/clinical-reference.md section 2). For the recovery rule every rating of the
 day must be 0-1.
 """
 
@@ -288,7 +288,7 @@ def diary_windows(
 
     References
     ----------
-    shared/domain.md section 2 (diary windows); timeline: analysis.timeline.
+    docs/clinical-reference.md section 2 (diary windows); timeline: analysis.timeline.
     """
     grid = _pain_grid(pain, patients, as_of, settings)
     return _window_frame(grid, _windows(grid, settings), settings)
@@ -404,7 +404,7 @@ def reliable_change(
     category is ``"not available"``. The direction of improvement comes from the
     instrument: a negative RCI is an improvement in pain, a positive one in PSFS.
 
-    Worked check (domain.md): SD 2.0, r 0.85 -> SEM 0.7746, S_diff 1.0954,
+    Worked check (docs/clinical-reference.md section 2): SD 2.0, r 0.85 -> SEM 0.7746, S_diff 1.0954,
     threshold 2.147 points; 7 -> 4 gives RCI -2.74 (reliable improvement),
     6 -> 4 gives -1.83 (no reliable change).
 

@@ -57,7 +57,7 @@ FLAG_WORDS: dict[str, str] = {
     "logging_stopped": "logging stopped",
 }
 
-#: The sentence every view of the safety and load indicators carries (domain.md section 5).
+#: The sentence every view of the safety and load indicators carries (docs/clinical-reference.md section 5).
 DESCRIPTIVE_NOTE = (
     "Safety flags and load indicators are descriptive, for the physiotherapist; they are not advice to the "
     "patient. The acute:chronic load ratio comes from athletes and is contested (Impellizzeri et al. 2020): "

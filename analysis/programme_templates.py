@@ -1,6 +1,7 @@
 """Programme templates shipped with rehabtrack, written from the seed text.
 
-The seed (``shared/seed/back-exercise-stretches.txt``) gives two exercises and a
+The seed (a public patient-education article on back-exercise stretches,
+summarised in docs/clinical-reference.md section 7) gives two exercises and a
 principle: knee-to-chest ("lie on your back with knees bent ... raise your left
 knee to your chest ... remain in the position for 5 seconds ... repeat with
 your right knee ... 10 times for each leg"), the standing hamstring toe reach

@@ -447,8 +447,8 @@ def planned_weekly_load(
 
     References
     ----------
-    ``shared/domain.md`` section 5 ("start gently and build gradually over
-    weeks"; ratio > 1.5, descriptive only, Impellizzeri et al. 2020).
+    docs/clinical-reference.md sections 5 and 7 ("start gently and build
+    gradually over weeks"; ratio > 1.5, descriptive only, Impellizzeri et al. 2020).
     """
     from analysis.flags import load_progression
 

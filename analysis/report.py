@@ -192,7 +192,7 @@ def data_completeness(weekly: pd.DataFrame) -> pd.DataFrame:
     -----
     Only programme weeks count (the weeks of the prescription, up to
     ``as_of``): ratings after a finished programme do not raise the share.
-    domain.md section 3: "the share of days with a rating".
+    docs/clinical-reference.md section 3 (weekly share of days with a rating).
     """
     w = _elapsed_weeks(weekly)
     completed = w["sessions_completed"].fillna(0).to_numpy(dtype=float)
@@ -340,8 +340,8 @@ def responder_table(
     Notes
     -----
     Ostelo et al. 2008: an MCID responder improves by at least the absolute
-    MCID or by at least 30 % of baseline; both rules are reported (domain.md
-    section 2). The absolute threshold is read from the table
+    MCID or by at least 30 % of baseline; both rules are reported
+    (docs/clinical-reference.md section 2). The absolute threshold is read from the table
     (``mcid_abs_threshold``).
     """
     frame = change.copy()
@@ -374,7 +374,7 @@ def responder_table(
 
 
 def mcid_rci_table(change: pd.DataFrame) -> pd.DataFrame:
-    """MCID responder x reliable change: the four combinations (domain.md section 2).
+    """MCID responder x reliable change: the four combinations (Ostelo et al. 2008; Jacobson & Truax 1991).
 
     Parameters
     ----------
@@ -560,7 +560,7 @@ def flag_rates(flags: pd.DataFrame, weekly: pd.DataFrame) -> pd.DataFrame:
 
     Notes
     -----
-    Flags are descriptive, for the physio (domain.md section 5); the
+    Flags are descriptive, for the physio (docs/clinical-reference.md section 5); the
     acute:chronic ratio in particular is contested (Impellizzeri et al. 2020).
     """
     from analysis.flags import FLAG_KINDS

@@ -52,7 +52,7 @@ SYNTHETIC_ORIGIN = pd.Timestamp("2000-01-03")
 #: Fewest patients a group must have to be shown to a researcher. Statistics of one or two
 #: pseudonymised patients are the patients' own numbers; a group below this size is withheld.
 #: A disclosure-control convention (small-cell suppression), not a clinical threshold:
-#: domain.md names none, so this is a project default.
+#: the literature names none, so this is a project default (docs/clinical-reference.md section 8).
 MIN_GROUP_SIZE = 5
 
 #: Reliable change categories of :func:`analysis.outcomes.reliable_change`, best first.
@@ -243,7 +243,7 @@ def responder_rates(summary: pd.DataFrame, *, settings: Settings = DEFAULT_SETTI
     -----
     MCID responder (Ostelo et al. 2008): an improvement of at least the absolute
     MCID or at least ``mcid_percent`` of baseline; both rules are reported
-    (domain.md section 2). Reliable change (Jacobson & Truax 1991): |RCI| >
+    (docs/clinical-reference.md section 2). Reliable change (Jacobson & Truax 1991): |RCI| >
     ``rci_z``. The four MCID x RCI combinations are all meaningful, so the RCI
     rows are not a subset of the MCID rows.
     """

@@ -2,7 +2,7 @@
 
 :func:`generate_cohort` builds the five canonical tables of
 :mod:`analysis.schema` for a clinic running the programme of the seed text
-(``shared/seed/back-exercise-stretches.txt``): knee-to-chest stretches for each
+(docs/clinical-reference.md section 7): knee-to-chest stretches for each
 leg (hold 5 s, 10 times, starting gently with one set and building over weeks)
 and the standing hamstring toe-touch, plus one or two other gentle stretches
 for some patients. The behaviours the analyses look for are planted on

@@ -9,7 +9,7 @@ Two layers share one set of scoring rules:
   ``proms`` table at once (grouped sums, no loop per questionnaire) and never
   raises for one bad questionnaire: it is reported in the ``status`` column.
 
-Rules (``shared/domain.md`` section 1 unless stated):
+Rules (docs/clinical-reference.md section 1 unless stated):
 
 * **ODI v2.1a**: 10 sections scored 0-5; score = sum / (5 x sections answered)
   x 100 %, so a missing section takes 5 off the denominator (16/50 = 32 %,
@@ -610,7 +610,7 @@ def score_proms(proms: pd.DataFrame, *, settings: Settings = DEFAULT_SETTINGS) -
     References
     ----------
     ODI v2.1a; Roland & Morris 1983; Stratford et al. 1995; Hill et al. 2008;
-    Ostelo et al. 2008 (shared/domain.md section 1).
+    Ostelo et al. 2008 (docs/clinical-reference.md section 1).
     """
     cols = ["patient_id", "completed_at", "instrument", "score", "n_items_answered", "status", "band", "source", "note"]
     if len(proms) == 0:

@@ -1,7 +1,7 @@
 """Every clinical threshold rehabtrack uses, in one settings object.
 
-The defaults and their citations come from the project's clinical reference
-(``shared/domain.md``). Values depend on population, baseline and anchor, so a
+The defaults and their literature citations are listed, with the reasoning, in the
+project's clinical reference (docs/clinical-reference.md). Values depend on population, baseline and anchor, so a
 user can override any of them, in code (``Settings().replace(adherent_threshold=0.8)``)
 or from a TOML file (:func:`load_settings`)::
 
@@ -40,7 +40,7 @@ class Settings:
     Instrument-specific MCIDs live in :mod:`analysis.instruments`.
     """
 
-    # --- adherence (domain.md section 4)
+    # --- adherence (docs/clinical-reference.md section 4)
     adherent_threshold: float = _cite(
         0.70, "MiSpEx back-pain cohort (n = 1,511): >= 70 % of prescribed sessions; 80 % also used", "fraction"
     )
@@ -50,16 +50,16 @@ class Settings:
     rpm_window_days: int = _cite(30, "CPT 98977 billing window", "days")
     # --- trends (section 3)
     min_trend_days: int = _cite(
-        4, "domain.md section 3: fewer than 4 distinct days gives 'not enough data'", "days"
+        4, "Project choice: fewer than 4 distinct rated days gives 'not enough data', not a slope", "days"
     )
     trend_confidence: float = _cite(0.95, "95 % confidence intervals for slopes", "probability")
-    rolling_window_days: int = _cite(7, "Rolling mean of daily pain for plots", "days")
+    rolling_window_days: int = _cite(7, "Project choice: 7-day rolling mean of daily pain for plots", "days")
     # --- diary windows (section 2)
     baseline_window_days: int = _cite(
-        7, "Baseline = mean of the first 7 days of the programme (domain.md section 2)", "days"
+        7, "Baseline = mean pain of the first 7 programme days (a diary window, not one rating)", "days"
     )
     current_window_days: int = _cite(
-        7, "Current = mean of the last 7 days with data (domain.md section 2)", "days"
+        7, "Current = mean pain of the last 7 days with data (a diary window, not one rating)", "days"
     )
     min_window_ratings: int = _cite(
         5, "End-of-day diary reliability > 0.90 needs >= 5 ratings in a 7-day window", "ratings"
@@ -91,14 +91,16 @@ class Settings:
         5, "Pain-monitoring model, Silbernagel 2007: > 5 is too much", "points"
     )
     pain_during_rise: float = _cite(
-        2.0, "Seed rule 'stop when you feel pain': pain during >= 2 above pre-session pain", "points"
+        2.0, "Exercise programme's rule 'stop when you feel pain': pain during >= 2 above pre-session pain", "points"
     )
     acwr_max: float = _cite(
         1.5,
         "Acute:chronic workload ratio > 1.5 (athlete evidence, contested: Impellizzeri 2020); descriptive only",
         "ratio",
     )
-    acwr_chronic_weeks: int = _cite(4, "Chronic load = mean of the last 4 weeks", "weeks")
+    acwr_chronic_weeks: int = _cite(
+        4, "Chronic load = mean of the 4 previous weeks (uncoupled ratio, Lolli et al. 2019)", "weeks"
+    )
     logging_stopped_days: int = _cite(
         7, "Logging stopped: no session or pain entry for >= 7 days", "days"
     )

@@ -9,7 +9,7 @@ Every per-week statistic in rehabtrack uses the same clock, defined here once:
 
 Patients are matched through integer codes of a categorical whose categories are
 the patient registry, which is several times faster than a merge on string ids
-on a large cohort (``shared/PERFORMANCE.md``).
+on a large cohort (measured on this machine).
 """
 
 from __future__ import annotations

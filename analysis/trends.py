@@ -15,9 +15,9 @@ Everything here runs on the canonical ``pain`` and ``patients`` tables
   vectorised kernels behind :func:`pain_trends`, usable for any grouped
   ``(x, y)`` data. They take integer group codes and compute every group at
   once: OLS from grouped sums (``np.bincount``), Theil-Sen and Kendall from all
-  pairs of points, formed in blocks of groups of equal size
-  (``shared/PERFORMANCE.md``). There is no Python loop over groups, only over
-  distinct group sizes and memory blocks.
+  pairs of points, formed in blocks of groups of equal size (the fastest
+  approach measured on this machine). There is no Python loop over groups,
+  only over distinct group sizes and memory blocks.
 
 Ratings made before a patient's programme start (day < 0) are excluded from
 every table of this module: the trend is the course of pain *during* the
@@ -729,8 +729,8 @@ def weekly_pain(pain: pd.DataFrame, patients: pd.DataFrame, *, as_of: object = N
     The weekly mean is the mean of daily means, so a day with several ratings
     weighs as much as a day with one (as in the trend regression of
     :func:`pain_trends`). Ratings before the programme start are excluded.
-    The share of days rated is domain.md section 3 ("the share of days with a
-    rating").
+    The share of days rated is the weekly coverage measure of
+    docs/clinical-reference.md section 3.
     """
     when = resolve_as_of(as_of, (pain, "recorded_at")) if len(pain) or as_of is not None else None
     d = _daily_arrays(pain, patients, as_of=when if as_of is not None else None)
@@ -938,7 +938,7 @@ def pain_trends(pain: pd.DataFrame, patients: pd.DataFrame, *, settings: Setting
 
     References
     ----------
-    domain.md section 3 (trends; "< 4 distinct days gives 'not enough data'").
+    docs/clinical-reference.md section 3 (trends; < 4 distinct days gives "not enough data").
     Sen, P. K. (1968). J. Am. Stat. Assoc. 63, 1379-1389.
     Vannest, K. J. et al. (2012). Behavioral Disorders 37, 271-280.
     Mann, H. B. (1945). Econometrica 13, 245-259.

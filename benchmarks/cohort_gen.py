@@ -252,7 +252,7 @@ def _sessions_per_week(cohort: CohortTables) -> dict[str, float]:
 def read_parquet_cohort(directory: Path) -> CohortTables:
     """Read the five Parquet files into canonical tables, ids and vocabularies as categoricals.
 
-    The fast path of ``shared/PERFORMANCE.md``: ``pyarrow.parquet.read_table(...,
+    The fastest path measured on this machine: ``pyarrow.parquet.read_table(...,
     read_dictionary=[...]).to_pandas(date_as_object=False)``: every text column
     (ids, vocabularies and the repetitive free-text notes) arrives as a pandas
     categorical, several times faster to read than pandas ``string`` objects.

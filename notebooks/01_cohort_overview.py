@@ -16,8 +16,9 @@
 #
 # Before asking whether the home-exercise programme works, a clinician-researcher wants to know **who**
 # the patients are, **how much** of their programme we actually observe, and whether they kept doing
-# the exercises. Home-exercise adherence usually fades over the weeks (domain.md section 4), and a diary
-# with many empty days cannot support a claim about pain. This notebook answers three questions:
+# the exercises. Home-exercise adherence usually fades over the weeks (docs/clinical-reference.md
+# section 4), and a diary with many empty days cannot support a claim about pain. This notebook
+# answers three questions:
 #
 # 1. Who is in the cohort (physiotherapist, age band, where they are in the programme)?
 # 2. How complete are the data: the share of programme days with a pain rating and of weeks with any log?
@@ -62,7 +63,7 @@ characteristics
 # ## How complete are the data?
 #
 # For each patient, over the programme weeks that have started: the share of days with a pain rating
-# (domain.md: "the share of days with a rating") and the share of weeks with any session or rating.
+# (docs/clinical-reference.md section 3) and the share of weeks with any session or rating.
 # Baseline and current pain need at least 5 rated days out of 7, so patients with sparse diaries will
 # be "not evaluable" in notebook 3.
 

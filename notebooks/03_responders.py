@@ -15,7 +15,7 @@
 # # 3. Who responds, and how fast?
 #
 # A mean change hides who benefits. Here each patient is classified, with rules a clinician would
-# recognise (domain.md section 2):
+# recognise (docs/clinical-reference.md section 2):
 #
 # * **MCID responder** (Ostelo et al. 2008): pain improved by at least 2 points **or** by at least 30 %
 #   of baseline - both rules are reported, since they disagree at low baselines;

@@ -16,7 +16,7 @@
 #
 # The programme's instructions are to "start gently and build gradually over weeks" and to stop when
 # an exercise hurts. This notebook describes, for the cohort, how often the safety flags of
-# `analysis.flags` fire (domain.md section 5):
+# `analysis.flags` fire (docs/clinical-reference.md section 5):
 #
 # * **pain flare**: a daily NPRS >= 2 points above the patient's trailing 7-day median (Costa et al.
 #   2021); self-reported flares are counted separately - most days patients call a flare do not show

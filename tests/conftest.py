@@ -17,7 +17,8 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = ROOT / "data" / "sample"
-SHARED_DIR = ROOT.parent / "shared"
+# Reference data copied into the project with their origin and licence (tests/fixtures/reference/SOURCES.md).
+REFERENCE_DIR = ROOT / "tests" / "fixtures" / "reference"
 PG_URL_ENV = "REHABTRACK_TEST_POSTGRES_URL"
 
 

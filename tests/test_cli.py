@@ -6,9 +6,14 @@ Expected reasons and row numbers are read off the fixture files by hand (header
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -100,15 +105,15 @@ def test_dashboard_runs_streamlit_on_the_app(monkeypatch, tmp_path):
     app_file.write_text("")
     calls = []
     monkeypatch.setattr(cli, "DASHBOARD_APP", app_file)
-    monkeypatch.setattr(subprocess, "call", lambda command: calls.append(command) or 3)
-    result = run("dashboard", "--port", "8600")
-    assert calls == [[
+    monkeypatch.setattr(os, "execv", lambda path, command: calls.append((path, command)))
+    run("dashboard", "--port", "8600")
+    assert calls == [(sys.executable, [
         sys.executable, "-m", "streamlit", "run", str(app_file), "--server.port", "8600",
         "--server.address", "127.0.0.1",  # this computer only, unless --address says otherwise
         # the store's 20 MiB default upload limit, so Streamlit refuses nothing the store would accept
         "--server.maxUploadSize", "20", "--browser.gatherUsageStats", "false",
-    ]]
-    assert result.exit_code == 3  # streamlit's own exit status is passed on
+        "--client.toolbarMode", "minimal",  # no Deploy button for clinic users
+    ])]  # the command becomes the server (exec): a SIGTERM reaches the process holding the port
 
 
 def test_dashboard_upload_limit_follows_the_store_setting(monkeypatch, tmp_path):
@@ -116,7 +121,7 @@ def test_dashboard_upload_limit_follows_the_store_setting(monkeypatch, tmp_path)
     app_file.write_text("")
     calls = []
     monkeypatch.setattr(cli, "DASHBOARD_APP", app_file)
-    monkeypatch.setattr(subprocess, "call", lambda command: calls.append(command) or 0)
+    monkeypatch.setattr(os, "execv", lambda path, command: calls.append(command))
     monkeypatch.setenv("REHABTRACK_MAX_UPLOAD_MB", "2.5")
     run("dashboard")
     assert calls[0][calls[0].index("--server.maxUploadSize") + 1] == "3"  # 2.5 MB rounded up
@@ -137,6 +142,53 @@ def test_dashboard_listens_on_the_address_asked_for(monkeypatch, tmp_path):
     app_file.write_text("")
     calls = []
     monkeypatch.setattr(cli, "DASHBOARD_APP", app_file)
-    monkeypatch.setattr(subprocess, "call", lambda command: calls.append(command) or 0)
+    monkeypatch.setattr(os, "execv", lambda path, command: calls.append(command))
     run("dashboard", "--address", "0.0.0.0")
     assert calls[0][calls[0].index("--server.address") + 1] == "0.0.0.0"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_dashboard_stops_when_told_and_frees_its_port(tmp_path, sig):
+    # the installed command, as a service manager or a terminal runs it
+    exe = Path(sys.executable).parent / "rehabtrack"
+    port = _free_port()
+    env = dict(os.environ, REHABTRACK_DATA_DIR=str(tmp_path / "data"))
+    proc = subprocess.Popen([str(exe), "dashboard", "--port", str(port)], env=env, cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                assert time.monotonic() < deadline, "the dashboard did not start"
+                assert proc.poll() is None, "the dashboard exited at start-up"
+                time.sleep(0.3)
+        proc.send_signal(sig)
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while not _port_is_free(port):
+            assert time.monotonic() < deadline, f"port {port} still served after the command ended"
+            time.sleep(0.1)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -272,7 +272,7 @@ def test_my_progress_shows_the_patients_own_numbers_chart_and_plan(sample_dir: P
     assert titles(at) == ["My progress"]
     pain, start = _sample_pain("P001")
     daily = pain.groupby(pain["recorded_at"].dt.normalize())["nprs"].mean()
-    # baseline: mean of the daily means of programme days 0-6 (domain.md section 2)
+    # baseline: mean of the daily means of programme days 0-6 (docs/clinical-reference.md section 2)
     baseline = daily[(daily.index >= start) & (daily.index < start + pd.Timedelta(days=7))].mean()
     # current: mean of the daily means of the 7 days ending on the last rating (before the snapshot)
     last = daily.index.max()

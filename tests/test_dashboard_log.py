@@ -141,12 +141,12 @@ def _answer_odi(at: AppTest, answers: dict[int, int]) -> None:
     assert not at.exception, at.exception
 
 
-def test_an_odi_form_with_two_missing_sections_scores_as_domain_md_says(data_dir: Path) -> None:
+def test_an_odi_form_with_two_missing_sections_scores_as_published(data_dir: Path) -> None:
     at = open_page(P001, "patient_questionnaires.py")
     assert any("Answer at least 8 sections" in i.value for i in at.info)
     # the section name, not licensed text (the label is Markdown-escaped)
     assert at.radio(key="odi_8").label.replace("\\", "") == "Section 8: Sex life"
-    # sections 8 and 9 left out; 3+2+2+1+3+2+2+1 = 16 over 8 x 5 = 40: 16/40 = 40 % (domain.md)
+    # sections 8 and 9 left out; 3+2+2+1+3+2+2+1 = 16 over 8 x 5 = 40: 16/40 = 40 % (ODI v2.1a, Fairbank & Pynsent 2000)
     _answer_odi(at, {1: 3, 2: 2, 3: 2, 4: 1, 5: 3, 6: 2, 7: 2, 10: 1})
     assert any("40 %" in s.value and "moderate" in s.value for s in at.success)
     with Store.open(data_dir=data_dir) as s:

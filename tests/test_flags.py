@@ -1,7 +1,7 @@
 """Tests of analysis.flags against hand-worked numbers and plain, slow reference loops.
 
 Every expected number is worked out in a comment from the rules of
-``shared/domain.md`` section 5 (defaults: flare >= 2 points above the trailing
+docs/clinical-reference.md section 5 (defaults: flare >= 2 points above the trailing
 7-day median of daily NPRS, at least 3 days in the window; pain during exercise
 > 5 or >= 2 above the pre-session pain; acute:chronic ratio > 1.5 over the
 previous 4 weeks; no entry for >= 7 days). The random-data tests compare the

@@ -18,7 +18,7 @@ from analysis import cli
 from analysis.errors import UnknownTableError, UnreadableFileError
 from analysis.importers import IMPORTERS, UnknownFormatError, detect_format, find_importer, import_file
 from analysis.ingest import ingest_file
-from tests.conftest import SAMPLE_DIR, SHARED_DIR
+from tests.conftest import REFERENCE_DIR, SAMPLE_DIR
 
 FIXTURES = Path(__file__).parent / "fixtures" / "importers"
 INGEST_FIXTURES = Path(__file__).parent / "fixtures" / "ingest"
@@ -42,11 +42,11 @@ def test_app_formats_are_recognised(name, expected):
 
 
 @pytest.mark.parametrize(("path", "expected"), [
-    (SHARED_DIR / "samples" / "strong" / "strong_ios_export.csv", "strong"),
-    (SHARED_DIR / "samples" / "hevy" / "hevy_export_head.csv", "hevy"),
+    (REFERENCE_DIR / "strong" / "strong_ios_export.csv", "strong"),
+    (REFERENCE_DIR / "hevy" / "hevy_export_head.csv", "hevy"),
 ])
 def test_real_exports_are_recognised(path, expected):
-    assert path.is_file(), f"{path} is missing: the real exports live in ../shared/samples beside the project"
+    assert path.is_file(), f"{path} is missing: the real exports live in tests/fixtures/reference (see its SOURCES.md)"
     assert detect_format(path).name == expected
     assert detect_format(path.read_bytes(), "upload.csv").name == expected  # an upload: bytes and a name
 

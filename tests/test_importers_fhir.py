@@ -121,7 +121,7 @@ def test_a_user_mapping_reads_a_clinic_questionnaire():
     result = import_file(source, today=TODAY, fhir_mapping=mapping)
     assert result.table == "proms" and result.n_accepted == 10
     assert result.accepted["item"].tolist() == [str(i) for i in range(1, 11)]
-    # answers 2,0,2,1,2,3,2,3,2,2 = 19 of 50 -> ODI 38 % (domain.md: sum / (5 x sections) x 100)
+    # answers 2,0,2,1,2,3,2,3,2,2 = 19 of 50 -> ODI 38 % (ODI v2.1a: sum / (5 x sections) x 100)
     score = score_proms(result.accepted)
     assert score["score"].iloc[0] == pytest.approx(38.0)
 

@@ -1,6 +1,6 @@
 """Tests of the FitNotes importer (analysis.importers.fitnotes) on our own fixtures.
 
-There is no real FitNotes export in ../shared/samples; the fixtures follow the
+There is no real FitNotes export in tests/fixtures/reference; the fixtures follow the
 header FitNotes writes (Date,Exercise,Category,Weight (kgs),Reps,Distance,
 Distance Unit,Time,Comment). Expected values are counted by hand (header = row 1).
 """

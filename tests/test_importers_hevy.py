@@ -1,7 +1,7 @@
 """Tests of the Hevy importer (analysis.importers.hevy) on the real export and on our own fixture.
 
 Expected values are counted by hand from tests/fixtures/importers/hevy_quirks.csv
-(header = row 1) or recounted from ../shared/samples/hevy with the csv module.
+(header = row 1) or recounted from tests/fixtures/reference/hevy with the csv module.
 """
 
 from __future__ import annotations
@@ -18,12 +18,11 @@ from analysis.importers.hevy import read_hevy
 from analysis.importers.workouts import KG_PER_LB, M_PER_MILE
 from analysis.ingest import IngestResult, ingest_file
 from analysis.schema import pandera_schema
-from tests.conftest import SHARED_DIR
+from tests.conftest import REFERENCE_DIR
 
 FIXTURE = Path(__file__).parent / "fixtures" / "importers" / "hevy_quirks.csv"
-REAL = SHARED_DIR / "samples" / "hevy" / "hevy_export_head.csv"
+REAL = REFERENCE_DIR / "hevy" / "hevy_export_head.csv"
 TODAY = date(2026, 11, 25)
-needs_real = pytest.mark.skipif(not REAL.is_file(), reason="../shared/samples is not beside the project")
 
 
 def check(result: IngestResult) -> IngestResult:
@@ -78,7 +77,6 @@ def test_units_in_column_names_converted_once():
     assert sets["workout_notes"].iloc[0] == "Felt stiff\nbetter after"
 
 
-@needs_real
 def test_real_export_counts_match_an_independent_count():
     with REAL.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
@@ -99,7 +97,6 @@ def test_real_export_counts_match_an_independent_count():
     assert any(w.startswith("340 warm-up sets (in 259 exercise rows)") for w in result.warnings)
 
 
-@needs_real
 def test_real_export_units_volume_and_notes():
     with REAL.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))

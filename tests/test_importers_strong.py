@@ -1,7 +1,7 @@
 """Tests of the Strong importer (analysis.importers.strong) on the real export and on our own fixtures.
 
 Expected values are counted by hand from the fixture files (row numbers count the
-header as row 1) or, for the real export in ../shared/samples/strong, recounted
+header as row 1) or, for the real export in tests/fixtures/reference/strong, recounted
 here with the csv module and plain Python, independently of the importer; the
 numbers quoted in comments were counted that way once and are asserted too.
 """
@@ -23,12 +23,11 @@ from analysis.importers.strong import ingest_strong, read_strong
 from analysis.importers.workouts import KG_PER_LB, M_PER_MILE
 from analysis.ingest import REJECTED_COLUMNS, IngestResult, ingest_file
 from analysis.schema import pandera_schema, table_spec
-from tests.conftest import SHARED_DIR
+from tests.conftest import REFERENCE_DIR
 
 FIXTURES = Path(__file__).parent / "fixtures" / "importers"
-REAL = SHARED_DIR / "samples" / "strong" / "strong_ios_export.csv"
+REAL = REFERENCE_DIR / "strong" / "strong_ios_export.csv"
 TODAY = date(2026, 11, 25)
-needs_real = pytest.mark.skipif(not REAL.is_file(), reason="../shared/samples is not beside the project")
 
 
 def check(result: IngestResult) -> IngestResult:
@@ -208,10 +207,9 @@ def test_bad_set_order_and_reps_are_rejected_with_their_row(tmp_path):
 
 
 # ---------------------------------------------------------------------------
-# the real iOS export (../shared/samples/strong/strong_ios_export.csv)
+# the real iOS export (tests/fixtures/reference/strong/strong_ios_export.csv, MIT; see SOURCES.md)
 
 
-@needs_real
 def test_real_export_counts_match_an_independent_count():
     with REAL.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
@@ -230,7 +228,6 @@ def test_real_export_counts_match_an_independent_count():
     assert result.accepted["sets"].sum() == working == 1903
 
 
-@needs_real
 def test_real_export_volumes_and_time_only_sets():
     with REAL.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))

@@ -1,4 +1,4 @@
-"""Tests of analysis.instruments: registry values against shared/domain.md, lookup, direction."""
+"""Tests of analysis.instruments: registry values against the published values, lookup, direction."""
 
 from __future__ import annotations
 
@@ -21,12 +21,13 @@ from analysis.instruments import (
     improvement,
 )
 from analysis.schema import INSTRUMENTS as SCHEMA_INSTRUMENTS
-from tests.conftest import SHARED_DIR
+from tests.conftest import ROOT
 
-DOMAIN = SHARED_DIR / "domain.md"
+CLINICAL_REFERENCE = ROOT / "docs" / "clinical-reference.md"
 
 
-# Expected values typed in by hand from shared/domain.md section 1 (the independent reference).
+# Expected values typed in by hand from the literature (Ostelo et al. 2008, Spine 33(1):90-94 for the MCIDs;
+# Stratford et al. 1995 for PSFS; LOINC for the codes), the independent reference.
 # key: (min, max, higher_is_better, mcid_abs, mcid_pct, mdc, recovered_max, loinc)
 EXPECTED = {
     "nprs": (0, 10, False, 2.0, 0.30, 1.8, 1, "72514-3"),  # "MCID: 2 points or 30%"; "MDC about 1.8"; recovered 0-1
@@ -63,16 +64,15 @@ def test_nprs_unit_is_ucum_score() -> None:
 
 
 def test_silent_values_are_explained_in_notes() -> None:
-    # domain.md gives no MDC for VAS/ODI, no MCID for PSFS, and an MDC range for RMDQ
+    # the cited literature gives no MDC for VAS/ODI, no MCID for PSFS, and an MDC range for RMDQ
     assert "MDC" in INSTRUMENTS["vas"].notes
     assert "MDC" in INSTRUMENTS["odi"].notes
     assert "MCID" in INSTRUMENTS["psfs"].notes
     assert "4-5" in INSTRUMENTS["rmdq"].notes
 
 
-@pytest.mark.skipif(not DOMAIN.exists(), reason="shared/domain.md not available")
-def test_loinc_codes_appear_in_domain_md() -> None:
-    text = DOMAIN.read_text(encoding="utf-8")
+def test_loinc_codes_are_documented_in_the_clinical_reference() -> None:
+    text = CLINICAL_REFERENCE.read_text(encoding="utf-8")
     codes = [i.loinc for i in INSTRUMENTS.values() if i.loinc]
     assert codes, "at least one LOINC code expected"
     for code in codes:

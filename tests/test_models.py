@@ -17,15 +17,14 @@ from analysis.models import (
     patient_week_table,
 )
 from analysis.sample_data import SNAPSHOT_DATE, load_cohort
-from tests.conftest import SAMPLE_DIR, SHARED_DIR
+from tests.conftest import REFERENCE_DIR, SAMPLE_DIR
 
-SLEEPSTUDY = SHARED_DIR / "samples" / "reference" / "sleepstudy.csv"
+SLEEPSTUDY = REFERENCE_DIR / "sleepstudy.csv"
 
 
 @pytest.fixture(scope="module")
 def sleep() -> pd.DataFrame:
-    # the lme4 reference must run: CI has ../shared beside the project
-    assert SLEEPSTUDY.is_file(), f"{SLEEPSTUDY} is missing: clone the project with ../shared/ beside it"
+    assert SLEEPSTUDY.is_file(), f"{SLEEPSTUDY} is missing: it is part of the repository (tests/fixtures/reference)"
     return pd.read_csv(SLEEPSTUDY)
 
 

@@ -60,8 +60,8 @@ def row(frame: pd.DataFrame, pid: str) -> pd.Series:
 # =========================================================================== reliable change
 
 
-def test_rci_domain_worked_example() -> None:
-    # domain.md: SD = 2.0, r = 0.85
+def test_rci_worked_example_of_the_clinical_reference() -> None:
+    # docs/clinical-reference.md section 2 (Jacobson & Truax 1991): SD = 2.0, r = 0.85
     # SEM = 2.0 x sqrt(1 - 0.85) = 2.0 x 0.387298 = 0.774597
     # S_diff = sqrt(2) x 0.774597 = 1.095445; threshold = 1.96 x 1.095445 = 2.147 points
     # 7 -> 4: RCI = -3 / 1.095445 = -2.7386 (reliable improvement)
@@ -432,7 +432,7 @@ def test_prom_change_rules_and_direction() -> None:
         # RMDQ 12 -> 8: 4 points (< 5) but 33 % (>= 30 %): % rule only
         ("A", "2026-01-05", "rmdq", "total", 12.0),
         ("A", "2026-03-05", "rmdq", "total", 8.0),
-        # PSFS mean 4 -> 7: a RISE of 3 is an improvement (higher = better); no MCID in domain.md,
+        # PSFS mean 4 -> 7: a RISE of 3 is an improvement (higher = better); no MCID is used for PSFS,
         # RCI from MDC 2: S_diff = 2 / 1.96 = 1.0204, RCI = 3 / 1.0204 = +2.94 -> reliable improvement
         ("A", "2026-01-05", "psfs", "total", 4.0),
         ("A", "2026-03-05", "psfs", "total", 7.0),
@@ -470,7 +470,7 @@ def test_prom_change_rules_and_direction() -> None:
 def test_prom_change_recovered_and_unscored_ignored() -> None:
     rows = [
         ("A", "2026-01-05", "rmdq", "total", 12.0),
-        ("A", "2026-02-05", "rmdq", "total", 2.0),  # <= 2: recovered (domain.md)
+        ("A", "2026-02-05", "rmdq", "total", 2.0),  # <= 2: recovered (docs/clinical-reference.md section 1)
         ("A", "2026-03-05", "rmdq", "total", 30.0),  # out of range: not scored, ignored
     ]
     r = prom_change(_scored(rows)).iloc[0]

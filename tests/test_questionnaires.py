@@ -37,7 +37,7 @@ def test_default_forms_show_section_names_and_scales_only():
 
 
 def test_odi_with_two_missing_sections_scores_over_the_answered_sections():
-    # 8 sections answered: 3+2+2+1+3+2+2+1 = 16; domain.md: 16 / (5 x 8) x 100 = 16/40 = 40 %
+    # 8 sections answered: 3+2+2+1+3+2+2+1 = 16; ODI v2.1a (Fairbank & Pynsent 2000): 16 / (5 x 8) x 100 = 16/40 = 40 %
     answers = {1: 3, 2: 2, 3: 2, 4: 1, 5: 3, 6: 2, 7: 2, 8: None, 9: None, 10: 1}
     rows, score = proms_rows_from_form("P1", TODAY, "odi", answers, today=TODAY)
     assert score.status == "scored" and score.n_items_answered == 8

@@ -235,6 +235,7 @@ def test_methods_text_names_every_threshold_and_citation() -> None:
     assert "2 points or by at least 30 % of baseline" in text
     assert "Ostelo et al. 2008" in text and "Jacobson & Truax 1991" in text and "Henschke et al. 2008" in text
     assert "60 patients" in text and "2026-11-20" in text
+    assert ".md" not in text  # cites the literature, never a file the reader cannot open
     for name, version in package_versions().items():
         if name not in ("rehabtrack", "python"):
             assert f"{name} {version}" in text

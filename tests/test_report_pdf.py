@@ -55,8 +55,9 @@ def test_report_says_descriptive_not_advice_and_names_the_thresholds(hand_pdf):
     assert "descriptive only" in " ".join(pages)
     last = pages[-1]
     for needle in ("Adherent (70 %)", "Pain flare (2 points)", "Rapid load increase", "Impellizzeri",
-                   "MCID NPRS (2 points or 30 % of baseline", "Ostelo"):
+                   "MCID NPRS (2 points or 30 % of baseline", "Ostelo", "Costa et al. 2021"):
         assert needle in last, needle
+    assert ".md" not in " ".join(pages)  # a physio sees literature citations, never a file name
 
 
 def test_report_of_a_sample_patient_and_a_date_range():

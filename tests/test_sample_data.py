@@ -2,7 +2,7 @@
 
 Expected values come from the data themselves through independent routes (pandas
 groupby / rolling, the pandera schemas of analysis.schema, scipy) and from the
-programme's definitions (seed text, domain.md), never from the generator's own
+programme's definitions (docs/clinical-reference.md sections 5 and 7), never from the generator's own
 bookkeeping alone.
 """
 
@@ -290,7 +290,7 @@ def test_daily_diary_is_mostly_one_evening_rating_with_missing_days(cohort) -> N
 
 
 def test_pain_spikes_rise_at_least_2_points_above_the_trailing_7_day_median(cohort) -> None:
-    # flare definition (domain.md section 5, Costa et al. 2021): >= 2 points above the running baseline
+    # flare definition (docs/clinical-reference.md section 5, Costa et al. 2021): >= 2 points above the running baseline
     p = cohort.pain[cohort.pain["recorded_at"].dt.hour >= 19].copy()  # the evening rating
     p["day"] = _days(p, "recorded_at", cohort.patients)
     p = p.set_index(["patient_id", "day"])["nprs"].astype(float)

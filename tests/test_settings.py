@@ -1,7 +1,8 @@
-"""Thresholds: defaults from domain.md, overrides from code or TOML, typed errors."""
+"""Thresholds: defaults from the literature (docs/clinical-reference.md), overrides from code or TOML, typed errors."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,8 @@ from analysis.errors import SettingsError
 from analysis.settings import DEFAULT_SETTINGS, load_settings
 
 
-def test_defaults_are_the_values_of_domain_md() -> None:
-    # domain.md sections 2, 4 and 5
+def test_defaults_are_the_values_of_the_clinical_reference() -> None:
+    # docs/clinical-reference.md sections 1, 2, 4 and 5
     assert DEFAULT_SETTINGS.adherent_threshold == 0.70
     assert DEFAULT_SETTINGS.mcid_percent == 0.30
     assert DEFAULT_SETTINGS.rci_z == 1.96
@@ -29,6 +30,21 @@ def test_every_setting_carries_a_citation_and_the_table_shows_values_in_use() ->
     assert (table["citation"].str.len() > 10).all()
     assert table.loc["adherent_threshold", "value"] == 0.8
     assert table.loc["adherent_threshold", "default"] == 0.7
+
+
+def test_citations_name_the_literature_or_a_project_choice_never_a_file() -> None:
+    # the citations reach the physio (PDF thresholds page, methods text): no file names
+    table = DEFAULT_SETTINGS.as_table().set_index("setting")
+    for setting, citation in table["citation"].items():
+        assert not re.search(r"\.md|section \d", citation), (setting, citation)
+    assert "MiSpEx" in table.loc["adherent_threshold", "citation"]
+    assert "Ostelo et al. 2008" in table.loc["mcid_percent", "citation"]
+    assert "Jacobson & Truax 1991" in table.loc["rci_z", "citation"]
+    assert "Williams et al. 2014" in table.loc["recovery_days", "citation"]
+    assert "Costa et al. 2021" in table.loc["flare_rise_points", "citation"]
+    assert "Silbernagel" in table.loc["pain_during_max", "citation"]
+    assert "Impellizzeri" in table.loc["acwr_max", "citation"]
+    assert table.loc["min_trend_days", "citation"].startswith("Project choice")
 
 
 def test_toml_file_overrides_and_keywords_win(tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ from analysis.trends import (
     rolling_pain,
     weekly_pain,
 )
-from tests.conftest import SHARED_DIR
+from tests.conftest import REFERENCE_DIR
 
 # --------------------------------------------------------------------------- helpers
 
@@ -210,7 +210,7 @@ def test_grouped_ols_matches_linregress_property(groups) -> None:
 
 @pytest.fixture(scope="module")
 def sleepstudy() -> pd.DataFrame:
-    path = SHARED_DIR / "samples" / "reference" / "sleepstudy.csv"
+    path = REFERENCE_DIR / "sleepstudy.csv"
     return pd.read_csv(path)
 
 

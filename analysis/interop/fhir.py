@@ -7,8 +7,8 @@ questionnaire totals as a FHIR R4 ``Bundle`` (type ``collection``) of
 returned. :mod:`analysis.importers.fhir` reads such a bundle back to the same
 canonical rows (the round trip is tested).
 
-What is written (shared/domain.md section 6)
---------------------------------------------
+What is written (docs/clinical-reference.md section 6)
+------------------------------------------------------
 * Pain score: ``code`` LOINC 72514-3, ``valueInteger`` (the NPRS 0-10),
   ``effectiveDateTime``, ``subject``, ``category`` survey, ``status`` final.
   The pain row's ``location`` goes to ``bodySite.text`` (no code: the
@@ -205,13 +205,13 @@ def pain_to_fhir_bundle(
     Notes
     -----
     Each pain Observation carries ``code`` LOINC 72514-3, ``valueInteger``,
-    ``effectiveDateTime``, ``subject`` and ``category`` survey (domain.md
-    section 6); ODI totals LOINC 97909-6 with ``valueQuantity`` in ``%``.
+    ``effectiveDateTime``, ``subject`` and ``category`` survey
+    (docs/clinical-reference.md section 6); ODI totals LOINC 97909-6 with ``valueQuantity`` in ``%``.
 
     References
     ----------
-    HL7 FHIR R4 Observation; LOINC 72514-3, 97909-6, 38214-3 (shared/domain.md
-    sections 1 and 6).
+    HL7 FHIR R4 Observation; LOINC 72514-3, 97909-6, 38214-3
+    (docs/clinical-reference.md sections 1 and 6).
     """
     try:
         zone = ZoneInfo(timezone)

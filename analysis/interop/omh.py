@@ -1,7 +1,7 @@
 """Open mHealth-style JSON records for the two rehabtrack records that have no standard schema.
 
 Open mHealth has ``physical-activity`` but no pain-intensity schema, and no
-schema for a dosed home exercise (shared/domain.md section 6). This module
+schema for a dosed home exercise (docs/clinical-reference.md section 6). This module
 defines both in Open mHealth style, a ``header`` (uuid, schema id, creation
 time, provenance, user) and a ``body`` (the measure, with units written as
 ``{"value": ..., "unit": ...}`` and an ``effective_time_frame``):
