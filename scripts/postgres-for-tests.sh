@@ -43,7 +43,8 @@ stop() {
 }
 
 as_owner() {
-  if [ "$OWNER" != "$(id -un)" ]; then runuser -u "$OWNER" -- "$@"; else "$@"; fi
+  # from /: the caller's folder may be private to its owner (.ci/run works in a 0700 temp folder)
+  if [ "$OWNER" != "$(id -un)" ]; then (cd / && runuser -u "$OWNER" -- "$@"); else "$@"; fi
 }
 
 start() {
