@@ -62,6 +62,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from analysis.errors import RehabtrackError
 from analysis.export import ResearchCohort, pseudonym_key, pseudonymise_cohort
+from analysis.timeline import DateLike
 
 if TYPE_CHECKING:  # pragma: no cover
     from analysis.cohort import CohortTables
@@ -538,7 +539,7 @@ def summary_for(
     user: User,
     store: Store,
     *,
-    as_of: object = None,
+    as_of: DateLike | None = None,
     settings: object = None,
     key: bytes | None = None,
 ) -> pd.DataFrame:

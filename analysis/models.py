@@ -56,6 +56,7 @@ from scipy import stats as sps
 
 from analysis.errors import NotEnoughDataError
 from analysis.settings import DEFAULT_SETTINGS, Settings
+from analysis.timeline import DateLike
 
 __all__ = [
     "DEFAULT_METHODS",
@@ -321,7 +322,7 @@ def fit_mixed_model(
 def patient_week_table(
     cohort: Any,
     *,
-    as_of: object = None,
+    as_of: DateLike | None = None,
     settings: Settings = DEFAULT_SETTINGS,
     min_days_rated: int = 1,
     adherence_unit: float = 0.10,
@@ -434,7 +435,7 @@ def adherence_pain_model(
     cohort: Any = None,
     *,
     data: pd.DataFrame | None = None,
-    as_of: object = None,
+    as_of: DateLike | None = None,
     settings: Settings = DEFAULT_SETTINGS,
     min_days_rated: int = 1,
     adherence_unit: float = 0.10,

@@ -33,7 +33,7 @@ from analysis.instruments import INSTRUMENTS
 from analysis.outcomes import pain_change, prom_change
 from analysis.scoring import score_proms
 from analysis.settings import DEFAULT_SETTINGS, Settings
-from analysis.timeline import add_programme_time
+from analysis.timeline import DateLike, add_programme_time
 from analysis.trends import rolling_pain
 
 __all__ = [
@@ -141,7 +141,7 @@ def patient_detail(
     cohort: CohortTables,
     patient_id: str,
     *,
-    as_of: object = None,
+    as_of: DateLike | None = None,
     settings: Settings = DEFAULT_SETTINGS,
     summary: pd.DataFrame | None = None,
 ) -> PatientDetail:

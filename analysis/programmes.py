@@ -27,8 +27,10 @@ import pandas as pd
 
 from analysis.errors import RehabtrackError
 from analysis.exercises import EXERCISES
+from analysis.prescriptions import dose_in_force
 from analysis.schema import PRESCRIPTIONS, SIDES, conform, empty_frame
 from analysis.settings import DEFAULT_SETTINGS, Settings
+from analysis.timeline import DateLike, to_day
 
 __all__ = [
     "ProgrammeError",
@@ -43,6 +45,7 @@ __all__ = [
     "steep_weeks",
     "ProgrammeEdit",
     "edit_prescriptions",
+    "items_in_force",
     "template_to_dict",
     "template_from_dict",
 ]
@@ -536,7 +539,7 @@ class ProgrammeEdit:
     result: pd.DataFrame
 
 
-def edit_prescriptions(existing: pd.DataFrame, new_periods: pd.DataFrame, from_date: object) -> ProgrammeEdit:
+def edit_prescriptions(existing: pd.DataFrame, new_periods: pd.DataFrame, from_date: DateLike) -> ProgrammeEdit:
     """Change a patient's prescription from ``from_date`` on without rewriting what came before.
 
     Parameters
@@ -566,7 +569,7 @@ def edit_prescriptions(existing: pd.DataFrame, new_periods: pd.DataFrame, from_d
     Every day before ``from_date`` keeps exactly the prescription it had, so
     adherence and dose completion computed for those days do not change.
     """
-    when = pd.Timestamp(from_date).normalize()
+    when = to_day(from_date)
     old = conform(existing, PRESCRIPTIONS).reset_index(drop=True)
     new = conform(new_periods, PRESCRIPTIONS).reset_index(drop=True)
     ids = set(old["patient_id"].dropna()) | set(new["patient_id"].dropna())
@@ -589,6 +592,36 @@ def edit_prescriptions(existing: pd.DataFrame, new_periods: pd.DataFrame, from_d
     kept, closed, removed, added = tidy(old.loc[ended]), tidy(closed), tidy(old.loc[future]), tidy(added)
     result = tidy(pd.concat([f for f in (kept, closed, added) if len(f)] or [empty_frame(PRESCRIPTIONS)]))
     return ProgrammeEdit(kept=kept, closed=closed, removed=removed, added=added, result=result)
+
+
+def items_in_force(prescriptions: pd.DataFrame, when: DateLike) -> list[ProgrammeItem]:
+    """A patient's prescription as programme items: the dose in force on ``when``, else the latest dose.
+
+    Parameters
+    ----------
+    prescriptions
+        One patient's canonical ``prescriptions`` rows.
+    when
+        The day (e.g. the first day of a change).
+
+    Returns
+    -------
+    list of ProgrammeItem
+        One item per exercise and side in force on ``when``
+        (:func:`analysis.prescriptions.dose_in_force`: a replaced dose is not
+        listed); when nothing is in force that day (before the programme or after
+        it ended), the last period of each exercise and side. In table order.
+
+    See Also
+    --------
+    analysis.prescriptions.dose_in_force : The periods in force on a day.
+    edit_prescriptions : Applies a changed programme from a day on.
+    """
+    running = dose_in_force(prescriptions, when)
+    base = running if len(running) else (
+        prescriptions.sort_values("start_date", kind="stable").groupby(["exercise", "side"]).tail(1))
+    return [ProgrammeItem(str(r.exercise), str(r.side), int(r.sets), int(r.reps), float(r.hold_s),
+                          int(r.sessions_per_week)) for r in base.itertuples()]
 
 
 # --------------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from analysis.errors import NotEnoughDataError
 from analysis.instruments import INSTRUMENTS
 from analysis.outcomes import KaplanMeierResult, LogrankResult, kaplan_meier, logrank
 from analysis.settings import DEFAULT_SETTINGS, Settings
+from analysis.timeline import DateLike, week_of_day
 
 if TYPE_CHECKING:  # pragma: no cover
     from analysis.distributed import DaskCohort
@@ -659,7 +660,7 @@ def load_vs_flares(
     fl = flags.loc[(flags["kind"].astype("string") == "pain_flare").fillna(False).to_numpy(dtype=bool)]
     fid = fl["patient_id"].astype("string")
     day = (pd.to_datetime(fl["date"]) - fid.map(start).to_numpy()).dt.days
-    week = (day // 7 + 1).astype("Int64")
+    week = week_of_day(day).astype("Int64")
     per_week = pd.DataFrame({"patient_id": fid.to_numpy(), "week": week.to_numpy()}).dropna()
     counts = per_week.groupby(["patient_id", "week"]).size()
     key = pd.MultiIndex.from_arrays([load["patient_id"].astype("string"), load["week"].astype("int64")])
@@ -720,7 +721,7 @@ def methods_text(
     settings: Settings = DEFAULT_SETTINGS,
     *,
     n_patients: int | None = None,
-    as_of: object = None,
+    as_of: DateLike | None = None,
     model: AdherencePainModel | None = None,
     versions: Mapping[str, str] | None = None,
 ) -> str:
@@ -965,7 +966,7 @@ _PARTS: dict[str, Callable[..., pd.DataFrame]] = {
 
 
 def report_data(
-    cohort: CohortTables | DaskCohort, *, as_of: object = None, settings: Settings = DEFAULT_SETTINGS
+    cohort: CohortTables | DaskCohort, *, as_of: DateLike | None = None, settings: Settings = DEFAULT_SETTINGS
 ) -> ReportData:
     """Compute the tables of a cohort report, with pandas or on a Dask cluster.
 
@@ -1051,7 +1052,7 @@ def write_cohort_report(
     out_dir: str | Path,
     settings: Settings = DEFAULT_SETTINGS,
     *,
-    as_of: object = None,
+    as_of: DateLike | None = None,
     pseudonymise: bool = True,
     key: bytes | None = None,
 ) -> dict[str, Path]:

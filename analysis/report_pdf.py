@@ -49,6 +49,7 @@ from analysis.plots import (  # noqa: E402
     plot_questionnaires,
 )
 from analysis.settings import DEFAULT_SETTINGS, Settings  # noqa: E402
+from analysis.timeline import DateLike
 
 __all__ = ["CHARTS", "patient_report_pdf", "detail_report_pdf", "report_figure", "report_figures"]
 
@@ -212,10 +213,10 @@ def patient_report_pdf(
     cohort: CohortTables,
     patient_id: str,
     *,
-    as_of: object = None,
+    as_of: DateLike | None = None,
     settings: Settings = DEFAULT_SETTINGS,
-    start: object = None,
-    end: object = None,
+    start: DateLike | None = None,
+    end: DateLike | None = None,
 ) -> bytes:
     """The PDF progress report of one patient: charts, headline numbers and the thresholds used.
 

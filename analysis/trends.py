@@ -37,7 +37,7 @@ from scipy import stats as sps
 
 from analysis.errors import MissingColumnsError, SettingsError
 from analysis.settings import DEFAULT_SETTINGS, Settings
-from analysis.timeline import patient_codes, resolve_as_of
+from analysis.timeline import DateLike, patient_codes, resolve_as_of, week_of_day
 
 __all__ = [
     "STATUS_OK",
@@ -681,7 +681,7 @@ def daily_pain(pain: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
             "patient_id": _patient_id_array(patients, d["code"]),
             "date": pd.to_datetime(dates.astype("datetime64[ns]")),
             "day": d["day"],
-            "week": d["day"] // 7 + 1,
+            "week": week_of_day(d["day"]),
             "nprs_mean": d["nprs_mean"],
             "n_ratings": d["n_ratings"],
         },
@@ -689,7 +689,7 @@ def daily_pain(pain: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def weekly_pain(pain: pd.DataFrame, patients: pd.DataFrame, *, as_of: object = None) -> pd.DataFrame:
+def weekly_pain(pain: pd.DataFrame, patients: pd.DataFrame, *, as_of: DateLike | None = None) -> pd.DataFrame:
     """Pain per patient and programme week, including weeks without ratings.
 
     Parameters
@@ -737,11 +737,11 @@ def weekly_pain(pain: pd.DataFrame, patients: pd.DataFrame, *, as_of: object = N
     n_pat = len(patients)
     start = d["start"]
     code, day = d["code"], d["day"]
-    week = day // 7 + 1
+    week = week_of_day(day)
     if as_of is not None:
         asof_day = (np.datetime64(when, "D") - start).astype(np.int64)
         asof_day = np.where(np.isnat(start), -1, asof_day)
-        n_weeks = np.where(asof_day >= 0, asof_day // 7 + 1, 0)
+        n_weeks = np.where(asof_day >= 0, week_of_day(asof_day), 0)
     else:
         n_weeks = np.zeros(n_pat, np.int64)
         if len(code):
@@ -870,7 +870,7 @@ def rolling_pain(
             "patient_id": _patient_id_array(patients, row_code),
             "date": pd.to_datetime(dates.astype("datetime64[ns]")),
             "day": row_day.astype(np.int64),
-            "week": (row_day // 7 + 1).astype(np.int64),
+            "week": week_of_day(row_day).astype(np.int64),
             "nprs_mean": np.where(rated > 0, value, np.nan),
             "n_ratings": n_ratings,
             "nprs_rolling": rolling,

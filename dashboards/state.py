@@ -34,7 +34,6 @@ from analysis import access
 from analysis.access import User, check_upload, cohort_for, summary_for
 from analysis.cohort import CohortTables, weekly_progress
 from analysis.errors import RehabtrackError
-from analysis.exercises import EXERCISES
 from analysis.export import ResearchCohort
 from analysis.ingest import IngestResult, ingest_file
 from analysis.sample_data import SNAPSHOT_DATE
@@ -60,7 +59,6 @@ __all__ = [
     "summary_for_user",
     "weekly_for_user",
     "daily_for_user",
-    "week_plan",
     "preview_upload",
     "save_upload",
     "clear_caches",
@@ -271,83 +269,6 @@ def _daily(directory: str, url: str, version: tuple[int, int], user: User, when:
 def daily_for_user(user: User) -> pd.DataFrame:
     """:func:`analysis.trends.daily_pain` of the user's cohort up to :func:`as_of`, cached."""
     return _daily(*_store_key(), data_version(), user, as_of())
-
-
-def week_plan(prescriptions: pd.DataFrame, programme_start: pd.Timestamp, when: pd.Timestamp
-              ) -> tuple[int, str, pd.DataFrame]:
-    """One patient's exercises for the programme week containing ``when``, in words.
-
-    Parameters
-    ----------
-    prescriptions
-        One patient's canonical ``prescriptions`` rows.
-    programme_start
-        Their programme start (day 0).
-    when
-        The analysis date.
-
-    Returns
-    -------
-    week : int
-        Programme week of ``when`` (``(when - programme_start) // 7 + 1``; 0 or less before the start).
-    status : str
-        ``'current'`` (the week's active prescriptions), ``'finished'`` (no
-        prescription after ``when``: the rows of the last prescribed day are
-        given), ``'not started'`` (the programme starts later: the first week's rows)
-        or ``'none'`` (no prescription at all).
-    plan : pandas.DataFrame
-        One row per exercise and dose: ``exercise`` (label), ``sides`` (``'left
-        and right'``, ``'left'``, ``'right'``, ``'both sides together'``),
-        ``sets``, ``reps`` (Int64), ``hold_s`` (float64, s),
-        ``sessions_per_week`` (Int64), ``period`` (``''`` when the dose holds the
-        whole week, else ``'from 7 Oct'`` / ``'until 6 Oct'``: a change within the
-        week) and ``instruction`` (text ending with "stop if it hurts").
-
-    Notes
-    -----
-    A prescription is active in the week when ``start_date <= week end`` and
-    (``end_date`` is empty or ``>= week start``), the clock of :mod:`analysis.timeline`.
-    """
-    start = pd.Timestamp(programme_start).normalize()
-    day = (pd.Timestamp(when).normalize() - start).days
-    week = day // 7 + 1
-    first = start + pd.Timedelta(days=7 * (week - 1))
-    last = first + pd.Timedelta(days=6)
-    rx = prescriptions
-    end = rx["end_date"].fillna(pd.Timestamp.max)
-    if rx.empty:
-        status, rows = "none", rx
-    elif week < 1:
-        first_week_end = start + pd.Timedelta(days=6)
-        rows, status = rx[(rx["start_date"] <= first_week_end) & (end >= start)], "not started"
-    else:
-        rows, status = rx[(rx["start_date"] <= last) & (end >= first)], "current"
-        if rows.empty and bool((end < first).all()):
-            last_day = end.max()
-            rows, status = rx[(rx["start_date"] <= last_day) & (end >= last_day)], "finished"
-    columns = ["exercise", "sides", "sets", "reps", "hold_s", "sessions_per_week", "period", "instruction"]
-    if rows.empty:
-        return int(week), status, pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
-    dose = ["exercise", "sets", "reps", "hold_s", "sessions_per_week", "start_date", "end_date"]
-    grouped = (rows.assign(exercise=rows["exercise"].astype(str), side=rows["side"].astype(str))
-               .groupby(dose, sort=False, dropna=False)["side"].agg(lambda s: frozenset(s)).reset_index())
-    if status == "current":
-        starts_inside = grouped["start_date"] > first
-        ends_inside = grouped["end_date"].notna() & (grouped["end_date"] < last)
-        grouped["period"] = [
-            f"from {a:%-d %b}" if si else (f"until {b:%-d %b}" if ei else "")
-            for a, b, si, ei in zip(grouped["start_date"], grouped["end_date"], starts_inside, ends_inside,
-                                    strict=True)]
-    else:
-        grouped["period"] = ""
-    words = {frozenset({"left", "right"}): "left and right", frozenset({"left"}): "left",
-             frozenset({"right"}): "right", frozenset({"both"}): "both sides together"}
-    grouped["sides"] = grouped["side"].map(lambda s: words.get(s, " and ".join(sorted(s))))
-    known = grouped["exercise"].map(lambda k: EXERCISES.get(k))
-    grouped["instruction"] = known.map(lambda e: e.instruction if e is not None else
-                                       "Do it as your physio showed you. Move slowly and gently; stop if it hurts.")
-    grouped["exercise"] = [e.label if e is not None else k for e, k in zip(known, grouped["exercise"], strict=True)]
-    return int(week), status, grouped[columns].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------

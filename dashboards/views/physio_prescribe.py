@@ -28,6 +28,7 @@ from analysis.programmes import (
     Progression,
     Template,
     edit_prescriptions,
+    items_in_force,
     planned_weekly_load,
     programme_to_prescriptions,
     steep_weeks,
@@ -160,12 +161,7 @@ if len(current):
                "the day before; planned periods that have not begun are replaced.")
 
 if chosen == CURRENT:
-    when = pd.Timestamp(change_from)
-    running = current.loc[(current["start_date"] <= when)
-                          & (current["end_date"].isna() | (current["end_date"] >= when))]
-    base = running if len(running) else current.sort_values("start_date").groupby(["exercise", "side"]).tail(1)
-    items = [ProgrammeItem(r.exercise, r.side, int(r.sets), int(r.reps), float(r.hold_s), int(r.sessions_per_week))
-             for r in base.itertuples()]
+    items = items_in_force(current, change_from or programme_start)
     default_progression = ""
 else:
     items = list(choices[chosen].programme.items)
