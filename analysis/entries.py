@@ -3,7 +3,7 @@
 A patient who logs in the dashboard instead of uploading a file produces the
 same canonical ``sessions`` and ``pain`` rows (:mod:`analysis.schema`) as an
 upload, so every statistic treats both alike. The functions here are pure: they
-build and check rows; :meth:`analysis.store.Store.save_entries` stores them
+build and check rows; :func:`analysis.access.save_entries` stores them
 (an entry with the key of a stored row is an edit, kept in the audit).
 
 Dates of in-app entries

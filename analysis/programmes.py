@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import RehabtrackError
-from analysis.exercises import EXERCISES
+from analysis.exercises import EXERCISES, normalise_exercise
 from analysis.prescriptions import dose_in_force
-from analysis.schema import PRESCRIPTIONS, SIDES, conform, empty_frame
+from analysis.schema import PRESCRIPTIONS, SIDES, conform, empty_frame, pandera_schema
 from analysis.settings import DEFAULT_SETTINGS, Settings
 from analysis.timeline import DateLike, to_day
 
@@ -46,6 +46,8 @@ __all__ = [
     "ProgrammeEdit",
     "edit_prescriptions",
     "items_in_force",
+    "check_prescriptions",
+    "custom_exercise",
     "template_to_dict",
     "template_from_dict",
 ]
@@ -622,6 +624,84 @@ def items_in_force(prescriptions: pd.DataFrame, when: DateLike) -> list[Programm
         prescriptions.sort_values("start_date", kind="stable").groupby(["exercise", "side"]).tail(1))
     return [ProgrammeItem(str(r.exercise), str(r.side), int(r.sets), int(r.reps), float(r.hold_s),
                           int(r.sessions_per_week)) for r in base.itertuples()]
+
+
+def check_prescriptions(periods: pd.DataFrame, patient_id: str) -> pd.DataFrame:
+    """A programme's periods as valid canonical ``prescriptions`` rows of one patient, or why not.
+
+    Parameters
+    ----------
+    periods
+        The periods (e.g. :func:`programme_to_prescriptions`).
+    patient_id
+        The patient they must all be for.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``periods`` conformed to :data:`analysis.schema.PRESCRIPTIONS`, index reset.
+
+    Raises
+    ------
+    ProgrammeError
+        A period of another patient (or of none), or a value outside the
+        table's ranges (the first five failing cells are named).
+
+    See Also
+    --------
+    analysis.access.save_prescriptions : Checks the physio, then stores the periods.
+    """
+    new = conform(periods, PRESCRIPTIONS).reset_index(drop=True)
+    others = sorted(set(new["patient_id"].dropna().astype(str)) - {str(patient_id)})
+    if others or new["patient_id"].isna().any():
+        raise ProgrammeError(f"these prescriptions are not all for patient {patient_id}")
+    try:
+        pandera_schema(PRESCRIPTIONS).validate(new, lazy=True)
+    except Exception as exc:  # pandera's SchemaErrors: report the failing cells in words
+        cases = getattr(exc, "failure_cases", None)
+        detail = "" if cases is None else "; ".join(
+            f"{r.column}: {r.failure_case} ({r.check})" for r in cases.head(5).itertuples())
+        raise ProgrammeError(f"the programme is not a valid prescription: {detail or exc}") from exc
+    return new
+
+
+def custom_exercise(exercise: str, label: str, instruction: str) -> tuple[str, str, str]:
+    """A physio's own exercise, checked: its name, label and instruction as they are stored.
+
+    Parameters
+    ----------
+    exercise
+        The name (runs of white space become one space).
+    label
+        The name shown to patients (default the name).
+    instruction
+        Plain-language instruction; the seed's rule "stop if it hurts" is
+        appended when the text does not say it.
+
+    Returns
+    -------
+    tuple of str
+        ``(exercise, label, instruction)``.
+
+    Raises
+    ------
+    ProgrammeError
+        An empty name or instruction, or a name of the shipped vocabulary.
+
+    Examples
+    --------
+    >>> custom_exercise("wall  slide", "", "Slide your back down the wall.")
+    ('wall slide', 'wall slide', 'Slide your back down the wall. Move slowly and gently; stop if it hurts.')
+    """
+    name = " ".join(str(exercise).split())
+    if not name or not str(instruction).strip():
+        raise ProgrammeError("give the exercise a name and a plain-language instruction")
+    if name in EXERCISES or normalise_exercise(name) in EXERCISES:
+        raise ProgrammeError(f"{name!r} is already in the exercise list ({normalise_exercise(name)}); use it")
+    text = str(instruction).strip()
+    if "stop if it hurts" not in text.lower():
+        text = text.rstrip(".") + ". Move slowly and gently; stop if it hurts."
+    return name, (label or name).strip(), text
 
 
 # --------------------------------------------------------------------------------------

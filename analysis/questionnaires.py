@@ -359,7 +359,7 @@ def stale_items(stored: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
     Filling in the same questionnaire again for the same day replaces the
     earlier answers; an item answered before and now left empty must be taken
     back, otherwise the score would mix the two forms
-    (:meth:`analysis.store.Store.save_entries` with ``remove=``).
+    (:func:`analysis.access.save_entries` with ``remove=``).
 
     Parameters
     ----------

@@ -19,7 +19,7 @@ Three layers:
   from a pandas cohort or a distributed one (:class:`analysis.distributed.DaskCohort`).
 
 Identifiers in the written tables are research pseudonyms
-(:func:`analysis.export.pseudonymise_ids`, keyed HMAC) and calendar dates are
+(:func:`analysis.pseudonyms.pseudonymise_ids`, keyed HMAC) and calendar dates are
 left out of the per-patient tables, unless ``pseudonymise=False``.
 """
 
@@ -1028,7 +1028,7 @@ def _pseudonymiser(pseudonymise: bool, key: bytes | None) -> tuple[Callable[[pd.
     if not pseudonymise:
         return (lambda f: f), "Identifiers are written as in the input (pseudonymisation was switched off)."
     try:
-        from analysis.export import pseudonym_key, pseudonymise_ids
+        from analysis.pseudonyms import pseudonym_key, pseudonymise_ids
     except ImportError:  # pragma: no cover - export module not installed
         return (lambda f: f), "Identifiers are written as in the input (no pseudonymisation module available)."
     secret = key if key is not None else pseudonym_key()
@@ -1072,10 +1072,10 @@ def write_cohort_report(
         Analysis date (default: the last session or pain entry).
     pseudonymise
         Replace ``patient_id``/``physio_id`` by research pseudonyms
-        (:func:`analysis.export.pseudonymise_ids`) and leave calendar dates and
+        (:func:`analysis.pseudonyms.pseudonymise_ids`) and leave calendar dates and
         free text out of per-patient tables (default True).
     key
-        Pseudonym key; default :func:`analysis.export.pseudonym_key` (environment
+        Pseudonym key; default :func:`analysis.pseudonyms.pseudonym_key` (environment
         variable ``REHABTRACK_PSEUDONYM_KEY`` or the data directory's key file).
 
     Returns

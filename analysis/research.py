@@ -1,7 +1,7 @@
 """Cohort-level tables for the researcher's view of the pseudonymised cohort.
 
 The researcher sees no identifier and no calendar date
-(:func:`analysis.access.cohort_for` gives a :class:`analysis.export.ResearchCohort`,
+(:func:`analysis.access.cohort_for` gives a :class:`analysis.pseudonyms.ResearchCohort`,
 and the dashboard's summary carries pseudonyms and a start month). This module
 holds the small pure functions the researcher page needs on top of the analysis
 modules:
@@ -28,8 +28,8 @@ from scipy import stats
 
 from analysis.cohort import CohortTables
 from analysis.errors import NotEnoughDataError
-from analysis.export import ResearchCohort
 from analysis.outcomes import KaplanMeierResult, kaplan_meier, time_to_events
+from analysis.pseudonyms import ResearchCohort
 from analysis.schema import conform
 from analysis.settings import DEFAULT_SETTINGS, Settings
 
@@ -65,7 +65,7 @@ def as_canonical(research: ResearchCohort, *, origin: pd.Timestamp = SYNTHETIC_O
     Parameters
     ----------
     research
-        A :class:`analysis.export.ResearchCohort` (programme days, pseudonyms).
+        A :class:`analysis.pseudonyms.ResearchCohort` (programme days, pseudonyms).
     origin
         The date every programme starts on (default :data:`SYNTHETIC_ORIGIN`).
 

@@ -78,7 +78,7 @@ def _store(url: str | None):  # noqa: ANN202 - Store imported lazily to keep `re
 
 
 def _user(username: str):  # noqa: ANN202
-    from analysis.access import load_users, users_file
+    from analysis.accounts import load_users, users_file
 
     users = load_users()
     if username not in users:
@@ -136,14 +136,16 @@ def upload_command(
     store: StoreOption = None,
 ) -> None:
     """Store a log file as a user would upload it (all rows or none; nothing twice)."""
+    from analysis.access import upload
+
     with _errors():
         user = _user(as_user)
         data = file.read_bytes()
         s = _store(store)
         try:
             with _working(f"Checking and storing {file.name}..."):
-                report = s.ingest_upload(user, data, file.name, table=table, patient_id=patient_id,
-                                         dayfirst=not month_first)
+                report = upload(user, s, data, file.name, table=table, patient_id=patient_id,
+                                dayfirst=not month_first)
         finally:
             s.close()
     typer.echo(report.summary())
@@ -159,7 +161,7 @@ def research_export_command(
     store: StoreOption = None,
 ) -> None:
     """Write the pseudonymised cohort (keyed-hash IDs, programme days, no notes) the user may see."""
-    from analysis.export import research_export
+    from analysis.access import research_export
 
     with _errors():
         user = _user(as_user)
@@ -202,7 +204,8 @@ def users_add(
     replace: Annotated[bool, typer.Option("--replace", help="Replace an existing account (password reset).")] = False,
 ) -> None:
     """Add an account (Argon2id hash only) to REHABTRACK_USERS_FILE or <data dir>/users.toml."""
-    from analysis.access import User, add_user
+    from analysis.accounts import add_user
+    from analysis.roles import User
 
     with _errors():
         user = User(username, role, patient_id=patient_id, physio_id=physio_id)
@@ -220,7 +223,7 @@ def users_add(
 @users_app.command("list")
 def users_list() -> None:
     """List the accounts of the users file in force (names, roles and IDs; never hashes)."""
-    from analysis.access import DEMO_USERS_FILE, load_users, users_file
+    from analysis.accounts import DEMO_USERS_FILE, load_users, users_file
 
     with _errors():
         path = users_file()

@@ -37,7 +37,7 @@ from scipy import stats as sps
 
 from analysis.errors import MissingColumnsError, SettingsError
 from analysis.settings import DEFAULT_SETTINGS, Settings
-from analysis.timeline import DateLike, patient_codes, resolve_as_of, week_of_day
+from analysis.timeline import DateLike, patient_codes, resolve_as_of, to_day, week_of_day
 
 __all__ = [
     "STATUS_OK",
@@ -645,7 +645,7 @@ def _patient_id_array(patients: pd.DataFrame, codes: np.ndarray) -> pd.api.exten
     return patients["patient_id"].astype("string").array.take(np.asarray(codes, dtype=np.int64))
 
 
-def daily_pain(pain: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
+def daily_pain(pain: pd.DataFrame, patients: pd.DataFrame, *, as_of: DateLike | None = None) -> pd.DataFrame:
     """Mean pain of every patient on every programme day with at least one rating.
 
     Parameters
@@ -654,6 +654,8 @@ def daily_pain(pain: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
         Canonical ``pain`` table (``patient_id``, ``recorded_at``, ``nprs``).
     patients
         Canonical ``patients`` table (``patient_id``, ``programme_start``).
+    as_of
+        Leave out ratings after this day (default: every rating).
 
     Returns
     -------
@@ -674,6 +676,8 @@ def daily_pain(pain: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
     time, and ratings of patients not in ``patients`` are left out. Days
     follow the calendar date of ``recorded_at`` (local time).
     """
+    if as_of is not None and len(pain):
+        pain = pain[(pain["recorded_at"] < to_day(as_of) + pd.Timedelta(days=1)).to_numpy(dtype=bool)]
     d = _daily_arrays(pain, patients)
     dates = d["start"][d["code"]] + d["day"].astype("timedelta64[D]")
     return pd.DataFrame(

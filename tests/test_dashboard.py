@@ -23,9 +23,11 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analysis.access import ADMIN, PATIENT, PHYSIO, RESEARCHER, User, add_user
-from analysis.export import pseudonym_key, pseudonymise_ids
+from analysis import access
+from analysis.accounts import LoginThrottle, add_user
 from analysis.prescriptions import week_plan
+from analysis.pseudonyms import pseudonym_key, pseudonymise_ids
+from analysis.roles import ADMIN, PATIENT, PHYSIO, RESEARCHER, User
 from analysis.sample_data import SNAPSHOT_DATE
 from analysis.store import Store
 from analysis.templates import template_xlsx
@@ -44,7 +46,7 @@ SYSTEM = User("system", ADMIN)
 
 
 def upload_as(store: Store, user: User, data: bytes, name: str, **options: object):  # noqa: ANN201
-    return store.ingest_upload(user, data, name, **options)
+    return access.upload(user, store, data, name, **options)
 
 
 def _seed(directory: Path, tables: tuple[str, ...] | None) -> Path:
@@ -53,8 +55,8 @@ def _seed(directory: Path, tables: tuple[str, ...] | None) -> Path:
             store.load_sample()
         else:
             for name in tables:
-                store.ingest_upload(SYSTEM, (SAMPLE / f"{name}.csv").read_bytes(), f"{name}.csv", table=name,
-                                    today=SNAPSHOT_DATE)
+                access.upload(SYSTEM, store, (SAMPLE / f"{name}.csv").read_bytes(), f"{name}.csv", table=name,
+                              today=SNAPSHOT_DATE)
     return directory
 
 
@@ -192,8 +194,7 @@ def test_each_role_gets_the_pages_of_the_brief(user: User | None, files: set[str
 
 def test_repeated_wrong_passwords_pause_logins_for_that_name(sample_dir: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(auth, "MAX_FAILURES", 2)
-    monkeypatch.setattr(auth, "_failures", {})
+    monkeypatch.setattr(auth, "_throttle", LoginThrottle(max_failures=2))
     at = open_app()
     for _ in range(2):
         log_in(at, "physio_b", "wrong-password")
@@ -513,8 +514,8 @@ def test_week_plan_lists_only_the_dose_in_force_after_an_open_ended_period() -> 
 
 def test_my_progress_shows_only_the_dose_in_force(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # P001 gets an open-ended 1-set bridge from the programme start and a 3-set bridge from 7 October
-    rx = ("patient_id,exercise,side,sets,reps,hold_s,sessions_per_week,start_date,end_date\n"
-          "P001,bridge,both,1,10,0,5,2026-08-21,\nP001,bridge,both,3,10,0,5,2026-10-07,\n").encode()
+    rx = (b"patient_id,exercise,side,sets,reps,hold_s,sessions_per_week,start_date,end_date\n"
+          b"P001,bridge,both,1,10,0,5,2026-08-21,\nP001,bridge,both,3,10,0,5,2026-10-07,\n")
     directory = tmp_path / "data"
     with Store.open(data_dir=directory) as store:
         upload_as(store, SYSTEM, (SAMPLE / "patients.csv").read_bytes(), "patients.csv", table="patients",

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analysis.access import ADMIN, PATIENT, PHYSIO, RESEARCHER, User
+from analysis.roles import ADMIN, PATIENT, PHYSIO, RESEARCHER, User
 from analysis.store import Store
 from dashboards import auth, state
 

@@ -8,11 +8,11 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import streamlit as st
 
-from analysis.access import PATIENT, User
-from analysis.export import escape_markdown
+from analysis.escaping import escape_markdown
 from analysis.instruments import get_instrument
 from analysis.plots import plot_patient_progress
 from analysis.prescriptions import week_plan
+from analysis.roles import PATIENT, User
 from dashboards import auth, state
 
 user = auth.require_role(PATIENT)

@@ -8,9 +8,9 @@ import time
 import pandas as pd
 import streamlit as st
 
-from analysis.access import ADMIN, PHYSIO
 from analysis.cohort import attention_rules
 from analysis.patient_detail import FLAG_WORDS
+from analysis.roles import ADMIN, PHYSIO
 from dashboards import auth, state
 
 logger = logging.getLogger(__name__)

@@ -11,9 +11,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import streamlit as st
 
-from analysis.access import ADMIN, PHYSIO, AccessDenied, User
 from analysis.errors import RehabtrackError
-from analysis.export import escape_markdown, to_csv_bytes
+from analysis.escaping import escape_markdown
+from analysis.export import to_csv_bytes
 from analysis.patient_detail import (
     DESCRIPTIVE_NOTE,
     FLAG_WORDS,
@@ -25,6 +25,7 @@ from analysis.patient_detail import (
     weekly_table,
 )
 from analysis.report_pdf import CHARTS, detail_report_pdf, report_figure
+from analysis.roles import ADMIN, PHYSIO, AccessDenied, User
 from analysis.settings import Settings
 from analysis.store import safe_filename
 from dashboards import auth, state
