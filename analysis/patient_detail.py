@@ -421,7 +421,9 @@ def headline_table(detail: PatientDetail) -> pd.DataFrame:
         met = bool(s["mcid_met"])
         rule_txt = {"both": "both rules", "absolute": f"the {_num(c['mcid_abs_threshold'])}-point rule",
                     "%": f"the {_num(c['mcid_pct_threshold'], 0)} % rule"}.get(rule, "neither rule")
-        rows.append(("MCID (2 points or 30 % better)" if c["mcid_abs_threshold"] == 2 else "MCID",
+        pct = c["mcid_pct_threshold"]
+        rows.append((f"MCID ({_num(c['mcid_abs_threshold'])} points"
+                     + ("" if pd.isna(pct) else f" or {_num(pct, 0)} %") + " better)",
                      f"{'met' if met else 'not met'} ({rule_txt})"))
         rows.append(("Reliable change", f"{s['rci_category']} (RCI {_signed(s['rci'], 2)}; |RCI| > {st.rci_z:g} "
                      "is reliable)"))

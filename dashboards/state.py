@@ -164,9 +164,9 @@ def settings() -> Settings:
 
 
 def settings_source() -> str:
-    """Where :func:`settings` come from, in words: the file's name, or "the published defaults"."""
+    """Where :func:`settings` come from, in words: the clinic's settings file by name, or the published defaults."""
     found = settings_file(data_dir())
-    return f"clinic settings ({found.name})" if found is not None else "the published defaults"
+    return f"the clinic's settings file {found.name}" if found is not None else "the published defaults"
 
 
 # --------------------------------------------------------------------------------------
