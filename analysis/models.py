@@ -54,9 +54,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from analysis.adherence import adherence_summary
 from analysis.errors import NotEnoughDataError
 from analysis.settings import DEFAULT_SETTINGS, Settings
 from analysis.timeline import DateLike
+from analysis.trends import weekly_pain
 
 __all__ = [
     "DEFAULT_METHODS",
@@ -372,9 +374,6 @@ def patient_week_table(
     the programme start and after ``as_of`` have no ratings in
     :func:`analysis.trends.weekly_pain` and so do not enter.
     """
-    from analysis.adherence import adherence_summary
-    from analysis.trends import weekly_pain
-
     when = cohort.as_of(as_of)
     weekly = weekly_pain(cohort.pain, cohort.patients, as_of=when)
     weekly = weekly.loc[weekly["days_rated"] >= max(int(min_days_rated), 1)]

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from analysis.errors import SettingsError
+from analysis.errors import NotEnoughDataError, SettingsError
 from analysis.instruments import INSTRUMENTS, Instrument, get_instrument
 from analysis.settings import DEFAULT_SETTINGS, Settings
 from analysis.timeline import patient_codes
@@ -1142,8 +1142,6 @@ def kaplan_meier(
     from lifelines import KaplanMeierFitter
     from lifelines.utils import median_survival_times
 
-    from analysis.errors import NotEnoughDataError
-
     t, e, n_excluded = _clean_durations(durations, events)
     if len(t) == 0:
         raise NotEnoughDataError(
@@ -1226,8 +1224,6 @@ def logrank(
     Mantel N. 1966; Peto R. & Peto J. 1972; lifelines.statistics.logrank_test.
     """
     from lifelines.statistics import logrank_test
-
-    from analysis.errors import NotEnoughDataError
 
     ta, ea, _ = _clean_durations(durations_a, events_a)
     tb, eb, _ = _clean_durations(durations_b, events_b)

@@ -23,6 +23,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from analysis.exercises import EXERCISES  # noqa: E402
+from analysis.instruments import INSTRUMENTS  # noqa: E402
+
 __all__ = ["OKABE_ITO", "plot_weekly_progress"]
 
 #: Okabe & Ito (2008) colour-blind-safe palette.
@@ -759,8 +762,6 @@ def plot_pain_timeline(
 
 
 def _exercise_label(exercise: str, side: str) -> str:
-    from analysis.exercises import EXERCISES
-
     known = EXERCISES.get(str(exercise))
     name = known.label if known is not None else str(exercise).replace("_", " ")
     return name if str(side) == "both" else f"{name}, {side}"
@@ -980,8 +981,6 @@ def plot_questionnaires(
         scores at x = day / 7 + 1 (programme weeks), the band within the MCID of the
         first score shaded. A single panel saying so when there is no scored questionnaire.
     """
-    from analysis.instruments import INSTRUMENTS
-
     scored = proms.loc[proms["status"].astype("string").eq("scored").fillna(False).to_numpy(dtype=bool)]
     keys = [k for k in _QUESTIONNAIRE_AXES if (scored["instrument"].astype(str) == k).any()]
     fig, axes = plt.subplots(max(len(keys), 1), 1, figsize=(9, 1.2 + 2.3 * max(len(keys), 1)),

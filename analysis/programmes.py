@@ -27,6 +27,7 @@ import pandas as pd
 
 from analysis.errors import RehabtrackError
 from analysis.exercises import EXERCISES, normalise_exercise
+from analysis.flags import load_progression
 from analysis.prescriptions import dose_in_force
 from analysis.schema import PRESCRIPTIONS, SIDES, conform, empty_frame, pandera_schema
 from analysis.settings import DEFAULT_SETTINGS, Settings
@@ -455,8 +456,6 @@ def planned_weekly_load(
     docs/clinical-reference.md sections 5 and 7 ("start gently and build
     gradually over weeks"; ratio > 1.5, descriptive only, Impellizzeri et al. 2020).
     """
-    from analysis.flags import load_progression
-
     periods = programme_to_prescriptions("plan", programme_start, programme, weeks)
     start = pd.Timestamp(programme_start).normalize()
     first = ((periods["start_date"] - start).dt.days // 7).to_numpy()

@@ -37,16 +37,28 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from analysis.cohort import CohortTables
+import analysis
+from analysis import plots
+from analysis.cohort import CohortTables, cohort_summary, weekly_progress
 from analysis.errors import NotEnoughDataError
+from analysis.export import write_csv
+from analysis.flags import FLAG_KINDS, load_progression, safety_flags
 from analysis.instruments import INSTRUMENTS
-from analysis.outcomes import KaplanMeierResult, LogrankResult, kaplan_meier, logrank
+from analysis.models import (
+    AdherencePainModel,
+    adherence_pain_model,
+    describe_adherence_model,
+    linear_fit,
+    patient_week_table,
+    predict_pain,
+)
+from analysis.outcomes import KaplanMeierResult, LogrankResult, kaplan_meier, logrank, pain_change, time_to_events
+from analysis.pseudonyms import pseudonym_key, pseudonymise_ids
 from analysis.settings import DEFAULT_SETTINGS, Settings
 from analysis.timeline import DateLike, week_of_day
 
-if TYPE_CHECKING:  # pragma: no cover
+if TYPE_CHECKING:  # pragma: no cover - the Dask path is optional (analysis.distributed imports dask lazily)
     from analysis.distributed import DaskCohort
-    from analysis.models import AdherencePainModel
 
 __all__ = [
     "ADHERENCE_GROUPS",
@@ -564,8 +576,6 @@ def flag_rates(flags: pd.DataFrame, weekly: pd.DataFrame) -> pd.DataFrame:
     Flags are descriptive, for the physio (docs/clinical-reference.md section 5); the
     acute:chronic ratio in particular is contested (Impellizzeri et al. 2020).
     """
-    from analysis.flags import FLAG_KINDS
-
     w = _elapsed_weeks(weekly)
     exposure = int(len(w))
     n_pat = int(w["patient_id"].nunique())
@@ -701,8 +711,6 @@ def package_versions() -> dict[str, str]:
         ``statsmodels``, ``lifelines``, ``matplotlib`` and ``dask`` (``"not
         installed"`` when absent).
     """
-    import analysis
-
     versions = {"python": platform.python_version(), "rehabtrack": analysis.__version__}
     for name in ("numpy", "pandas", "scipy", "statsmodels", "lifelines", "matplotlib", "dask"):
         try:
@@ -913,38 +921,26 @@ def _upto(frame: pd.DataFrame, column: str, as_of: pd.Timestamp) -> pd.DataFrame
 
 
 def _summary(c: CohortTables, *, as_of: pd.Timestamp, settings: Settings) -> pd.DataFrame:
-    from analysis.cohort import cohort_summary
-
     return cohort_summary(c, as_of=as_of, settings=settings)
 
 
 def _weekly(c: CohortTables, *, as_of: pd.Timestamp, settings: Settings) -> pd.DataFrame:
-    from analysis.cohort import weekly_progress
-
     return weekly_progress(c, as_of=as_of, settings=settings)
 
 
 def _change(c: CohortTables, *, as_of: pd.Timestamp, settings: Settings) -> pd.DataFrame:
-    from analysis.outcomes import pain_change
-
     return pain_change(_upto(c.pain, "recorded_at", as_of), c.patients, settings=settings)
 
 
 def _events(c: CohortTables, *, as_of: pd.Timestamp, settings: Settings) -> pd.DataFrame:
-    from analysis.outcomes import time_to_events
-
     return time_to_events(c.pain, c.patients, as_of=as_of, settings=settings)
 
 
 def _flags(c: CohortTables, *, as_of: pd.Timestamp, settings: Settings) -> pd.DataFrame:
-    from analysis.flags import safety_flags
-
     return safety_flags(c.sessions, c.pain, c.patients, as_of=as_of, settings=settings)
 
 
 def _load(c: CohortTables, *, as_of: pd.Timestamp, settings: Settings) -> pd.DataFrame:
-    from analysis.flags import load_progression
-
     return load_progression(_upto(c.sessions, "performed_at", as_of), c.patients, settings=settings)
 
 
@@ -991,8 +987,6 @@ def report_data(
         when = cohort.as_of(as_of)
         parts = {name: func(cohort, as_of=when, settings=settings) for name, func in _PARTS.items()}
         patients = cohort.patients
-        from analysis.models import patient_week_table
-
         model_data = patient_week_table(cohort, as_of=when, settings=settings)
     else:
         import dask
@@ -1027,10 +1021,6 @@ def _pseudonymiser(pseudonymise: bool, key: bytes | None) -> tuple[Callable[[pd.
     """A function replacing ``patient_id``/``physio_id`` by pseudonyms, and a sentence for the README."""
     if not pseudonymise:
         return (lambda f: f), "Identifiers are written as in the input (pseudonymisation was switched off)."
-    try:
-        from analysis.pseudonyms import pseudonym_key, pseudonymise_ids
-    except ImportError:  # pragma: no cover - export module not installed
-        return (lambda f: f), "Identifiers are written as in the input (no pseudonymisation module available)."
     secret = key if key is not None else pseudonym_key()
 
     def apply(frame: pd.DataFrame) -> pd.DataFrame:
@@ -1090,9 +1080,6 @@ def write_cohort_report(
     """
     import matplotlib.pyplot as plt
 
-    from analysis import plots
-    from analysis.models import adherence_pain_model, linear_fit, predict_pain
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     data = report_data(cohort, as_of=as_of, settings=settings)
@@ -1142,16 +1129,9 @@ def write_cohort_report(
         "settings.csv": settings.as_table(),
     }
     written: dict[str, Path] = {}
-    try:
-        from analysis.export import write_csv
-    except ImportError:  # pragma: no cover
-        write_csv = None
     for name, frame in tables.items():
         path = out / name
-        if write_csv is not None:
-            write_csv(frame, path)
-        else:  # pragma: no cover
-            frame.to_csv(path, index=False)
+        write_csv(frame, path)
         written[name] = path
 
     overview = tables["weekly_overview.csv"]
@@ -1188,8 +1168,6 @@ def write_cohort_report(
         f"{methods}\n## Files\n\n{listing}\n\nFigures:\n\n{figures_list}\n\n{id_note}\n\n"
         "## Adherence and pain: plain-language reading\n\n"
     )
-    from analysis.models import describe_adherence_model
-
     text += describe_adherence_model(model) + "\n"
     path = out / "methods.md"
     path.write_text(text, encoding="utf-8")

@@ -39,6 +39,7 @@ from analysis.patient_detail import (  # noqa: E402
     PatientDetail,
     headline_table,
     patient_detail,
+    restrict_to_dates,
     thresholds_table,
 )
 from analysis.plots import (  # noqa: E402
@@ -49,7 +50,7 @@ from analysis.plots import (  # noqa: E402
     plot_questionnaires,
 )
 from analysis.settings import DEFAULT_SETTINGS, Settings  # noqa: E402
-from analysis.timeline import DateLike
+from analysis.timeline import DateLike  # noqa: E402
 
 __all__ = ["CHARTS", "patient_report_pdf", "detail_report_pdf", "report_figure", "report_figures"]
 
@@ -243,8 +244,6 @@ def patient_report_pdf(
     analysis.patient_detail.UnknownPatientError
         If ``patient_id`` is not in ``cohort``.
     """
-    from analysis.patient_detail import restrict_to_dates
-
     detail = patient_detail(cohort, patient_id, as_of=as_of, settings=settings)
     if start is not None or end is not None:
         detail = restrict_to_dates(detail, start, end)  # type: ignore[arg-type]
