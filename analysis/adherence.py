@@ -158,6 +158,10 @@ def session_dose(frame: pd.DataFrame) -> pd.Series:
         dose ``sets x reps`` (repetitions). NaN where ``sets`` or ``reps`` is
         missing. Same index as ``frame``.
 
+    See Also
+    --------
+    dose_completion : Done versus prescribed dose per week.
+
     Notes
     -----
     The dose of the EXAS exercise-adherence approach (Arensman et al.): the
@@ -457,6 +461,13 @@ def weekly_adherence(
         - ``status`` (categorical, :data:`WEEK_STATUSES`): ``'complete'``,
           ``'in progress'``, ``'not yet'`` or ``'stopped logging'``
 
+    See Also
+    --------
+    adherence_summary : The weeks summed per patient, with streaks.
+    dose_completion : The dose done per exercise and side.
+    excluded_rows : The rows not counted, with reasons.
+    analysis.prescriptions.period_ends : Which prescription is in force on each day.
+
     Notes
     -----
     Prescribed sessions, days-weighted: on each day the patient's target rate is
@@ -596,6 +607,12 @@ def adherence_summary(
           yet in the programme), ``'stopped logging'`` (no session or pain entry
           for ``>= logging_stopped_days`` days up to ``as_of``), ``'low adherence'``
           (``adherence_rate < adherent_threshold``), else ``'on track'``
+
+    See Also
+    --------
+    weekly_adherence : The weeks summed here.
+    dose_completion_summary : Dose completion per exercise and side.
+    analysis.cohort.cohort_summary : This and every other headline, per patient.
 
     Notes
     -----
@@ -845,6 +862,12 @@ def dose_completion(
         - ``hold_assumed_rows`` (int64, rows): session rows without ``hold_s`` whose
           hold was taken from the prescription active that day
 
+    See Also
+    --------
+    dose_completion_summary : The weeks summed per exercise and side.
+    session_dose : The dose of one row.
+    weekly_adherence : Session adherence on the same weeks.
+
     Notes
     -----
     Exercise and side must match exactly (a prescription for ``side='both'`` is
@@ -897,6 +920,11 @@ def dose_completion_summary(
         - ``dose_completion_capped`` (float64, fraction 0-1):
           ``sum_w min(done_w, prescribed_w) / sum_w prescribed_w``: capped per
           week, so over-doing one week does not make up for another
+
+    See Also
+    --------
+    dose_completion : The weekly table summed here.
+    adherence_summary : Session adherence per patient.
 
     Notes
     -----
@@ -977,6 +1005,11 @@ def excluded_rows(
           programme start, after as_of, no prescription, after programme end,
           no sets done. Pain rows are listed only for an unknown patient or no
           date (pain before the programme still counts as logging).
+
+    See Also
+    --------
+    weekly_adherence : What the counted rows give.
+    analysis.prescriptions.usable_periods : Which prescription rows are periods.
 
     Notes
     -----

@@ -106,6 +106,12 @@ def weekly_progress(
         ``n_ratings``, ``days_rated``, ``share_days_rated``) on patient and week.
         Weeks with pain ratings but no prescription keep their pain values; weeks
         outside the programme without any rating are left out.
+
+    See Also
+    --------
+    cohort_summary : One row per patient instead of per week.
+    analysis.adherence.weekly_adherence : The adherence columns.
+    analysis.trends.weekly_pain : The pain columns.
     """
     when = cohort.as_of(as_of)
     adherence = weekly_adherence(
@@ -215,6 +221,10 @@ def attention_rules() -> pd.DataFrame:
         One row per rule of :data:`ATTENTION_RULES`, in order: ``rule`` (string),
         ``points`` (int64), ``light`` (string, ``"red"`` / ``"amber"``),
         ``description`` (string).
+
+    See Also
+    --------
+    cohort_summary : Where the rules are applied.
     """
     return pd.DataFrame(
         {
@@ -462,6 +472,12 @@ def cohort_summary(
     analysis.errors.IngestError
         If a ``patient_id`` appears twice in ``cohort.patients``.
 
+    See Also
+    --------
+    weekly_progress : The same patients week by week.
+    caseload : The rows of one physio.
+    analysis.access.summary_for : The summary a user may see.
+
     Notes
     -----
     Components, each called **once** for the whole cohort and aligned on
@@ -499,9 +515,13 @@ def cohort_summary(
 
     Examples
     --------
-    >>> from analysis.sample_data import load_cohort  # doctest: +SKIP
-    >>> summary = cohort_summary(load_cohort())  # doctest: +SKIP
-    >>> summary[["patient_id", "attention_score", "traffic_light"]].head(3)  # doctest: +SKIP
+    >>> from analysis.sample_data import load_cohort
+    >>> summary = cohort_summary(load_cohort(), as_of="2026-11-20")
+    >>> summary[["patient_id", "attention_score", "traffic_light"]].head(3)
+      patient_id  attention_score traffic_light
+    0       P008                9           red
+    1       P013                9           red
+    2       P022                9           red
     """
     when = cohort.as_of(as_of)
     after = when + pd.Timedelta(days=1)
@@ -757,6 +777,10 @@ def caseload(summary: pd.DataFrame, physio_id: str) -> pd.DataFrame:
     ------
     UnknownPhysioError
         If no row has this ``physio_id`` (the message lists the known ones).
+
+    See Also
+    --------
+    cohort_summary : The summary filtered here.
     """
     ids = summary["physio_id"].astype("string")
     keep = ids.eq(str(physio_id)).fillna(False).to_numpy(dtype=bool)

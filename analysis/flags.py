@@ -484,6 +484,11 @@ def pain_flares(
         - ``rise`` (float64, points): ``nprs - baseline``
         - ``flagged`` (bool): ``rise >= settings.flare_rise_points``
 
+    See Also
+    --------
+    self_reported_flares : The flares patients mark themselves.
+    safety_flags : Every flag in one table.
+
     Notes
     -----
     The running baseline of day *d* is the median of the patient's daily mean
@@ -572,6 +577,11 @@ def self_reported_flares(pain: pd.DataFrame, patients: pd.DataFrame) -> pd.DataF
         - ``n_reports`` (int64): ratings marked ``flare`` that day
         - ``nprs_max`` (float64, points 0-10): highest NPRS among those ratings
         - ``daily_nprs`` (float64, points): mean of all of the day's ratings
+
+    See Also
+    --------
+    pain_flares : Flares from the pain ratings.
+    safety_flags : Every flag in one table.
 
     Notes
     -----
@@ -721,6 +731,11 @@ def pain_during_exercise(
         - ``over_max`` (bool): ``pain_during > pain_during_max``
         - ``rose`` (bool): ``rise >= pain_during_rise``
         - ``flagged`` (bool): ``over_max or rose``
+
+    See Also
+    --------
+    pain_flares : Flares from the daily ratings.
+    safety_flags : Every flag in one table.
 
     Notes
     -----
@@ -891,6 +906,11 @@ def load_progression(
           ``chronic_mean`` is NaN or 0
         - ``flagged`` (bool): ``acwr > acwr_max``
         - ``descriptive_only`` (bool): always True
+
+    See Also
+    --------
+    analysis.programmes.planned_weekly_load : The same ratio on a planned programme.
+    safety_flags : Every flag in one table.
 
     Notes
     -----
@@ -1082,6 +1102,11 @@ def logging_stopped(
         - ``ongoing`` (bool): the gap reaches ``as_of``: logging has stopped
         - ``no_entries`` (bool): no entry at all from the programme start to ``as_of``
 
+    See Also
+    --------
+    analysis.timeline.last_entry_days : The last entry of each patient.
+    safety_flags : Every flag in one table.
+
     Notes
     -----
     A gap is a run of calendar days with no session and no pain entry, between
@@ -1173,6 +1198,12 @@ def safety_flags(
           up to and including ``as_of`` (from ``as_of - open_days + 1``), or is
           still ongoing: a ``logging_stopped`` gap that reaches ``as_of``, a
           programme week that contains ``as_of``
+
+    See Also
+    --------
+    flag_counts : The flags counted per patient.
+    pain_flares : One kind of flag.
+    logging_stopped : One kind of flag.
 
     Notes
     -----
@@ -1371,6 +1402,11 @@ def flag_counts(flags: pd.DataFrame, patients: pd.DataFrame | None = None) -> pd
         - ``n_<kind>`` (int64), for each kind of :data:`FLAG_KINDS`: number of flags
         - ``open_<kind>`` (int64), for each kind: number of open flags
         - ``n_total``, ``open_total`` (int64): all kinds together
+
+    See Also
+    --------
+    safety_flags : The flags counted here.
+    analysis.cohort.cohort_summary : The counts beside the other headlines.
     """
     ids = flags["patient_id"].astype("string")
     if patients is not None:

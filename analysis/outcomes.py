@@ -276,6 +276,11 @@ def diary_windows(
         - ``last_day`` (Int64, programme day): last day with a rating (on or before ``as_of``)
         - ``n_days_rated`` (Int64, days): days with a rating from day 0 on
 
+    See Also
+    --------
+    pain_change : Change between the two windows, with MCID and RCI.
+    time_to_events : First day a trailing window meets the MCID.
+
     Notes
     -----
     A window is valid with ratings on at least ``min_window_ratings`` of its
@@ -393,6 +398,12 @@ def reliable_change(
     ------
     SettingsError
         If only one of ``sd_baseline`` and ``reliability`` is given, or a value is out of range.
+
+    See Also
+    --------
+    pain_change : Diary pain change with the RCI of each patient.
+    prom_change : Questionnaire change with the RCI.
+    analysis.instruments.Instrument : The MDC the default SEM comes from.
 
     Notes
     -----
@@ -625,6 +636,13 @@ def pain_change(
 
         Change columns are ``nan``/``<NA>`` where ``status`` is not ``"ok"``.
 
+    See Also
+    --------
+    prom_change : The same rules for questionnaire scores (ODI, RMDQ, PSFS).
+    reliable_change : The Reliable Change Index on its own.
+    diary_windows : The baseline and current windows.
+    time_to_events : When the MCID and recovery were first reached.
+
     Notes
     -----
     MCID responder (Ostelo et al. 2008): improvement >= absolute MCID (NPRS 2
@@ -773,6 +791,12 @@ def prom_change(
           threshold (NPRS 1, RMDQ 2); ``<NA>`` where it has none
         - ``status`` (string): ``"ok"`` or ``"not enough data: ..."``
         - ``label`` (string): one plain-language sentence for the patient
+
+    See Also
+    --------
+    pain_change : The same rules for the pain diary.
+    reliable_change : The Reliable Change Index on its own.
+    analysis.scoring.score_proms : The scores compared here.
 
     Notes
     -----
@@ -957,6 +981,12 @@ def time_to_events(
         - ``recovery_event`` (boolean): True = recovered, False = censored, ``<NA>`` = excluded
         - ``recovery_reason`` (string): why excluded from the recovery curve, ``""`` otherwise
 
+    See Also
+    --------
+    kaplan_meier : The product-limit estimate of these times.
+    logrank : Two groups compared.
+    pain_change : The MCID rule used.
+
     Notes
     -----
     *Time to MCID*: the first programme day d on which the patient rated pain
@@ -1126,6 +1156,11 @@ def kaplan_meier(
     analysis.errors.NotEnoughDataError
         If no patient is left after dropping missing rows.
 
+    See Also
+    --------
+    time_to_events : Times to the MCID and to recovery.
+    logrank : Two curves compared.
+
     Notes
     -----
     Product-limit estimator S(t) = prod over event times t_i <= t of (1 - d_i / n_i),
@@ -1218,6 +1253,11 @@ def logrank(
     ------
     analysis.errors.NotEnoughDataError
         If a group is empty after dropping missing rows.
+
+    See Also
+    --------
+    kaplan_meier : The curves compared.
+    time_to_events : Times to the MCID and to recovery.
 
     References
     ----------

@@ -181,6 +181,10 @@ def wilson_interval(successes: Any, n: Any, confidence: float = 0.95) -> tuple[n
     tuple of numpy.ndarray
         Lower and upper limits (fractions 0-1); NaN where ``n`` is 0.
 
+    See Also
+    --------
+    responder_rates : Where it is used.
+
     Notes
     -----
     With z the normal quantile and p = k / n:
@@ -238,6 +242,11 @@ def responder_rates(summary: pd.DataFrame, *, settings: Settings = DEFAULT_SETTI
         - ``percent`` (float64, % of evaluable; NaN when none is evaluable)
         - ``ci_low``, ``ci_high`` (float64, %): Wilson interval
         - ``n_not_evaluable`` (int64, patients without a measurable change)
+
+    See Also
+    --------
+    wilson_interval : The confidence interval of each rate.
+    time_to_mcid : When the MCID was reached.
 
     Notes
     -----
@@ -300,6 +309,11 @@ def time_to_mcid(cohort: CohortTables, patient_ids: Iterable[str] | None = None,
     ------
     analysis.errors.NotEnoughDataError
         When no selected patient has a valid baseline.
+
+    See Also
+    --------
+    responder_rates : Who reached it.
+    analysis.outcomes.kaplan_meier : The estimator.
 
     Notes
     -----

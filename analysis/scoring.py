@@ -261,6 +261,11 @@ def score_odi(
     InvalidResponseError
         If an answer is not a whole number 0-5, or there are not 10 sections.
 
+    See Also
+    --------
+    odi_band : The disability band of a score.
+    score_proms : Every questionnaire of a table.
+
     Notes
     -----
     score = sum of answered sections / (5 x number answered) x 100. A missing
@@ -306,6 +311,10 @@ def odi_band(score: float | Sequence[float] | np.ndarray | pd.Series) -> Any:
     InvalidResponseError
         If a scalar score is outside 0-100 (array inputs give ``<NA>`` instead).
 
+    See Also
+    --------
+    score_odi : The score banded here.
+
     Notes
     -----
     The published bands (0-20, 21-40, 41-60, 61-80, 81-100) are written for
@@ -342,6 +351,11 @@ def score_rmdq(responses: Sequence[Any] | Mapping[Any, Any]) -> ScoreResult:
     ------
     InvalidResponseError
         If an item is not 0 or 1, or there are not 24 items.
+
+    See Also
+    --------
+    score_proms : Every questionnaire of a table.
+    score_odi : The other disability questionnaire.
 
     Notes
     -----
@@ -388,6 +402,10 @@ def score_psfs(activities: Sequence[Any] | Mapping[Any, Any]) -> ScoreResult:
     InvalidResponseError
         If a rating is outside 0-10.
 
+    See Also
+    --------
+    score_proms : Every questionnaire of a table.
+
     References
     ----------
     Stratford et al. 1995 (MDC 2 points for the mean, 3 for a single activity).
@@ -431,6 +449,10 @@ def startback_risk(items: Sequence[Any] | Mapping[Any, Any]) -> StartBackResult:
     ------
     InvalidResponseError
         If an item is not 0 or 1, or there are not 9 items.
+
+    See Also
+    --------
+    score_proms : Every questionnaire of a table.
 
     Notes
     -----
@@ -590,6 +612,12 @@ def score_proms(proms: pd.DataFrame, *, settings: Settings = DEFAULT_SETTINGS) -
         - ``source`` (string): ``"items"`` (scored from item responses) or
           ``"total"`` (a given total passed through)
         - ``note`` (string): extra information, ``""`` when none
+
+    See Also
+    --------
+    score_odi : ODI scoring.
+    score_rmdq : RMDQ scoring.
+    analysis.outcomes.prom_change : Change between the scores.
 
     Notes
     -----

@@ -396,6 +396,12 @@ def grouped_ols(codes: Any, x: Any, y: Any, confidence: float = 0.95, *, n_group
         * ``t`` - t statistic of the slope (``slope / slope_se``);
         * ``p`` - two-sided p-value of slope = 0 on n - 2 degrees of freedom.
 
+    See Also
+    --------
+    grouped_theil_sen : The robust slope of the same groups.
+    grouped_kendall : Kendall tau and Mann-Kendall of the same groups.
+    pain_trends : All three per patient, on daily pain.
+
     Notes
     -----
     With group means :math:`\bar x, \bar y` (from ``np.bincount``) and
@@ -501,6 +507,12 @@ def grouped_theil_sen(
           of the slope (y units per x unit); NaN when undefined;
         * ``n_slopes`` - number of pairs with different x (int).
 
+    See Also
+    --------
+    grouped_ols : The least-squares slope of the same groups.
+    grouped_kendall : Kendall tau and Mann-Kendall.
+    pain_trends : All three per patient, on daily pain.
+
     Notes
     -----
     The pairwise slopes are :math:`(y_j - y_i)/(x_j - x_i)` over all pairs with
@@ -571,6 +583,12 @@ def grouped_kendall(codes: Any, x: Any, y: Any, *, n_groups: int | None = None) 
           undefined);
         * ``concordant``, ``discordant`` - numbers of concordant and discordant
           pairs (int).
+
+    See Also
+    --------
+    grouped_theil_sen : The robust slope.
+    grouped_ols : The least-squares slope.
+    pain_trends : All three per patient.
 
     Notes
     -----
@@ -670,6 +688,12 @@ def daily_pain(pain: pd.DataFrame, patients: pd.DataFrame, *, as_of: DateLike | 
         * ``nprs_mean`` - mean NPRS of that day's ratings (points, 0-10);
         * ``n_ratings`` - number of ratings that day (int).
 
+    See Also
+    --------
+    weekly_pain : The days summarised per programme week.
+    rolling_pain : A trailing mean of the days.
+    pain_trends : Slopes of the days.
+
     Notes
     -----
     Ratings before the programme start (day < 0), ratings without a value or a
@@ -727,6 +751,12 @@ def weekly_pain(pain: pd.DataFrame, patients: pd.DataFrame, *, as_of: DateLike |
         * ``days_elapsed`` - days of the week up to and including the analysis
           date (int, 1-7);
         * ``share_days_rated`` - ``days_rated / days_elapsed`` (fraction 0-1).
+
+    See Also
+    --------
+    daily_pain : The days the weeks are built from.
+    analysis.adherence.weekly_adherence : Adherence on the same weeks.
+    analysis.cohort.weekly_progress : Both joined.
 
     Notes
     -----
@@ -820,6 +850,11 @@ def rolling_pain(
         * ``nprs_rolling`` - mean of the daily means of the days in the window
           (points; NaN when no day in the window has a rating);
         * ``days_in_window`` - days with ratings in the window (int).
+
+    See Also
+    --------
+    daily_pain : The daily means.
+    weekly_pain : Means per programme week.
 
     Notes
     -----
@@ -927,6 +962,13 @@ def pain_trends(pain: pd.DataFrame, patients: pd.DataFrame, *, settings: Setting
           (pain falls), ``"worsening"`` when wholly above 0, else ``"no clear
           trend"``; ``<NA>`` with ``"not enough data"``;
         * ``confidence`` - confidence level of the intervals (probability).
+
+    See Also
+    --------
+    daily_pain : The days the slopes are fitted to.
+    grouped_theil_sen : The robust slope kernel.
+    grouped_ols : The least-squares kernel.
+    analysis.outcomes.pain_change : Change between diary windows instead of a slope.
 
     Notes
     -----
