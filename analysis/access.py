@@ -55,7 +55,7 @@ from analysis.roles import (
 )
 from analysis.settings import DEFAULT_SETTINGS, Settings
 from analysis.store import EntryReport, PatientCheck, PatientLookup, Store, StoreError, UploadReport, safe_filename
-from analysis.timeline import DateLike
+from analysis.timeline import DateLike, to_day
 
 __all__ = [
     "NewPatient",
@@ -318,7 +318,7 @@ def upload(
     table: str | None = None,
     patient_id: str | None = None,
     dayfirst: bool = True,
-    today: date | None = None,
+    today: DateLike | None = None,
 ) -> UploadReport:
     """Store an uploaded file as ``user`` may: all rows or none (:meth:`analysis.store.Store.ingest_upload`).
 
@@ -360,11 +360,16 @@ def upload(
             check_upload_rows(user, read_as, rows, lookup.caseload(str(user.physio_id)), lookup.registered(ids))
 
     return store.ingest_upload(user.username, source_bytes, filename, table=table, patient_id=forced,
-                               dayfirst=dayfirst, today=today, check=check)
+                               dayfirst=dayfirst, today=_date(today), check=check)
+
+
+def _date(day: DateLike | None) -> date | None:
+    """The calendar day ingestion takes as ``today``."""
+    return None if day is None else to_day(day).date()
 
 
 def preview_upload(user: User, store: Store, source_bytes: bytes, filename: str | None, *, dayfirst: bool = True,
-                   today: date | None = None) -> IngestResult:
+                   today: DateLike | None = None) -> IngestResult:
     """Read an upload as :func:`upload` would, with the same checks, and save nothing.
 
     Parameters
@@ -392,7 +397,7 @@ def preview_upload(user: User, store: Store, source_bytes: bytes, filename: str 
     name = safe_filename(filename)
     store.limits.check_bytes(len(data), name)
     forced = check_upload(user, None, None)
-    result = ingest_file(data, filename=name, patient_id=forced, dayfirst=dayfirst, today=today)
+    result = ingest_file(data, filename=name, patient_id=forced, dayfirst=dayfirst, today=_date(today))
     store.limits.check_rows(result.n_rows, name)
     check_upload(user, result.table, forced)
     return result

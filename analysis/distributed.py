@@ -353,9 +353,9 @@ def resolve_as_of_dask(cohort: DaskCohort, as_of: DateLike | None = None) -> pd.
     """
     if as_of is not None:
         return pd.Timestamp(as_of).normalize()
-    import dask
+    from dask.base import compute
 
-    latest = dask.compute(cohort.sessions["performed_at"].max(), cohort.pain["recorded_at"].max())
+    latest = compute(cohort.sessions["performed_at"].max(), cohort.pain["recorded_at"].max())
     latest = [pd.Timestamp(t) for t in latest if t is not None and pd.notna(t)]
     if not latest:
         return pd.Timestamp.today().normalize()

@@ -41,7 +41,7 @@ from numpy.typing import ArrayLike
 from analysis.errors import NotEnoughDataError, SettingsError
 from analysis.instruments import INSTRUMENTS, Instrument, get_instrument
 from analysis.settings import DEFAULT_SETTINGS, Settings
-from analysis.timeline import patient_codes
+from analysis.timeline import DateLike, patient_codes
 
 __all__ = [
     "diary_windows",
@@ -58,6 +58,7 @@ __all__ = [
 #: Tolerance for threshold comparisons, so that 4 -> 2.8 (30.000000000000004 %) and
 #: 29.999999999999996 % both meet a 30 % rule: thresholds are clinical, not floating point.
 _EPS = 1e-9
+_NONE = np.array(None, dtype=object)  # "no label" in np.where / np.select (None as a 0-d object array)
 #: z of the 95 % MDC (MDC95 = 1.96 x sqrt(2) x SEM); fixed by the MDC's definition,
 #: independent of ``Settings.rci_z``.
 _MDC_Z = 1.96
@@ -101,7 +102,7 @@ class _PainGrid:
         return total, n
 
 
-def _pain_grid(pain: pd.DataFrame, patients: pd.DataFrame, as_of: Any, settings: Settings) -> _PainGrid:
+def _pain_grid(pain: pd.DataFrame, patients: pd.DataFrame, as_of: DateLike | None, settings: Settings) -> _PainGrid:
     """Build the daily grid; ratings before day 0, after ``as_of`` or of unknown patients are dropped."""
     n_pat = len(patients)
     start = patients["programme_start"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
@@ -210,7 +211,9 @@ def _window_frame(grid: _PainGrid, w: dict[str, np.ndarray], settings: Settings)
         + _s(w["first"]) + "-" + _s(w["end"])
         + f" have a pain rating (at least {m} needed in the last {wc} days)"
     )[few]
-    ints = lambda a: pd.array(np.where(a >= 0, a, 0), dtype="Int64")  # noqa: E731
+    def ints(a: np.ndarray) -> pd.arrays.IntegerArray:
+        return pd.array(np.where(a >= 0, a, 0), dtype="Int64")
+
     first = ints(w["first"])
     first[w["first"] < 0] = pd.NA
     last = ints(w["end"])
@@ -238,7 +241,7 @@ def diary_windows(
     pain: pd.DataFrame,
     patients: pd.DataFrame,
     *,
-    as_of: Any = None,
+    as_of: DateLike | None = None,
     settings: Settings = DEFAULT_SETTINGS,
 ) -> pd.DataFrame:
     """Baseline and current pain from diary windows, one row per patient of the registry.
@@ -481,7 +484,7 @@ def _mcid_columns(
         ["substantial", "moderate"],
         default="none",
     )
-    tier = np.where(np.isnan(pct_thr), None, tier)  # tiers only where the instrument has a % rule (not PSFS)
+    tier = np.where(np.isnan(pct_thr), _NONE, tier)  # tiers only where the instrument has a % rule (not PSFS)
 
     def masked_bool(values: np.ndarray, available: bool) -> pd.arrays.BooleanArray:
         arr = pd.array(values, dtype="boolean")
@@ -585,7 +588,7 @@ def pain_change(
     pain: pd.DataFrame,
     patients: pd.DataFrame,
     *,
-    as_of: Any = None,
+    as_of: DateLike | None = None,
     settings: Settings = DEFAULT_SETTINGS,
     instrument: str | Instrument = "nprs",
     sd_baseline: float | None = None,
@@ -943,7 +946,7 @@ def time_to_events(
     pain: pd.DataFrame,
     patients: pd.DataFrame,
     *,
-    as_of: Any = None,
+    as_of: DateLike | None = None,
     settings: Settings = DEFAULT_SETTINGS,
     instrument: str | Instrument = "nprs",
 ) -> pd.DataFrame:

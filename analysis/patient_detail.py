@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 import numpy as np
@@ -233,8 +232,7 @@ def patient_detail(
     )
 
 
-def restrict_to_dates(detail: PatientDetail, start: date | pd.Timestamp | None,
-                      end: date | pd.Timestamp | None) -> PatientDetail:
+def restrict_to_dates(detail: PatientDetail, start: DateLike | None, end: DateLike | None) -> PatientDetail:
     """The same detail with its timeline tables cut to a date range.
 
     Parameters

@@ -349,7 +349,7 @@ def _week_start(programme_start: pd.Timestamp, week: int | np.ndarray) -> Any:
 
 def programme_to_prescriptions(
     patient_id: str,
-    programme_start: object,
+    programme_start: DateLike,
     programme: Programme,
     weeks: int | None = 12,
 ) -> pd.DataFrame:
@@ -412,7 +412,7 @@ def planned_weekly_load(
     programme: Programme,
     weeks: int = 12,
     *,
-    programme_start: object = "2026-01-05",
+    programme_start: DateLike = "2026-01-05",
     settings: Settings = DEFAULT_SETTINGS,
 ) -> pd.DataFrame:
     """The planned weekly dose of a programme and its acute:chronic ratio, week by week.

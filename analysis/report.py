@@ -989,13 +989,13 @@ def report_data(
         patients = cohort.patients
         model_data = patient_week_table(cohort, as_of=when, settings=settings)
     else:
-        import dask
+        from dask.base import compute
 
         from analysis.distributed import _Bound, map_patients, patient_week_table_dask, resolve_as_of_dask
 
         when = resolve_as_of_dask(cohort, as_of)
         lazy = [map_patients(_Bound(func, as_of=when, settings=settings), cohort) for func in _PARTS.values()]
-        computed = dask.compute(*lazy, cohort.patients)
+        computed = compute(*lazy, cohort.patients)
         parts = dict(zip(_PARTS, computed[:-1], strict=True))
         patients = computed[-1].reset_index()
         parts["summary"] = parts["summary"].sort_values(

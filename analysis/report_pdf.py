@@ -23,6 +23,7 @@ import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
 import matplotlib
 
@@ -32,6 +33,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.typing import RcKeyType  # noqa: E402
 
 from analysis.cohort import CohortTables  # noqa: E402
 from analysis.patient_detail import (  # noqa: E402
@@ -55,7 +57,7 @@ from analysis.timeline import DateLike  # noqa: E402
 __all__ = ["CHARTS", "patient_report_pdf", "detail_report_pdf", "report_figure", "report_figures"]
 
 _A4 = (8.27, 11.69)  # inches, portrait
-_FONT_RC = {"pdf.fonttype": 42, "ps.fonttype": 42, "font.family": "DejaVu Sans"}
+_FONT_RC: dict[RcKeyType, Any] = {"pdf.fonttype": 42, "ps.fonttype": 42, "font.family": "DejaVu Sans"}
 
 
 @contextmanager
@@ -246,5 +248,5 @@ def patient_report_pdf(
     """
     detail = patient_detail(cohort, patient_id, as_of=as_of, settings=settings)
     if start is not None or end is not None:
-        detail = restrict_to_dates(detail, start, end)  # type: ignore[arg-type]
+        detail = restrict_to_dates(detail, start, end)
     return detail_report_pdf(detail)

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -68,6 +68,7 @@ _PSFS_MAX_ACTIVITIES = 5
 _STARTBACK_LOW_MAX_TOTAL = 3
 _STARTBACK_HIGH_MIN_PSYCH = 4
 _STARTBACK_PSYCH_ITEMS = (5, 6, 7, 8, 9)
+_NONE = np.array(None, dtype=object)  # "no label" in np.where / np.select (None as a 0-d object array)
 #: Why a questionnaire with too few answers is not scored; ``{n}`` = items answered,
 #: ``{min}`` = the ODI minimum. One template per instrument, used by both layers.
 _TOO_FEW: dict[str, str] = {
@@ -185,7 +186,7 @@ def _startback_kernel(total: np.ndarray, psych: np.ndarray, n: np.ndarray) -> tu
     ok = n == INSTRUMENTS["startback"].n_items
     risk = np.select(
         [~ok, total <= _STARTBACK_LOW_MAX_TOTAL, psych >= _STARTBACK_HIGH_MIN_PSYCH],
-        [None, "low", "high"],
+        [_NONE, "low", "high"],
         default="medium",
     )
     return np.where(ok, total, np.nan), risk
@@ -199,7 +200,7 @@ def _band_array(score: np.ndarray) -> np.ndarray:
     for upper, label in ODI_BANDS:
         conds.append(s <= upper)
         labels.append(label)
-    return np.select(conds, labels, default=None)
+    return np.select(conds, labels, default=_NONE)
 
 
 # --------------------------------------------------------------------------- scalar API
@@ -322,7 +323,7 @@ def odi_band(score: float | Sequence[float] | np.ndarray | pd.Series) -> Any:
     so each band is taken to run up to and including its upper bound.
     """
     if np.ndim(score) == 0:
-        s = float(score)  # type: ignore[arg-type]
+        s = float(cast(float, score))  # np.ndim(score) == 0: one number
         if np.isnan(s):
             return None
         if not 0 <= s <= 100:
@@ -808,7 +809,7 @@ def score_proms(proms: pd.DataFrame, *, settings: Settings = DEFAULT_SETTINGS) -
     mo = has_total & t_good & (k == "odi")
     band[mo] = _band_array(score[mo])
     ms = has_total & t_good & (k == "startback")
-    band[ms] = np.where(score[ms] <= _STARTBACK_LOW_MAX_TOTAL, "low", None)
+    band[ms] = np.where(score[ms] <= _STARTBACK_LOW_MAX_TOTAL, "low", _NONE)
     with np.errstate(invalid="ignore"):
         sb_note = ms & (score > _STARTBACK_LOW_MAX_TOTAL)
     note[sb_note] = "risk group needs the psychosocial items 5-9; only the total was given"

@@ -121,7 +121,7 @@ from analysis.programmes import (
 )
 from analysis.sample_data import SAMPLE_DIR, SNAPSHOT_DATE
 from analysis.schema import TABLES, ColumnSpec, TableSpec, conform
-from analysis.timeline import DateLike
+from analysis.timeline import DateLike, to_day
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -516,6 +516,14 @@ def _records(frame: pd.DataFrame, table: sa.Table) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in zip(*arrays, strict=True)]
 
 
+def _new_id(result: sa.CursorResult[Any]) -> int:
+    """The primary key of the row an ``INSERT`` just added (the ``uploads`` rows' ``upload_id``)."""
+    key = result.inserted_primary_key
+    if key is None:  # pragma: no cover - every insert here has an autoincrement key
+        raise StoreError("the database did not return the new row's key")
+    return int(key[0])
+
+
 def _insert_chunk(conn: sa.Connection, table: sa.Table, records: list[dict[str, Any]]) -> None:
     """Insert one batch of rows (a seam the tests use to inject a failure mid-transaction)."""
     conn.execute(table.insert(), records)
@@ -902,12 +910,15 @@ class Store:
     def schema_version(self) -> int:
         """The schema version recorded in the store."""
         with self._read() as conn:
-            return int(conn.scalar(sa.select(META.c.value).where(META.c.key == "schema_version")))
+            value = conn.scalar(sa.select(META.c.value).where(META.c.key == "schema_version"))
+        if value is None:  # pragma: no cover - Store.open writes it
+            raise StoreError(f"the store at {self.url} records no schema version")
+        return int(value)
 
     def counts(self) -> dict[str, int]:
         """Number of rows of every table (canonical, ``uploads``, ``rejected_rows``)."""
         with self._read() as conn:
-            return {t.name: int(conn.scalar(sa.select(sa.func.count()).select_from(t)))
+            return {t.name: int(conn.scalar(sa.select(sa.func.count()).select_from(t)) or 0)
                     for t in (UPLOADS, REJECTED_ROWS, *CANONICAL.values())}
 
     def caseload(self, physio_id: str) -> list[str]:
@@ -1057,13 +1068,13 @@ class Store:
                         UPLOADS.c.patient_id.is_not_distinct_from(forced)))
                 new = result.accepted.loc[~there]
                 n_there = int(there.sum())
-                upload_id = conn.execute(UPLOADS.insert().values(
+                upload_id = _new_id(conn.execute(UPLOADS.insert().values(
                     uploaded_by=uploaded_by, uploaded_at=datetime.now(UTC).replace(tzinfo=None),
                     filename=name, content_sha256=sha, size_bytes=len(data), table_name=result.table,
                     format=result.format, patient_id=forced, rows_in_file=result.n_rows, rows_added=len(new),
                     rows_already_there=n_there, rows_duplicate_in_file=result.n_duplicates,
                     rows_rejected=result.n_rejected, duplicate_of=duplicate_of,
-                )).inserted_primary_key[0]
+                )))
                 _insert_frame(conn, canonical, new.assign(upload_id=upload_id))
                 if duplicate_of is None and len(result.rejected):
                     rej = result.rejected
@@ -1104,7 +1115,7 @@ class Store:
         except OSError as exc:  # the rows are stored; only the copy of the file is missing
             logger.warning("could not keep a copy of upload %s: %s", sha, exc)
 
-    def load_sample(self, directory: str | Path | None = None, *, today: date | None = None,
+    def load_sample(self, directory: str | Path | None = None, *, today: DateLike | None = None,
                     if_empty: bool = True) -> list[UploadReport]:
         """Seed the store with the sample cohort (the five canonical CSV files of ``data/sample``).
 
@@ -1128,7 +1139,7 @@ class Store:
                 if conn.scalar(sa.select(sa.func.count()).select_from(UPLOADS)):
                     return []
         folder = Path(directory) if directory is not None else SAMPLE_DIR
-        when = today or max(date.today(), SNAPSHOT_DATE)
+        when = to_day(today).date() if today is not None else max(date.today(), SNAPSHOT_DATE)
         return [self.ingest_upload(SYSTEM_USER, (folder / f"{name}.csv").read_bytes(), f"{name}.csv", table=name,
                                    today=when) for name in TABLES]
 
@@ -1286,12 +1297,12 @@ class Store:
                     rows_added: int, payload: str) -> int:
         """An ``uploads`` row for data entered in the app (the canonical rows need one; also the audit trail)."""
         data = payload.encode("utf-8")
-        return int(conn.execute(UPLOADS.insert().values(
+        return _new_id(conn.execute(UPLOADS.insert().values(
             uploaded_by=by, uploaded_at=self._now(), filename=f"entered in the app: {what}",
             content_sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data), table_name=table,
             format="app", patient_id=patient_id, rows_in_file=rows_added, rows_added=rows_added,
             rows_already_there=0, rows_duplicate_in_file=0, rows_rejected=0, duplicate_of=None,
-        )).inserted_primary_key[0])
+        )))
 
     @staticmethod
     def _registered_physio(conn: sa.Connection, patient_id: str, check: PatientCheck | None) -> str:
@@ -1625,13 +1636,13 @@ class Store:
                     return EntryReport(None, table, 0, 0, same)
                 body = json.dumps([rec for rec in incoming], default=_json_value, sort_keys=True).encode()
                 now = datetime.now(UTC).replace(tzinfo=None)
-                upload_id = conn.execute(UPLOADS.insert().values(
+                upload_id = _new_id(conn.execute(UPLOADS.insert().values(
                     uploaded_by=changed_by, uploaded_at=now, filename=safe_filename(source),
                     content_sha256=hashlib.sha256(body).hexdigest(), size_bytes=len(body), table_name=table,
                     format="form", patient_id=ids[0] if len(ids) == 1 else None, rows_in_file=len(incoming),
                     rows_added=len(new) + len(changed) + len(removed), rows_already_there=same,
                     rows_duplicate_in_file=0, rows_rejected=0, duplicate_of=None,
-                )).inserted_primary_key[0]
+                )))
                 if new:
                     _insert_chunk(conn, canonical, [{**rec, "upload_id": upload_id} for rec in new])
                 for _old, rec in changed:

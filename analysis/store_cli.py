@@ -38,12 +38,16 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
 
 from analysis.errors import RehabtrackError
+
+if TYPE_CHECKING:  # pragma: no cover - imported lazily at run time (see _store)
+    from analysis.roles import User
+    from analysis.store import Store
 
 __all__ = ["register", "users_app", "EXIT_OK", "EXIT_REJECTED", "EXIT_ERROR"]
 
@@ -71,13 +75,13 @@ def _errors() -> Iterator[None]:
         raise typer.Exit(EXIT_ERROR) from None
 
 
-def _store(url: str | None):  # noqa: ANN202 - Store imported lazily to keep `rehabtrack --help` fast
+def _store(url: str | None) -> Store:  # Store imported lazily to keep `rehabtrack --help` fast
     from analysis.store import Store
 
     return Store.open(url)
 
 
-def _user(username: str):  # noqa: ANN202
+def _user(username: str) -> User:
     from analysis.accounts import load_users, users_file
 
     users = load_users()

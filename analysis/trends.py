@@ -70,6 +70,7 @@ _BLOCK_BYTES = 2 * 1024 * 1024
 #: Largest group size for which Kendall's exact null distribution is tabulated
 #: (scipy's ``method='auto'`` uses the exact p-value for n <= 33 without ties).
 _KENDALL_EXACT_MAX_N = 33
+_NONE = np.array(None, dtype=object)  # "no label" in np.where / np.select (None as a 0-d object array)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -331,7 +332,7 @@ def _kendall_frame(pairs: dict[str, np.ndarray], n_groups: int) -> pd.DataFrame:
     for size in np.unique(n[exact]):
         sel = exact & (n == size)
         p[sel] = _kendall_exact_p(int(size), con[sel])
-    method = np.where(exact, "exact", np.where(asym, "asymptotic", None))
+    method = np.where(exact, "exact", np.where(asym, "asymptotic", _NONE))
     return pd.DataFrame(
         {
             "n": n,
@@ -773,7 +774,7 @@ def weekly_pain(pain: pd.DataFrame, patients: pd.DataFrame, *, as_of: DateLike |
     code, day = d["code"], d["day"]
     week = week_of_day(day)
     if as_of is not None:
-        asof_day = (np.datetime64(when, "D") - start).astype(np.int64)
+        asof_day = np.asarray(np.datetime64(when, "D") - start).astype(np.int64)
         asof_day = np.where(np.isnat(start), -1, asof_day)
         n_weeks = np.where(asof_day >= 0, week_of_day(asof_day), 0)
     else:
@@ -781,7 +782,7 @@ def weekly_pain(pain: pd.DataFrame, patients: pd.DataFrame, *, as_of: DateLike |
         if len(code):
             np.maximum.at(n_weeks, code, week)
         if when is not None:
-            asof_day = (np.datetime64(when, "D") - start).astype(np.int64)
+            asof_day = np.asarray(np.datetime64(when, "D") - start).astype(np.int64)
             asof_day = np.where(np.isnat(start), -1, asof_day)
         else:
             asof_day = np.full(n_pat, -1)
