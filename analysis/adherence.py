@@ -57,6 +57,7 @@ from analysis.timeline import (
     patient_codes,
     resolve_as_of,
     silence_from,
+    stopped_logging,
     week_of_day,
 )
 
@@ -234,7 +235,7 @@ class _Cohort:
 
     def silent(self, settings: Settings) -> np.ndarray:
         """Per patient: no session or pain entry for at least ``logging_stopped_days`` up to ``as_of``."""
-        return self.as_of_day - self.silence_from >= settings.logging_stopped_days
+        return stopped_logging(self.as_of_day, self.silence_from, settings.logging_stopped_days)
 
 
 def _prepare(

@@ -35,7 +35,16 @@ from analysis.outcomes import pain_change, prom_change
 from analysis.schema import empty_frame
 from analysis.scoring import score_proms
 from analysis.settings import DEFAULT_SETTINGS, Settings
-from analysis.timeline import NO_DAY, DateLike, epoch_day, epoch_days, resolve_as_of, silence_from, week_of_day
+from analysis.timeline import (
+    NO_DAY,
+    DateLike,
+    epoch_day,
+    epoch_days,
+    resolve_as_of,
+    silence_from,
+    stopped_logging,
+    week_of_day,
+)
 from analysis.trends import STATUS_NOT_ENOUGH_DATA, TREND_WORSENING, pain_trends, weekly_pain
 
 __all__ = [
@@ -578,9 +587,9 @@ def _assemble(
     entry_epoch, has_entry = epoch_days(a["last_entry_date"])
     last_entry = np.where(has_entry, entry_epoch, NO_DAY)
     silent_since = silence_from(last_entry, start)
-    silent_in_programme = started & (
-        np.minimum(as_of_day, programme_last_day) - silent_since >= settings.logging_stopped_days
-    )
+    # the silence counted up to the earlier of as_of and the programme's last day: it began while the programme ran
+    silent_in_programme = started & stopped_logging(
+        np.minimum(as_of_day, programme_last_day), silent_since, settings.logging_stopped_days)
     finished = started & (programme_weeks > 0) & (programme_last_day < as_of_day)
     logging_status = np.select(
         [~started, silent_in_programme, finished], ["not started yet", "stopped logging", "programme finished"],

@@ -40,6 +40,7 @@ __all__ = [
     "numeric_values",
     "last_entry_days",
     "silence_from",
+    "stopped_logging",
 ]
 
 #: A date or time as the library accepts it: ISO text (``"2026-11-20"``), a :class:`datetime.date`,
@@ -407,3 +408,35 @@ def silence_from(last_entry: np.ndarray, start: np.ndarray) -> np.ndarray:
     """
     relative = np.where(last_entry > NO_DAY, last_entry - start, -1)
     return np.maximum(relative, -1)
+
+
+def stopped_logging(up_to_day: np.ndarray, since: np.ndarray, days: int) -> np.ndarray:
+    """Whether each patient has been silent for at least ``days`` days on programme day ``up_to_day``.
+
+    Parameters
+    ----------
+    up_to_day
+        Programme day the silence is counted up to (the analysis date's, or an
+        earlier one such as the programme's last day).
+    since
+        Programme day the silence is counted from (:func:`silence_from`).
+    days
+        ``Settings.logging_stopped_days``.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        ``up_to_day - since >= days``: no session or pain entry for ``days`` days
+        (docs/clinical-reference.md section 5).
+
+    See Also
+    --------
+    silence_from : Where the silence starts.
+    analysis.flags.logging_stopped : Every such gap, as flags.
+
+    Examples
+    --------
+    >>> stopped_logging(np.array([20, 20]), silence_from(np.array([105, 115]), np.array([100, 100])), 7).tolist()
+    [True, False]
+    """
+    return np.asarray(up_to_day - since >= days, dtype=bool)
