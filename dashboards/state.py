@@ -7,11 +7,15 @@ read) and cache the result on the server:
 * :func:`store` opens the store once per process (``st.cache_resource``) on
   ``REHABTRACK_DATA_DIR`` (or ``REHABTRACK_DATABASE_URL``) and seeds it with the
   sample cohort on first run (``REHABTRACK_SEED_SAMPLE=0`` turns that off);
+* :func:`settings` reads the clinic's settings file once per process
+  (``REHABTRACK_SETTINGS``, else ``<data dir>/rehabtrack.toml``, else the cited
+  defaults; :func:`analysis.settings.clinic_settings`) and every cached call gets it;
 * :func:`cohort_for_user`, :func:`summary_for_user`, :func:`weekly_for_user`
-  and :func:`daily_for_user` are cached per user **and per data version** (the
-  number and last id of the uploads), so an upload invalidates them on the next run;
-* :func:`preview_upload` reads an upload without saving it, cached on the bytes;
-  :func:`save_upload` stores it (:meth:`analysis.store.Store.ingest_upload`).
+  and :func:`daily_for_user` are cached per user **and per data version**
+  (:meth:`analysis.store.Store.data_version`), so an upload invalidates them on the next run;
+* :func:`preview_upload` reads an upload without saving it, cached on the bytes
+  (:func:`analysis.access.preview_upload`); :func:`save_upload` stores it
+  (:func:`analysis.access.upload`).
 
 Session keys shared by the pages: :data:`SELECTED_PATIENT_KEY`
 (``st.session_state["selected_patient"]``: the caseload's click-through to the
