@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One command: set up (first run only) and run every check: ruff, the unit and property tests,
-# the Streamlit AppTests and the end-to-end tests in a real headless Chromium.
+# One command: set up (first run only) and run every check: ruff, mypy, the unit and property tests,
+# the docstring examples of analysis/ (doctests), the Streamlit AppTests and the end-to-end tests in a
+# real headless Chromium.
 #   ./test.sh              everything
 #   ./test.sh -k ingest    extra arguments go to pytest
 set -euo pipefail
@@ -21,6 +22,8 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 
 .venv/bin/ruff check analysis dashboards tests benchmarks
+# types of the library (strict; [tool.mypy] in pyproject.toml lists the exceptions)
+.venv/bin/mypy
 # The store tests also run against a throw-away PostgreSQL on 127.0.0.1 (Debian's postgresql,
 # installed by the script if missing); REHABTRACK_TEST_POSTGRES_URL tells the tests where it is.
 if pg_url=$(scripts/postgres-for-tests.sh start); then

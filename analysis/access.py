@@ -1,466 +1,85 @@
-"""Who may see and upload what: users, roles, password checks and THE one data-access function.
+"""The data-access facade: every read and every user-checked write of the store goes through here.
 
-Roles
------
-``patient``
-    Sees their own rows only; uploads their own sessions, pain diary and
-    questionnaires (the file's rows are filled with, or must name, their ID).
-``physio``
-    Sees the patients whose ``patients.physio_id`` is theirs (their caseload);
-    uploads any table for those patients and registers new patients to themselves.
-``researcher``
-    Sees the whole cohort pseudonymised (:class:`analysis.export.ResearchCohort`:
-    keyed-hash pseudonyms, programme days instead of dates, no notes); uploads nothing.
-``admin``
-    Sees and uploads everything.
+Pages and commands never call the store directly. Each function takes the
+current :class:`analysis.roles.User`, applies the role policy of
+:mod:`analysis.roles` and then calls the store (:class:`analysis.store.Store`),
+which only persists. Where the answer of a check could change before the write
+(who is on a physio's caseload), the check runs inside the store's write
+transaction (:data:`analysis.store.WriteCheck`).
 
-Every read of data goes through :func:`cohort_for`, which takes the current user
-and filters by role; dashboard pages and commands never query the store
-directly. Asking explicitly for an ID outside one's scope raises
-:class:`AccessDenied` (it never silently returns someone else's rows).
+Reads
+    :func:`cohort_for` (THE data-access function: the canonical tables a user
+    may see, or the pseudonymised cohort for a researcher), :func:`summary_for`
+    (the cohort summary of that scope), :func:`research_export`,
+    :func:`patient_profiles`, :func:`custom_exercises`, :func:`custom_templates`.
+Writes
+    :func:`upload` (a file), :func:`save_entries` (a form), :func:`add_patient`
+    (the store registers the patient, :mod:`analysis.accounts` writes their
+    login), :func:`archive_patient`, :func:`save_prescriptions`,
+    :func:`save_custom_exercise`, :func:`save_custom_template`.
 
-Users file
-----------
-A TOML file, one table per user, passwords stored only as Argon2id hashes
-(argon2-cffi, the OWASP-recommended algorithm)::
-
-    [users.physio_a]
-    role = "physio"
-    physio_id = "physio_a"
-    password_hash = "$argon2id$v=19$m=65536,t=3,p=4$..."
-
-An account without ``password_hash`` cannot log in with a password; it is for a
-clinic whose identity provider signs people in (Streamlit's ``st.login`` with
-OpenID Connect): the dashboard then maps the signed-in e-mail address to its
-account with :func:`lookup_user` (add it with ``rehabtrack users add EMAIL --role
-... --no-password``).
-
-The file used is ``REHABTRACK_USERS_FILE`` when set, else ``<data dir>/users.toml``
-when it exists, else the committed demo accounts of the sample cohort
-(``analysis/demo_users.toml``; their passwords are in the README and are public:
-create a users file with ``rehabtrack users add`` before storing real data, and
-the demo accounts stop working).
+Asking explicitly for an ID outside one's scope raises
+:class:`analysis.roles.AccessDenied` (it never silently returns someone else's rows).
 """
 
 from __future__ import annotations
 
-import functools
-import json
 import logging
 import os
-import re
-import secrets
-import tomllib
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from analysis.errors import RehabtrackError
-from analysis.export import ResearchCohort, pseudonym_key, pseudonymise_cohort
-
-if TYPE_CHECKING:  # pragma: no cover
-    from analysis.cohort import CohortTables
-    from analysis.store import Store
+from analysis.accounts import add_user, new_password
+from analysis.cohort import CohortTables, cohort_summary
+from analysis.export import check_format, write_research_tables
+from analysis.ingest import IngestResult, ingest_file
+from analysis.programmes import ProgrammeEdit, Template, check_prescriptions, custom_exercise
+from analysis.pseudonyms import ResearchCohort, pseudonym_key, pseudonymise_cohort, pseudonymise_ids
+from analysis.roles import (
+    ADMIN,
+    PATIENT,
+    PHYSIO,
+    RESEARCHER,
+    AccessDenied,
+    User,
+    check_entry_rows,
+    check_programme_patient,
+    check_upload,
+    check_upload_rows,
+    describe_ids,
+    programme_owner,
+)
+from analysis.settings import DEFAULT_SETTINGS, Settings
+from analysis.store import EntryReport, PatientCheck, PatientLookup, Store, StoreError, UploadReport, safe_filename
+from analysis.timeline import DateLike, to_day
 
 __all__ = [
-    "ROLES",
-    "PATIENT",
-    "PHYSIO",
-    "RESEARCHER",
-    "ADMIN",
-    "PATIENT_UPLOAD_TABLES",
-    "USERS_FILE_ENV",
-    "DEMO_USERS_FILE",
-    "MIN_PASSWORD_LENGTH",
-    "User",
-    "AccessDenied",
-    "AuthenticationError",
-    "hash_password",
-    "users_file",
-    "load_users",
-    "authenticate",
-    "lookup_user",
-    "add_user",
-    "check_upload",
-    "check_upload_rows",
+    "NewPatient",
     "cohort_for",
     "summary_for",
+    "research_export",
+    "upload",
+    "preview_upload",
+    "save_entries",
+    "add_patient",
+    "archive_patient",
+    "patient_profiles",
+    "save_prescriptions",
+    "save_custom_exercise",
+    "custom_exercises",
+    "save_custom_template",
+    "custom_templates",
 ]
 
 logger = logging.getLogger(__name__)
 
-PATIENT = "patient"
-PHYSIO = "physio"
-RESEARCHER = "researcher"
-ADMIN = "admin"
-#: Every role, from least to most privileged.
-ROLES: tuple[str, ...] = (PATIENT, PHYSIO, RESEARCHER, ADMIN)
-#: Tables a patient may upload (their own logs; never registrations or prescriptions).
-PATIENT_UPLOAD_TABLES: tuple[str, ...] = ("sessions", "pain", "proms")
-
-#: Environment variable naming the users file.
-USERS_FILE_ENV = "REHABTRACK_USERS_FILE"
-#: Users file name inside the data directory.
-USERS_FILE_NAME = "users.toml"
-#: The committed demo accounts of the sample cohort (passwords in the README; public).
-DEMO_USERS_FILE = Path(__file__).with_name("demo_users.toml")
-#: Shortest password ``add_user`` accepts (NIST SP 800-63B minimum).
-MIN_PASSWORD_LENGTH = 8
-
-_USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
-_HASHER = PasswordHasher()  # Argon2id, argon2-cffi's defaults (RFC 9106 low-memory profile)
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    """Verified when the user name is unknown, so that a wrong name takes as long as a wrong password."""
-    return _HASHER.hash(secrets.token_hex(16))
-
-
-class AccessDenied(RehabtrackError, PermissionError):
-    """The current user asked for data or an action outside their role's scope."""
-
-
-class AuthenticationError(RehabtrackError, ValueError):
-    """A user name and password did not match (the message never says which was wrong)."""
-
-
-@dataclass(frozen=True)
-class User:
-    """The person using rehabtrack.
-
-    Attributes
-    ----------
-    username
-        Login name (letters, digits and ``_ . @ -``; at most 64 characters).
-    role
-        One of :data:`ROLES`.
-    patient_id
-        For a patient: their ``patient_id`` (required); otherwise ``None``.
-    physio_id
-        For a physio: their ``physio_id`` as written in ``patients.physio_id``
-        (required); otherwise ``None``.
-    """
-
-    username: str
-    role: str
-    patient_id: str | None = None
-    physio_id: str | None = None
-
-    def __post_init__(self) -> None:
-        if not _USERNAME.match(self.username or ""):
-            raise ValueError(f"user name {self.username!r} must be 1-64 letters, digits or _ . @ -")
-        if self.role not in ROLES:
-            raise ValueError(f"role {self.role!r} is not one of {', '.join(ROLES)}")
-        if self.role == PATIENT and not self.patient_id:
-            raise ValueError(f"patient account {self.username!r} needs a patient_id")
-        if self.role == PHYSIO and not self.physio_id:
-            raise ValueError(f"physio account {self.username!r} needs a physio_id")
-        if self.role != PATIENT and self.patient_id:
-            raise ValueError(f"only a patient account has a patient_id ({self.username!r} is a {self.role})")
-        if self.role != PHYSIO and self.physio_id:
-            raise ValueError(f"only a physio account has a physio_id ({self.username!r} is a {self.role})")
-
 
 # --------------------------------------------------------------------------------------
-# users file and passwords
-
-
-def hash_password(password: str) -> str:
-    """The Argon2id hash of a password (a ``$argon2id$...`` string with its own random salt)."""
-    return _HASHER.hash(password)
-
-
-def users_file(data_dir: str | Path | None = None) -> Path:
-    """The users file in force: ``REHABTRACK_USERS_FILE``, else ``<data dir>/users.toml`` if it exists, else the demo.
-
-    Parameters
-    ----------
-    data_dir
-        Data directory; default :func:`analysis.store.data_dir`.
-
-    Returns
-    -------
-    pathlib.Path
-        The file to read accounts from.
-    """
-    env = os.environ.get(USERS_FILE_ENV)
-    if env:
-        return Path(env)
-    local = _local_users_file(data_dir)
-    return local if local.is_file() else DEMO_USERS_FILE
-
-
-def _local_users_file(data_dir: str | Path | None) -> Path:
-    if data_dir is None:
-        from analysis.store import data_dir as default_data_dir
-
-        data_dir = default_data_dir()
-    return Path(data_dir) / USERS_FILE_NAME
-
-
-def load_users(path: str | Path | None = None) -> dict[str, tuple[User, str | None]]:
-    """Read a users file.
-
-    Parameters
-    ----------
-    path
-        The file; default :func:`users_file`.
-
-    Returns
-    -------
-    dict
-        User name to ``(User, password_hash)``; the hash is ``None`` for an
-        account that signs in only through an identity provider.
-
-    Raises
-    ------
-    AuthenticationError
-        If the file cannot be read or an entry is incomplete (the message names the entry).
-    """
-    file = Path(path) if path is not None else users_file()
-    if not file.is_file():
-        return {}
-    try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise AuthenticationError(f"the users file {file} cannot be read: {exc}") from exc
-    out: dict[str, tuple[User, str | None]] = {}
-    for name, entry in (data.get("users") or {}).items():
-        try:
-            user = User(username=name, role=entry.get("role", ""), patient_id=entry.get("patient_id"),
-                        physio_id=entry.get("physio_id"))
-            hashed = entry.get("password_hash")
-            if hashed is not None and not str(hashed).startswith("$argon2"):
-                raise ValueError("password_hash must be an Argon2 hash (never a plain password)")
-        except (KeyError, ValueError, AttributeError) as exc:
-            raise AuthenticationError(f"the users file {file} has an invalid entry for {name!r}: {exc}") from exc
-        out[name] = (user, hashed)
-    return out
-
-
-def authenticate(username: str, password: str, *, path: str | Path | None = None) -> User:
-    """Check a user name and password against the users file.
-
-    Parameters
-    ----------
-    username, password
-        As typed by the person.
-    path
-        Users file; default :func:`users_file`.
-
-    Returns
-    -------
-    User
-        The account.
-
-    Raises
-    ------
-    AuthenticationError
-        ``"unknown user name or wrong password"`` whichever was wrong; an
-        unknown name costs the same hashing time as a wrong password.
-    """
-    users = load_users(path)
-    found = users.get(username)
-    try:
-        if found is None or found[1] is None:
-            _HASHER.verify(_dummy_hash(), password + "\x00")
-            raise VerifyMismatchError
-        _HASHER.verify(found[1], password)
-    except (VerificationError, InvalidHashError):
-        logger.info("failed login for %r", username)
-        raise AuthenticationError("unknown user name or wrong password") from None
-    return found[0]
-
-
-def lookup_user(username: str, *, path: str | Path | None = None) -> User:
-    """The account of someone already signed in by an identity provider (``st.login``), without a password.
-
-    Parameters
-    ----------
-    username
-        The identity the provider vouches for (e.g. ``st.user.email``).
-    path
-        Users file; default :func:`users_file`.
-
-    Returns
-    -------
-    User
-        The account registered under that name.
-
-    Raises
-    ------
-    AuthenticationError
-        If no account has that name (signing in proves who someone is, not what they may see).
-    """
-    found = load_users(path).get(username)
-    if found is None:
-        raise AuthenticationError(f"{username!r} has no rehabtrack account; ask an administrator to add one")
-    return found[0]
-
-
-def _toml_string(value: str) -> str:
-    # A JSON string of printable text is a valid TOML basic string.
-    return json.dumps(value, ensure_ascii=True)
-
-
-def add_user(user: User, password: str | None, *, path: str | Path | None = None, replace: bool = False) -> Path:
-    """Add (or replace) an account in the local users file.
-
-    Parameters
-    ----------
-    user
-        The account.
-    password
-        Its password, at least :data:`MIN_PASSWORD_LENGTH` characters; only its hash is
-        written. ``None`` for an account that signs in through an identity provider only.
-    path
-        Users file to write; default ``REHABTRACK_USERS_FILE`` or ``<data dir>/users.toml``
-        (never the committed demo file).
-    replace
-        Replace an existing account of the same name (e.g. a password reset).
-
-    Returns
-    -------
-    pathlib.Path
-        The file written (mode 0600, replaced atomically).
-
-    Raises
-    ------
-    ValueError
-        If the password is too short or the account exists and ``replace`` is False.
-    """
-    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
-        raise ValueError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
-    env = os.environ.get(USERS_FILE_ENV)
-    file = Path(path) if path is not None else Path(env) if env else _local_users_file(None)
-    if file.resolve() == DEMO_USERS_FILE.resolve():
-        raise ValueError("the demo accounts file is not for real accounts; give another users file")
-    users = load_users(file)
-    if user.username in users and not replace:
-        raise ValueError(f"user {user.username!r} already exists in {file}; use replace to change it")
-    users[user.username] = (user, None if password is None else hash_password(password))
-    lines = ["# rehabtrack users. Passwords are Argon2id hashes; edit with `rehabtrack users add`.", ""]
-    for name in sorted(users):
-        u, hashed = users[name]
-        lines.append(f"[users.{_toml_string(name)}]")
-        lines.append(f"role = {_toml_string(u.role)}")
-        if u.patient_id:
-            lines.append(f"patient_id = {_toml_string(u.patient_id)}")
-        if u.physio_id:
-            lines.append(f"physio_id = {_toml_string(u.physio_id)}")
-        if hashed is not None:
-            lines.append(f"password_hash = {_toml_string(hashed)}")
-        lines.append("")
-    file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_name(f".{file.name}.{secrets.token_hex(6)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write("\n".join(lines))
-    os.replace(tmp, file)
-    return file
-
-
-# --------------------------------------------------------------------------------------
-# uploads
-
-
-def check_upload(user: User, table: str | None, patient_id: str | None) -> str | None:
-    """Whether ``user`` may upload a ``table`` file, and for which patient.
-
-    Parameters
-    ----------
-    user
-        The uploader.
-    table
-        The canonical table of the file (``None`` while not yet known).
-    patient_id
-        The patient the file is for, if the uploader named one.
-
-    Returns
-    -------
-    str or None
-        The ``patient_id`` the ingestion must impose on every row: the
-        patient's own ID for a patient, ``patient_id`` as given otherwise.
-
-    Raises
-    ------
-    AccessDenied
-        A researcher uploading anything; a patient uploading a table other
-        than sessions, pain or questionnaires, or naming another patient.
-    """
-    if user.role == RESEARCHER:
-        raise AccessDenied("a researcher account cannot upload data; ask a physio or an administrator")
-    if user.role == PATIENT:
-        if patient_id is not None and patient_id != user.patient_id:
-            raise AccessDenied(f"you can only upload your own data (patient {user.patient_id})")
-        if table is not None and table not in PATIENT_UPLOAD_TABLES:
-            raise AccessDenied(f"patients upload sessions, pain diaries and questionnaires, not a {table} table; "
-                               "your physio keeps that table")
-        return user.patient_id
-    return patient_id
-
-
-def check_upload_rows(user: User, table: str, frame: pd.DataFrame, caseload: Iterable[str],
-                      registered: Iterable[str] = ()) -> None:
-    """Refuse a physio's file that touches patients outside their caseload.
-
-    Parameters
-    ----------
-    user
-        The uploader (only physios are checked here; patients are held to
-        their own ID by the ingestion, admins may upload anything).
-    table
-        Canonical table of the file.
-    frame
-        The accepted rows.
-    caseload
-        Patient IDs registered to this physio in the store.
-    registered
-        Every patient ID registered in the store (to any physio).
-
-    Raises
-    ------
-    AccessDenied
-        Naming up to 10 patient IDs: rows for patients not on the caseload; for
-        a ``patients`` file, rows registering a patient to another physio or a
-        patient already registered to another physio. Nothing of the file is stored.
-    """
-    if user.role != PHYSIO or frame.empty:
-        return
-    ids = pd.Index(frame["patient_id"].astype("string").unique())
-    mine = pd.Index(list(caseload), dtype="string")
-    if table == "patients":
-        others = frame.loc[frame["physio_id"].astype("string") != user.physio_id, "patient_id"].unique()
-        if len(others):
-            raise AccessDenied(
-                f"this patients file registers {_ids_text(others)} to another physio; a physio can only "
-                f"register patients to themselves ({user.physio_id}). Ask an administrator to move patients.")
-        taken = ids[ids.isin(pd.Index(list(registered), dtype="string")) & ~ids.isin(mine)]
-        if len(taken):
-            raise AccessDenied(f"{_ids_text(taken)} already registered with another physio; "
-                               "ask an administrator to move them to your caseload.")
-        return
-    outside = ids[~ids.isin(mine)]
-    if len(outside):
-        raise AccessDenied(
-            f"this file has rows for {_ids_text(outside)}, not on your caseload ({user.physio_id}); "
-            "remove those rows, register the patients first, or ask an administrator. Nothing was stored.")
-
-
-def _ids_text(ids: Sequence[str] | pd.Index) -> str:
-    ids = [str(i) for i in ids]
-    shown = ", ".join(ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
-    return ("patient " if len(ids) == 1 else "patients ") + shown
-
-
-# --------------------------------------------------------------------------------------
-# THE data-access function
+# reads
 
 
 def cohort_for(
@@ -486,7 +105,7 @@ def cohort_for(
         Researchers only: keep free-text notes in the pseudonymised tables
         (default removed). Other roles always see the notes of the rows they may see.
     key
-        Pseudonym key for researchers; default :func:`analysis.export.pseudonym_key`
+        Pseudonym key for researchers; default :func:`analysis.pseudonyms.pseudonym_key`
         of the store's data directory.
 
     Returns
@@ -494,7 +113,7 @@ def cohort_for(
     CohortTables or ResearchCohort
         Patient: the canonical tables with only their own rows. Physio: the
         rows of their caseload (patients whose ``physio_id`` is theirs). Admin:
-        everything. Researcher: a :class:`analysis.export.ResearchCohort` of the
+        everything. Researcher: a :class:`analysis.pseudonyms.ResearchCohort` of the
         whole cohort (no ``patient_id``, ``physio_id``, notes or calendar dates).
 
     Raises
@@ -504,6 +123,11 @@ def cohort_for(
         patient for a patient, another physio's patient for a physio, anything
         that is not a pseudonym of the cohort for a researcher). The message
         does not say whether such a patient exists.
+
+    See Also
+    --------
+    summary_for : The cohort summary of the same scope.
+    research_export : The pseudonymised tables written to files.
     """
     wanted = None if patient_ids is None else list(dict.fromkeys(str(p) for p in patient_ids))
     if user.role == RESEARCHER:
@@ -529,7 +153,7 @@ def cohort_for(
             caseload = set(store.caseload(str(user.physio_id)))
             outside = [p for p in wanted if p not in caseload]
             if outside:
-                raise AccessDenied(f"{_ids_text(outside)} not on your caseload ({user.physio_id})")
+                raise AccessDenied(f"{describe_ids(outside)} not on your caseload ({user.physio_id})")
         return store.read_cohort(patient_ids=wanted, physio_id=str(user.physio_id))
     raise AccessDenied(f"unknown role {user.role!r}")  # pragma: no cover - User validates roles
 
@@ -538,8 +162,8 @@ def summary_for(
     user: User,
     store: Store,
     *,
-    as_of: object = None,
-    settings: object = None,
+    as_of: DateLike | None = None,
+    settings: Settings | None = None,
     key: bytes | None = None,
 ) -> pd.DataFrame:
     """The cohort summary ``user`` may see (:func:`analysis.cohort.cohort_summary`), filtered by role.
@@ -552,7 +176,7 @@ def summary_for(
     which the research tables do not carry, so they are computed here, inside
     the access layer, and only pseudonymised columns leave it: ``patient_id``
     and ``physio_id`` become the keyed-hash pseudonyms of
-    :func:`analysis.export.pseudonymise_ids` (the same as in the research
+    :func:`analysis.pseudonyms.pseudonymise_ids` (the same as in the research
     tables), ``programme_start`` becomes ``start_month`` (``YYYY-MM``), and the
     calendar dates and the free-text ``attention_reasons`` are dropped.
 
@@ -560,8 +184,11 @@ def summary_for(
     ----------
     user, store
         As for :func:`cohort_for`.
-    as_of, settings
-        Passed to :func:`analysis.cohort.cohort_summary`.
+    as_of
+        Analysis date, passed to :func:`analysis.cohort.cohort_summary`.
+    settings
+        The thresholds in force (e.g. the clinic's, :func:`analysis.settings.clinic_settings`),
+        passed to :func:`analysis.cohort.cohort_summary`; default the cited defaults.
     key
         Pseudonym key for researchers (default: the store's).
 
@@ -571,21 +198,22 @@ def summary_for(
         One row per patient in the user's scope; for researchers ``pseudonym``,
         ``physio_pseudonym`` and ``start_month`` instead of identifiers and dates,
         sorted by pseudonym.
-    """
-    from analysis.cohort import CohortTables, cohort_summary
-    from analysis.export import pseudonymise_ids
-    from analysis.settings import DEFAULT_SETTINGS
 
+    See Also
+    --------
+    cohort_for : The tables the summary is computed from.
+    analysis.cohort.cohort_summary : The statistics.
+    """
     used = settings if settings is not None else DEFAULT_SETTINGS
     if user.role == PHYSIO:  # the active caseload: archived patients keep their data but leave the list
         tables = cohort_for(user, store, patient_ids=store.active_caseload(str(user.physio_id)))
         assert isinstance(tables, CohortTables)
-        return cohort_summary(tables, as_of=as_of, settings=used)  # type: ignore[arg-type]
+        return cohort_summary(tables, as_of=as_of, settings=used)
     if user.role != RESEARCHER:
         tables = cohort_for(user, store)
         assert isinstance(tables, CohortTables)
-        return cohort_summary(tables, as_of=as_of, settings=used)  # type: ignore[arg-type]
-    summary = cohort_summary(store.read_cohort(), as_of=as_of, settings=used)  # type: ignore[arg-type]
+        return cohort_summary(tables, as_of=as_of, settings=used)
+    summary = cohort_summary(store.read_cohort(), as_of=as_of, settings=used)
     secret = key if key is not None else pseudonym_key(store.data_dir)
     dated = ("last_entry_date", "last_session_date", "odi_latest_at", "rmdq_latest_at", "attention_reasons")
     out = summary.drop(columns=[c for c in dated if c in summary.columns])
@@ -595,3 +223,377 @@ def summary_for(
     out = out.drop(columns=["patient_id", "physio_id", "programme_start"])
     out.attrs = {}
     return out.sort_values("pseudonym", kind="stable").reset_index(drop=True)
+
+
+def research_export(
+    user: User,
+    store: Store,
+    directory: str | Path,
+    *,
+    fmt: str = "csv",
+    include_notes: bool = False,
+    key: bytes | None = None,
+) -> list[Path]:
+    """Write the pseudonymised cohort a user may see to a directory.
+
+    Parameters
+    ----------
+    user
+        The user asking. A researcher gets the whole pseudonymised cohort, an
+        admin too, a physio their caseload and a patient their own rows, always
+        pseudonymised here.
+    store
+        The store; read only through :func:`cohort_for`.
+    directory
+        Output directory, created if needed.
+    fmt
+        ``"csv"``, ``"xlsx"`` or ``"parquet"`` (:func:`analysis.export.write_research_tables`).
+    include_notes
+        Keep free-text notes (they can name people: only under an approval that allows it).
+    key
+        Pseudonym key; default :func:`analysis.pseudonyms.pseudonym_key` of the store's data directory.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+
+    Raises
+    ------
+    analysis.errors.ExportError
+        For an unknown ``fmt`` or a table too large for Excel.
+
+    See Also
+    --------
+    cohort_for : The data of the user's scope.
+    analysis.pseudonyms.pseudonymise_cohort : How identifiers and dates are replaced.
+    """
+    check_format(fmt)
+    key = key if key is not None else pseudonym_key(store.data_dir)
+    data = cohort_for(user, store, include_notes=include_notes, key=key)
+    research = data if isinstance(data, ResearchCohort) else pseudonymise_cohort(
+        data, key, include_notes=include_notes)
+    written = write_research_tables(research, directory, fmt)
+    logger.info("research export for %s (%s): %d files in %s", user.username,
+                "researcher" if user.role == RESEARCHER else user.role, len(written), directory)
+    return written
+
+
+def patient_profiles(user: User, store: Store) -> pd.DataFrame:
+    """The user's patients with display names and archive flags (physio: own; admin: all).
+
+    Raises
+    ------
+    AccessDenied
+        The user is not a physio or an administrator.
+
+    See Also
+    --------
+    analysis.store.Store.patient_profiles : The columns.
+    """
+    owner = programme_owner(user)
+    return store.patient_profiles(None if user.role == ADMIN else owner)
+
+
+def custom_exercises(user: User, store: Store) -> pd.DataFrame:
+    """The physio's own exercises (:meth:`analysis.store.Store.custom_exercises`); physios and admins only."""
+    return store.custom_exercises(programme_owner(user))
+
+
+def custom_templates(user: User, store: Store) -> dict[str, Template]:
+    """The physio's own programme templates by key; physios and admins only."""
+    return store.custom_templates(programme_owner(user))
+
+
+# --------------------------------------------------------------------------------------
+# writes: uploads and in-app entries
+
+
+def upload(
+    user: User,
+    store: Store,
+    source_bytes: bytes,
+    filename: str | None,
+    *,
+    table: str | None = None,
+    patient_id: str | None = None,
+    dayfirst: bool = True,
+    today: DateLike | None = None,
+) -> UploadReport:
+    """Store an uploaded file as ``user`` may: all rows or none (:meth:`analysis.store.Store.ingest_upload`).
+
+    Parameters
+    ----------
+    user
+        Who uploads: a patient uploads their own sessions, pain and
+        questionnaires (every row gets their ID); a physio uploads for their
+        caseload; a researcher cannot upload.
+    store
+        The store.
+    source_bytes, filename, table, patient_id, dayfirst, today
+        As for :meth:`analysis.store.Store.ingest_upload`.
+
+    Returns
+    -------
+    analysis.store.UploadReport
+        What the upload did.
+
+    Raises
+    ------
+    AccessDenied
+        The user may not upload this table or these patients
+        (:func:`analysis.roles.check_upload`, :func:`analysis.roles.check_upload_rows`,
+        the latter inside the write transaction); nothing is stored.
+    analysis.store.UploadTooLargeError, analysis.errors.IngestError
+        As for :meth:`analysis.store.Store.ingest_upload`.
+
+    See Also
+    --------
+    save_entries : Rows entered in a form.
+    """
+    forced = check_upload(user, table, patient_id)
+
+    def check(read_as: str, rows: pd.DataFrame, lookup: PatientLookup) -> None:
+        check_upload(user, read_as, forced)  # the table may only now be known
+        if user.role == PHYSIO:
+            ids = [str(i) for i in rows["patient_id"].dropna().unique()]
+            check_upload_rows(user, read_as, rows, lookup.caseload(str(user.physio_id)), lookup.registered(ids))
+
+    return store.ingest_upload(user.username, source_bytes, filename, table=table, patient_id=forced,
+                               dayfirst=dayfirst, today=_date(today), check=check)
+
+
+def _date(day: DateLike | None) -> date | None:
+    """The calendar day ingestion takes as ``today``."""
+    return None if day is None else to_day(day).date()
+
+
+def preview_upload(user: User, store: Store, source_bytes: bytes, filename: str | None, *, dayfirst: bool = True,
+                   today: DateLike | None = None) -> IngestResult:
+    """Read an upload as :func:`upload` would, with the same checks, and save nothing.
+
+    Parameters
+    ----------
+    user, store, source_bytes, filename, dayfirst, today
+        As for :func:`upload` (the table is worked out from the file).
+
+    Returns
+    -------
+    analysis.ingest.IngestResult
+        How the file was read: accepted and rejected rows, the header mapping, warnings.
+
+    Raises
+    ------
+    AccessDenied
+        The user may not upload this table (:func:`analysis.roles.check_upload`).
+    analysis.store.UploadTooLargeError, analysis.errors.IngestError
+        The file is over the store's limits, or cannot be read as a table.
+
+    See Also
+    --------
+    upload : Reads and stores the file.
+    """
+    data = bytes(source_bytes)
+    name = safe_filename(filename)
+    store.limits.check_bytes(len(data), name)
+    forced = check_upload(user, None, None)
+    result = ingest_file(data, filename=name, patient_id=forced, dayfirst=dayfirst, today=_date(today))
+    store.limits.check_rows(result.n_rows, name)
+    check_upload(user, result.table, forced)
+    return result
+
+
+def save_entries(user: User, store: Store, table: str, rows: pd.DataFrame, *, remove: pd.DataFrame | None = None,
+                 source: str = "in-app entry") -> EntryReport:
+    """Store rows entered in the app as ``user`` may (:meth:`analysis.store.Store.save_entries`).
+
+    Parameters
+    ----------
+    user
+        Who saves: a patient saves only rows with their own ``patient_id``; a
+        physio rows of their caseload; an administrator any; a researcher none.
+    store
+        The store.
+    table, rows, remove, source
+        As for :meth:`analysis.store.Store.save_entries`.
+
+    Returns
+    -------
+    analysis.store.EntryReport
+        What was inserted, edited, left alone and removed.
+
+    Raises
+    ------
+    AccessDenied
+        A row (saved or taken back) of a patient outside the user's scope
+        (:func:`analysis.roles.check_entry_rows`); nothing is stored.
+    analysis.entries.EntryError
+        As for :meth:`analysis.store.Store.save_entries`.
+    """
+    def check(name: str, touched: pd.DataFrame, lookup: PatientLookup) -> None:
+        check_entry_rows(user, list(dict.fromkeys(touched["patient_id"].astype(str))))
+        if user.role == PHYSIO:
+            check_upload_rows(user, name, touched, lookup.caseload(str(user.physio_id)))
+
+    return store.save_entries(user.username, table, rows, remove=remove, source=source, check=check)
+
+
+# --------------------------------------------------------------------------------------
+# writes: patients and programmes
+
+
+@dataclass(frozen=True)
+class NewPatient:
+    """A patient just added by :func:`add_patient`.
+
+    Attributes
+    ----------
+    patient_id
+        The generated pseudonymous ID (``P`` + 8 base-32 characters).
+    username
+        The patient's login name (their ID), or ``None`` when no account was created.
+    initial_password
+        The one-time initial password, shown once to the physio and stored only as
+        an Argon2id hash; ``None`` when no account was created.
+    """
+
+    patient_id: str
+    username: str | None
+    initial_password: str | None = field(repr=False)
+
+
+def _may_change(user: User) -> PatientCheck:
+    """The store's check before a patient's programme or profile changes.
+
+    See :func:`analysis.roles.check_programme_patient`.
+    """
+    def check(patient_id: str, physio_id: str | None) -> None:
+        check_programme_patient(user, patient_id, physio_id)
+
+    return check
+
+
+def add_patient(user: User, store: Store, programme_start: DateLike, display_name: str | None = None, *,
+                physio_id: str | None = None, users_path: str | os.PathLike[str] | None = None,
+                age_band: str | None = None, condition_notes: str | None = None) -> NewPatient:
+    """Add a patient to a physio's caseload, with a pseudonymous ID and (optionally) a login account.
+
+    Parameters
+    ----------
+    user
+        A physio (the patient joins their caseload) or an administrator (give ``physio_id``).
+    store
+        The store (registers the patient, :meth:`analysis.store.Store.add_patient`).
+    programme_start
+        First day of the programme (day 1 of week 1).
+    display_name
+        Optional name for the physio's eyes; kept in ``patient_profiles`` only,
+        never in the analysis tables or exports.
+    physio_id
+        For an administrator: the physio the patient belongs to.
+    users_path
+        Users file to create the patient's account in (user name = patient ID,
+        a random initial password, :func:`analysis.accounts.add_user`). ``None``:
+        no account is created.
+    age_band, condition_notes
+        Optional ``patients`` columns.
+
+    Returns
+    -------
+    NewPatient
+        The ID and the initial password (shown once; only its hash is kept).
+
+    Raises
+    ------
+    AccessDenied
+        The user is not a physio or an administrator.
+    analysis.store.StoreError
+        An administrator did not say which physio.
+    """
+    programme_owner(user)
+    physio = user.physio_id if user.role != ADMIN else physio_id
+    if not physio:
+        raise StoreError("choose the physio the patient belongs to")
+    pid = store.add_patient(str(physio), programme_start, display_name, created_by=user.username,
+                            age_band=age_band, condition_notes=condition_notes)
+    if users_path is None:
+        return NewPatient(pid, None, None)
+    password = new_password()
+    add_user(User(pid, PATIENT, patient_id=pid), password, path=users_path)
+    logger.info("patient %s added by %s with an account", pid, user.username)
+    return NewPatient(pid, pid, password)
+
+
+def archive_patient(user: User, store: Store, patient_id: str, archived: bool = True) -> None:
+    """Archive (or restore) a patient: hidden from the active caseload, every row kept.
+
+    Raises
+    ------
+    AccessDenied
+        The patient is not on the user's caseload (physio) or the user is not a physio or administrator.
+    """
+    programme_owner(user)
+    store.archive_patient(patient_id, archived, changed_by=user.username, check=_may_change(user))
+
+
+def save_prescriptions(user: User, store: Store, patient_id: str, periods: pd.DataFrame, *,
+                       from_date: DateLike | None = None) -> ProgrammeEdit:
+    """Save a patient's programme as ``prescriptions`` periods (:meth:`analysis.store.Store.save_prescriptions`).
+
+    Parameters
+    ----------
+    user
+        The patient's physio, or an administrator.
+    store
+        The store.
+    patient_id
+        The patient.
+    periods
+        Canonical ``prescriptions`` rows of this patient (e.g.
+        :func:`analysis.programmes.programme_to_prescriptions`), checked with
+        :func:`analysis.programmes.check_prescriptions`.
+    from_date
+        ``None`` for a first prescription; else the first day of the change.
+
+    Returns
+    -------
+    analysis.programmes.ProgrammeEdit
+        What was kept, closed, removed and added.
+
+    Raises
+    ------
+    AccessDenied
+        The patient is not on the physio's caseload; nothing is written.
+    analysis.programmes.ProgrammeError
+        The periods are for another patient or not valid prescriptions, or a
+        first prescription is saved over an existing one.
+    """
+    programme_owner(user)
+    valid = check_prescriptions(periods, patient_id)
+    return store.save_prescriptions(patient_id, valid, from_date=from_date, saved_by=user.username,
+                                    check=_may_change(user))
+
+
+def save_custom_exercise(user: User, store: Store, exercise: str, label: str, instruction: str, *,
+                         sided: bool = False) -> str:
+    """Add or replace one of the physio's own exercises; returns its name as stored in prescriptions.
+
+    The instruction gets the seed's rule "stop if it hurts" appended when it does
+    not say it (:func:`analysis.programmes.custom_exercise`).
+
+    Raises
+    ------
+    AccessDenied
+        The user is not a physio or an administrator.
+    analysis.programmes.ProgrammeError
+        An empty name or instruction, or a name of the shipped vocabulary.
+    """
+    owner = programme_owner(user)
+    name, shown, text = custom_exercise(exercise, label, instruction)
+    store.save_custom_exercise(owner, name, shown, text, sided=sided)
+    return name
+
+
+def save_custom_template(user: User, store: Store, template: Template) -> None:
+    """Add or replace one of the physio's own programme templates; physios and admins only."""
+    store.save_custom_template(programme_owner(user), template)

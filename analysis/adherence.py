@@ -43,8 +43,23 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from analysis.prescriptions import OPEN_END, period_ends
 from analysis.settings import DEFAULT_SETTINGS, Settings
-from analysis.timeline import check_registry, patient_codes, resolve_as_of
+from analysis.timeline import (
+    NO_DAY,
+    DateLike,
+    check_registry,
+    epoch_day,
+    epoch_days,
+    from_epoch_days,
+    last_entry_days,
+    numeric_values,
+    patient_codes,
+    resolve_as_of,
+    silence_from,
+    stopped_logging,
+    week_of_day,
+)
 
 __all__ = [
     "WEEK_STATUSES",
@@ -86,36 +101,9 @@ _SESSION_REASONS = (
     "unknown patient", "no programme start", "no date", "before programme start", "after as_of",
     "no prescription", "after programme end", "no sets done",
 )
-_NO_DAY = np.iinfo(np.int64).min // 4  # "no such day" sentinel, safe to subtract from
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _epoch_days(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Calendar day (days since 1970-01-01, int64) of each timestamp, and a not-missing mask."""
-    if not pd.api.types.is_datetime64_any_dtype(values.dtype):
-        values = pd.to_datetime(values)
-    stamps = values.to_numpy(dtype="datetime64[ns]")
-    valid = ~np.isnat(stamps)
-    days = stamps.astype("datetime64[D]").astype(np.int64)
-    days[~valid] = 0
-    return days, valid
-
-
-def _to_dates(days: np.ndarray) -> np.ndarray:
-    """Midnight ``datetime64[ns]`` of epoch day numbers."""
-    return np.asarray(days, dtype=np.int64).astype("datetime64[D]").astype("datetime64[ns]")
-
-
-def _numbers(frame: pd.DataFrame, column: str) -> np.ndarray:
-    """A numeric column as float64 with NaN for missing (all NaN if the column is absent)."""
-    if column not in frame.columns:
-        return np.full(len(frame), np.nan)
-    values = frame[column]
-    if not pd.api.types.is_numeric_dtype(values.dtype):
-        values = pd.to_numeric(values, errors="coerce")
-    return values.to_numpy(dtype="float64", na_value=np.nan)
 
 
 def _group_max(n: int, codes: np.ndarray, values: np.ndarray, floor: int) -> np.ndarray:
@@ -171,6 +159,10 @@ def session_dose(frame: pd.DataFrame) -> pd.Series:
         dose ``sets x reps`` (repetitions). NaN where ``sets`` or ``reps`` is
         missing. Same index as ``frame``.
 
+    See Also
+    --------
+    dose_completion : Done versus prescribed dose per week.
+
     Notes
     -----
     The dose of the EXAS exercise-adherence approach (Arensman et al.): the
@@ -191,9 +183,9 @@ def session_dose(frame: pd.DataFrame) -> pd.Series:
     >>> session_dose(rows).tolist()
     [100.0, 10.0, 24.0]
     """
-    hold = _numbers(frame, "hold_s")
+    hold = numeric_values(frame, "hold_s")
     hold = np.where(np.isnan(hold) | (hold == 0), 1.0, hold)
-    dose = _numbers(frame, "sets") * _numbers(frame, "reps") * hold
+    dose = numeric_values(frame, "sets") * numeric_values(frame, "reps") * hold
     return pd.Series(dose, index=frame.index, name="dose", dtype="float64")
 
 
@@ -228,7 +220,7 @@ class _Cohort:
     n_code: np.ndarray
     n_epoch: np.ndarray
     n_dated: np.ndarray
-    # engagement, epoch days per patient (_NO_DAY = none)
+    # engagement, epoch days per patient (NO_DAY = none)
     last_entry: np.ndarray  # last session row or pain entry on or before as_of
     last_session: np.ndarray  # last session row with sets > 0 on or before as_of
 
@@ -239,12 +231,11 @@ class _Cohort:
     @property
     def silence_from(self) -> np.ndarray:
         """Programme day from which silence is counted: last entry, at least the day before day 0."""
-        rel = np.where(self.last_entry > _NO_DAY, self.last_entry - self.start, -1)
-        return np.maximum(rel, -1)
+        return silence_from(self.last_entry, self.start)
 
     def silent(self, settings: Settings) -> np.ndarray:
         """Per patient: no session or pain entry for at least ``logging_stopped_days`` up to ``as_of``."""
-        return self.as_of_day - self.silence_from >= settings.logging_stopped_days
+        return stopped_logging(self.as_of_day, self.silence_from, settings.logging_stopped_days)
 
 
 def _prepare(
@@ -252,31 +243,31 @@ def _prepare(
     prescriptions: pd.DataFrame,
     patients: pd.DataFrame,
     pain: pd.DataFrame | None,
-    as_of: object,
+    as_of: DateLike | None,
 ) -> _Cohort:
     check_registry(patients)
     sources = [(sessions, "performed_at")] + ([(pain, "recorded_at")] if pain is not None else [])
     when = resolve_as_of(as_of, *sources)
-    as_of_epoch = int(np.datetime64(when.to_datetime64(), "D").astype(np.int64))
+    as_of_epoch = epoch_day(when)
     n = len(patients)
-    start, has_start = _epoch_days(patients["programme_start"])
+    start, has_start = epoch_days(patients["programme_start"])
     as_of_day = np.where(has_start, as_of_epoch - start, -1)
 
     # ---- prescriptions: usable periods with their effective end (supersession, open ends)
     p_code = patient_codes(prescriptions["patient_id"], patients)
     known = p_code >= 0
     pat = np.maximum(p_code, 0)
-    st, st_ok = _epoch_days(prescriptions["start_date"])
+    st, st_ok = epoch_days(prescriptions["start_date"])
     if "end_date" in prescriptions.columns:
-        en, en_ok = _epoch_days(prescriptions["end_date"])
+        en, en_ok = epoch_days(prescriptions["end_date"])
     else:
         en, en_ok = np.zeros(len(prescriptions), np.int64), np.zeros(len(prescriptions), bool)
     p_first = st - start[pat] if n else st
     p_last = en - start[pat] if n else en
     dose_ok = (
-        (_numbers(prescriptions, "sets") > 0)
-        & (_numbers(prescriptions, "reps") > 0)
-        & (_numbers(prescriptions, "sessions_per_week") > 0)
+        (numeric_values(prescriptions, "sets") > 0)
+        & (numeric_values(prescriptions, "reps") > 0)
+        & (numeric_values(prescriptions, "sessions_per_week") > 0)
     )
     has_programme = has_start[pat] if n else np.zeros(len(prescriptions), bool)
     p_reason = np.select(
@@ -289,14 +280,10 @@ def _prepare(
     if len(cand):
         ex_codes = pd.factorize(prescriptions["exercise"].iloc[cand], use_na_sentinel=False)[0]
         side_codes = pd.factorize(prescriptions["side"].iloc[cand], use_na_sentinel=False)[0]
-        order = np.lexsort((cand, p_first[cand], side_codes, ex_codes, p_code[cand]))
-        idx = cand[order]
-        key = np.stack([p_code[idx], ex_codes[order], side_codes[order]])
-        has_next = np.append((key[:, 1:] == key[:, :-1]).all(axis=0), False)
-        next_start = np.append(p_first[idx][1:], 0)
-        open_end = np.maximum(as_of_day[p_code[idx]], p_first[idx])
-        end = np.where(en_ok[idx], p_last[idx], open_end)
-        end = np.where(has_next, np.where(en_ok[idx], np.minimum(end, next_start - 1), next_start - 1), end)
+        # a later period of the same exercise and side replaces an earlier one (analysis.prescriptions)
+        end = period_ends([p_code[cand], ex_codes, side_codes], p_first[cand], p_last[cand], en_ok[cand])
+        end = np.where(end == OPEN_END, np.maximum(as_of_day[p_code[cand]], p_first[cand]), end)
+        idx = cand
         p_end[idx] = end
         superseded = end < p_first[idx]
         p_reason[idx[superseded]] = "superseded"
@@ -304,16 +291,16 @@ def _prepare(
     usable = p_reason == ""
     p_start = np.maximum(p_first, 0)
     last_day = _group_max(n, p_code[usable], p_end[usable], -1)
-    n_weeks = np.where(last_day >= 0, last_day // 7 + 1, 0).astype(np.int64)
+    n_weeks = np.where(last_day >= 0, week_of_day(last_day), 0).astype(np.int64)
     row_offset = np.cumsum(n_weeks) - n_weeks
 
     # ---- sessions
     s_code = patient_codes(sessions["patient_id"], patients)
     s_known = s_code >= 0
     spat = np.maximum(s_code, 0)
-    s_epoch, s_dated = _epoch_days(sessions["performed_at"])
+    s_epoch, s_dated = epoch_days(sessions["performed_at"])
     s_day = s_epoch - start[spat] if n else s_epoch
-    s_done = _numbers(sessions, "sets") > 0
+    s_done = numeric_values(sessions, "sets") > 0
     valid = s_known & s_dated & (has_start[spat] if n else False)
     if n:
         in_weeks = (s_day >= 0) & (s_day <= as_of_day[spat]) & (s_day < 7 * n_weeks[spat])
@@ -324,18 +311,15 @@ def _prepare(
     # ---- pain
     if pain is not None:
         n_code = patient_codes(pain["patient_id"], patients)
-        n_epoch, n_dated = _epoch_days(pain["recorded_at"])
+        n_epoch, n_dated = epoch_days(pain["recorded_at"])
     else:
         n_code, n_epoch, n_dated = (np.zeros(0, np.int64),) * 2 + (np.zeros(0, bool),)
 
     # ---- engagement: last entry (any session row or pain entry) and last session (sets > 0)
     s_upto = s_known & s_dated & (s_epoch <= as_of_epoch)
     n_upto = (n_code >= 0) & n_dated & (n_epoch <= as_of_epoch)
-    last_session = _group_max(n, s_code[s_upto & s_done], s_epoch[s_upto & s_done], _NO_DAY)
-    last_entry = np.maximum(
-        _group_max(n, s_code[s_upto], s_epoch[s_upto], _NO_DAY),
-        _group_max(n, n_code[n_upto], n_epoch[n_upto], _NO_DAY),
-    )
+    last_session = last_entry_days(n, [(s_code[s_upto & s_done], s_epoch[s_upto & s_done])])
+    last_entry = last_entry_days(n, [(s_code[s_upto], s_epoch[s_upto]), (n_code[n_upto], n_epoch[n_upto])])
     return _Cohort(
         patients=patients, as_of=when, as_of_epoch=as_of_epoch, start=start, has_start=has_start,
         as_of_day=as_of_day, n_weeks=n_weeks, row_offset=row_offset,
@@ -390,7 +374,7 @@ def _daily_rate(c: _Cohort, prescriptions: pd.DataFrame, n_cells: int) -> np.nda
     """
     usable = np.flatnonzero(c.p_reason == "")
     # completion counts days, so more than 7 sessions a week (twice daily) is a prescription of every day
-    spw = np.minimum(_numbers(prescriptions, "sessions_per_week")[usable], 7.0)
+    spw = np.minimum(numeric_values(prescriptions, "sessions_per_week")[usable], 7.0)
     base = 7 * c.row_offset[c.p_code[usable]]
     first_cell = base + c.p_start[usable]
     after_cell = base + c.p_end[usable] + 1
@@ -436,7 +420,7 @@ def weekly_adherence(
     patients: pd.DataFrame,
     *,
     pain: pd.DataFrame | None = None,
-    as_of: object = None,
+    as_of: DateLike | None = None,
     settings: Settings = DEFAULT_SETTINGS,
 ) -> pd.DataFrame:
     """Session adherence of every patient in every programme week.
@@ -478,6 +462,13 @@ def weekly_adherence(
         - ``status`` (categorical, :data:`WEEK_STATUSES`): ``'complete'``,
           ``'in progress'``, ``'not yet'`` or ``'stopped logging'``
 
+    See Also
+    --------
+    adherence_summary : The weeks summed per patient, with streaks.
+    dose_completion : The dose done per exercise and side.
+    excluded_rows : The rows not counted, with reasons.
+    analysis.prescriptions.period_ends : Which prescription is in force on each day.
+
     Notes
     -----
     Prescribed sessions, days-weighted: on each day the patient's target rate is
@@ -518,8 +509,8 @@ def weekly_adherence(
         {
             "patient_id": _ids(c, w.code),
             "week": w.week,
-            "week_start": _to_dates(first),
-            "week_end": _to_dates(first + 6),
+            "week_start": from_epoch_days(first),
+            "week_end": from_epoch_days(first + 6),
             "days_elapsed": w.days_elapsed.astype(np.int64),
             "sessions_prescribed": w.prescribed,
             "sessions_completed": w.completed.astype(np.int64),
@@ -561,7 +552,7 @@ def adherence_summary(
     patients: pd.DataFrame,
     *,
     pain: pd.DataFrame | None = None,
-    as_of: object = None,
+    as_of: DateLike | None = None,
     settings: Settings = DEFAULT_SETTINGS,
 ) -> pd.DataFrame:
     """Overall adherence, streaks and engagement of every patient, one row each.
@@ -603,6 +594,10 @@ def adherence_summary(
           ``sets > 0`` on or before ``as_of`` (any date, also outside the
           programme); NaT if none
         - ``days_since_last_session`` (Int64, days): ``as_of - last_session_date``
+        - ``last_entry_date`` (datetime64[ns]): last day with any session row (also
+          ``sets = 0``) or pain entry on or before ``as_of``, any date
+          (:func:`analysis.timeline.last_entry_days`); NaT if none
+        - ``days_since_last_entry`` (Int64, days): ``as_of - last_entry_date``
         - ``days_with_data_last_30`` (int64, days): distinct days with any session
           row or pain entry in the ``rpm_window_days`` (default 30) days ending on ``as_of``
         - ``rpm_days_met`` (bool): ``days_with_data_last_30 >= rpm_days_required``
@@ -613,6 +608,12 @@ def adherence_summary(
           yet in the programme), ``'stopped logging'`` (no session or pain entry
           for ``>= logging_stopped_days`` days up to ``as_of``), ``'low adherence'``
           (``adherence_rate < adherent_threshold``), else ``'on track'``
+
+    See Also
+    --------
+    weekly_adherence : The weeks summed here.
+    dose_completion_summary : Dose completion per exercise and side.
+    analysis.cohort.cohort_summary : This and every other headline, per patient.
 
     Notes
     -----
@@ -665,10 +666,14 @@ def adherence_summary(
     grid[codes[inside], days[inside] - first_day] = True
     days_with_data = grid.sum(axis=1).astype(np.int64) if window > 0 else np.zeros(n, np.int64)
 
-    has_session = c.last_session > _NO_DAY
+    has_session = c.last_session > NO_DAY
     since = pd.array(np.where(has_session, c.as_of_epoch - c.last_session, 0), dtype="Int64")
     since[~has_session] = pd.NA
-    last_date = pd.Series(_to_dates(np.where(has_session, c.last_session, 0))).where(has_session)
+    last_date = pd.Series(from_epoch_days(np.where(has_session, c.last_session, 0))).where(has_session)
+    has_entry = c.last_entry > NO_DAY
+    since_entry = pd.array(np.where(has_entry, c.as_of_epoch - c.last_entry, 0), dtype="Int64")
+    since_entry[~has_entry] = pd.NA
+    last_entry_date = pd.Series(from_epoch_days(np.where(has_entry, c.last_entry, 0))).where(has_entry)
 
     not_counted_rows = (c.s_code >= 0) & ~c.s_counted
     not_counted = np.bincount(c.s_code[not_counted_rows], minlength=n).astype(np.int64)
@@ -697,6 +702,8 @@ def adherence_summary(
             "longest_streak_weeks": longest,
             "last_session_date": last_date.to_numpy(dtype="datetime64[ns]"),
             "days_since_last_session": since,
+            "last_entry_date": last_entry_date.to_numpy(dtype="datetime64[ns]"),
+            "days_since_last_entry": since_entry,
             "days_with_data_last_30": days_with_data,
             "rpm_days_met": days_with_data >= settings.rpm_days_required,
             "session_rows_not_counted": not_counted,
@@ -713,7 +720,7 @@ def _dose_weeks(
     prescriptions: pd.DataFrame,
     patients: pd.DataFrame,
     pain: pd.DataFrame | None,
-    as_of: object,
+    as_of: DateLike | None,
     settings: Settings,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """The table of :func:`dose_completion` and each row's (patient, exercise, side) group number."""
@@ -738,14 +745,14 @@ def _dose_weeks(
     p_first, p_last = c.p_start[usable], c.p_end[usable]
     order = np.lexsort((p_first, pg))
     pg, p_first, p_last, prow = pg[order], p_first[order], p_last[order], usable[order]
-    spw = _numbers(prescriptions, "sessions_per_week")[prow]
+    spw = numeric_values(prescriptions, "sessions_per_week")[prow]
     p_dose = session_dose(prescriptions.iloc[prow]).to_numpy()
-    p_hold = _numbers(prescriptions, "hold_s")[prow]
+    p_hold = numeric_values(prescriptions, "hold_s")[prow]
 
     # counted session rows; a missing hold is taken from the period active that day
     sg = c.s_code[counted] * n_es + to_es[pair_s]
     sday = c.s_day[counted]
-    hold = _numbers(sessions, "hold_s")[counted]
+    hold = numeric_values(sessions, "hold_s")[counted]
     assumed = np.isnan(hold)
     if assumed.any() and len(pg):
         miss = np.flatnonzero(assumed)
@@ -758,7 +765,7 @@ def _dose_weeks(
     else:
         assumed[:] = False
     hold = np.where(np.isnan(hold) | (hold == 0), 1.0, hold)
-    s_dose = _numbers(sessions, "sets")[counted] * _numbers(sessions, "reps")[counted] * hold
+    s_dose = numeric_values(sessions, "sets")[counted] * numeric_values(sessions, "reps")[counted] * hold
     s_dose = np.nan_to_num(s_dose, nan=0.0)  # same as session_dose, with the filled hold
 
     # periods expanded to the weeks they touch: full and elapsed days of each period-week
@@ -794,8 +801,8 @@ def _dose_weeks(
             "exercise": pd.array(exercises.to_numpy()[pair // n_side] if k else [], dtype="string"),
             "side": pd.array(sides.to_numpy()[pair % n_side] if k else [], dtype="string"),
             "week": week.astype(np.int64),
-            "week_start": _to_dates(first),
-            "week_end": _to_dates(first + 6),
+            "week_start": from_epoch_days(first),
+            "week_end": from_epoch_days(first + 6),
             "status": _status_column(status, WEEK_STATUSES),
             "prescribed": prescribed,
             "prescribed_dose": prescribed_dose,
@@ -814,7 +821,7 @@ def dose_completion(
     patients: pd.DataFrame,
     *,
     pain: pd.DataFrame | None = None,
-    as_of: object = None,
+    as_of: DateLike | None = None,
     settings: Settings = DEFAULT_SETTINGS,
 ) -> pd.DataFrame:
     """Done versus prescribed dose per patient, exercise, side and programme week.
@@ -856,6 +863,12 @@ def dose_completion(
         - ``hold_assumed_rows`` (int64, rows): session rows without ``hold_s`` whose
           hold was taken from the prescription active that day
 
+    See Also
+    --------
+    dose_completion_summary : The weeks summed per exercise and side.
+    session_dose : The dose of one row.
+    weekly_adherence : Session adherence on the same weeks.
+
     Notes
     -----
     Exercise and side must match exactly (a prescription for ``side='both'`` is
@@ -879,7 +892,7 @@ def dose_completion_summary(
     patients: pd.DataFrame,
     *,
     pain: pd.DataFrame | None = None,
-    as_of: object = None,
+    as_of: DateLike | None = None,
     settings: Settings = DEFAULT_SETTINGS,
 ) -> pd.DataFrame:
     """Dose completion per patient, exercise and side, averaged over the prescription.
@@ -908,6 +921,11 @@ def dose_completion_summary(
         - ``dose_completion_capped`` (float64, fraction 0-1):
           ``sum_w min(done_w, prescribed_w) / sum_w prescribed_w``: capped per
           week, so over-doing one week does not make up for another
+
+    See Also
+    --------
+    dose_completion : The weekly table summed here.
+    adherence_summary : Session adherence per patient.
 
     Notes
     -----
@@ -962,7 +980,7 @@ def excluded_rows(
     patients: pd.DataFrame,
     *,
     pain: pd.DataFrame | None = None,
-    as_of: object = None,
+    as_of: DateLike | None = None,
 ) -> pd.DataFrame:
     """The rows the adherence tables do not count, each with its reason.
 
@@ -988,6 +1006,11 @@ def excluded_rows(
           programme start, after as_of, no prescription, after programme end,
           no sets done. Pain rows are listed only for an unknown patient or no
           date (pain before the programme still counts as logging).
+
+    See Also
+    --------
+    weekly_adherence : What the counted rows give.
+    analysis.prescriptions.usable_periods : Which prescription rows are periods.
 
     Notes
     -----

@@ -29,7 +29,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -39,6 +39,10 @@ from rich.text import Text
 import analysis
 from analysis.errors import IngestError
 from analysis.ingest import IngestResult, ingest_file
+
+if TYPE_CHECKING:  # pragma: no cover - imported lazily by the commands that need them
+    from analysis.cohort import CohortTables
+    from analysis.distributed import DaskCohort
 
 __all__ = ["app", "EXIT_OK", "EXIT_REJECTED", "EXIT_UNREADABLE", "DASHBOARD_APP", "export_fhir"]
 
@@ -250,6 +254,7 @@ def report_cohort(
     try:
         settings = load_settings(settings_file)
         parquet = (data / "patients").is_dir()
+        cohort: CohortTables | DaskCohort
         if scheduler is not None or parquet:
             from analysis import distributed
 

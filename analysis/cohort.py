@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +35,16 @@ from analysis.outcomes import pain_change, prom_change
 from analysis.schema import empty_frame
 from analysis.scoring import score_proms
 from analysis.settings import DEFAULT_SETTINGS, Settings
-from analysis.timeline import patient_codes, resolve_as_of
+from analysis.timeline import (
+    NO_DAY,
+    DateLike,
+    epoch_day,
+    epoch_days,
+    resolve_as_of,
+    silence_from,
+    stopped_logging,
+    week_of_day,
+)
 from analysis.trends import STATUS_NOT_ENOUGH_DATA, TREND_WORSENING, pain_trends, weekly_pain
 
 __all__ = [
@@ -77,13 +85,13 @@ class CohortTables:
         """A cohort with no rows in any table."""
         return cls(*(empty_frame(t) for t in ("patients", "prescriptions", "sessions", "pain", "proms")))
 
-    def as_of(self, as_of: object = None) -> pd.Timestamp:
+    def as_of(self, as_of: DateLike | None = None) -> pd.Timestamp:
         """The analysis date: ``as_of`` if given, else the last session or pain entry."""
         return resolve_as_of(as_of, (self.sessions, "performed_at"), (self.pain, "recorded_at"))
 
 
 def weekly_progress(
-    cohort: CohortTables, *, as_of: object = None, settings: Settings = DEFAULT_SETTINGS
+    cohort: CohortTables, *, as_of: DateLike | None = None, settings: Settings = DEFAULT_SETTINGS
 ) -> pd.DataFrame:
     """Weekly adherence and weekly pain of every patient, one row per patient-week.
 
@@ -107,6 +115,12 @@ def weekly_progress(
         ``n_ratings``, ``days_rated``, ``share_days_rated``) on patient and week.
         Weeks with pain ratings but no prescription keep their pain values; weeks
         outside the programme without any rating are left out.
+
+    See Also
+    --------
+    cohort_summary : One row per patient instead of per week.
+    analysis.adherence.weekly_adherence : The adherence columns.
+    analysis.trends.weekly_pain : The pain columns.
     """
     when = cohort.as_of(as_of)
     adherence = weekly_adherence(
@@ -204,7 +218,6 @@ TRAFFIC_LIGHTS: tuple[str, ...] = ("red", "amber", "green")
 
 _RULES = {r.key: r for r in ATTENTION_RULES}
 _EPS = 1e-9  # floating-point tolerance at thresholds (as analysis.outcomes), not a clinical number
-_NO_DAY = np.iinfo(np.int64).min // 4
 _QUESTIONNAIRES = ("odi", "rmdq")
 
 
@@ -217,6 +230,10 @@ def attention_rules() -> pd.DataFrame:
         One row per rule of :data:`ATTENTION_RULES`, in order: ``rule`` (string),
         ``points`` (int64), ``light`` (string, ``"red"`` / ``"amber"``),
         ``description`` (string).
+
+    See Also
+    --------
+    cohort_summary : Where the rules are applied.
     """
     return pd.DataFrame(
         {
@@ -293,37 +310,6 @@ def _aligned(frame: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
     return keyed.reindex(ids)
 
 
-def _epoch_days(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    stamps = pd.to_datetime(values).to_numpy(dtype="datetime64[ns]")
-    valid = ~np.isnat(stamps)
-    return np.where(valid, stamps.astype("datetime64[D]").astype(np.int64), 0), valid
-
-
-def _last_entry(cohort: CohortTables, last_session_date: pd.Series, as_of_epoch: int) -> np.ndarray:
-    """Epoch day of each patient's last session row or pain entry on or before ``as_of`` (_NO_DAY if none).
-
-    Any session row counts (also ``sets = 0``) and any date (also before the
-    programme), as for ``'stopped logging'`` in :mod:`analysis.adherence`. The
-    rows with ``sets > 0`` are already summarised by ``adherence_summary``'s
-    ``last_session_date`` (registry order); only the other session rows (few)
-    and the pain entries are coded here.
-    """
-    day, has = _epoch_days(last_session_date)
-    last = np.where(has, day, _NO_DAY).astype(np.int64)
-    sessions = cohort.sessions
-    if "sets" in sessions.columns and len(sessions):
-        sets = pd.to_numeric(sessions["sets"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-        sessions = sessions.loc[~(sets > 0)]
-    for frame, column in ((sessions, "performed_at"), (cohort.pain, "recorded_at")):  # two tables
-        if len(frame) == 0 or len(last) == 0:
-            continue
-        code = patient_codes(frame["patient_id"], cohort.patients)
-        day, dated = _epoch_days(frame[column])
-        ok = (code >= 0) & dated & (day <= as_of_epoch)
-        np.maximum.at(last, code[ok], day[ok])
-    return last
-
-
 def _bool(values: Any) -> np.ndarray:
     """Nullable booleans as plain bools (``<NA>`` -> False)."""
     return pd.array(values, dtype="boolean").fillna(False).to_numpy(dtype=bool)
@@ -339,19 +325,6 @@ def _worse_by_mcid_or_rci(frame: pd.DataFrame) -> np.ndarray:
         by_mcid = (worse >= abs_thr - _EPS) | (pct_worse >= pct_thr - _EPS)
     reliable = frame["rci_category"].astype("string").eq("reliable deterioration").fillna(False).to_numpy(dtype=bool)
     return by_mcid | reliable
-
-
-class _Clock:
-    """Wall-clock seconds of each component, for ``attrs['timings_s']``."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-
-    def run(self, name: str, func: Callable[[], Any]) -> Any:
-        start = time.perf_counter()
-        result = func()
-        self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
-        return result
 
 
 # --------------------------------------------------------------------------- the summary
@@ -380,7 +353,7 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
 
 
 def cohort_summary(
-    cohort: CohortTables, *, as_of: object = None, settings: Settings = DEFAULT_SETTINGS
+    cohort: CohortTables, *, as_of: DateLike | None = None, settings: Settings = DEFAULT_SETTINGS
 ) -> pd.DataFrame:
     """One row per patient with the headline of every analysis, sorted by need of attention.
 
@@ -501,21 +474,26 @@ def cohort_summary(
           ``'amber'`` when only amber rules apply, ``'green'`` when none
 
         ``attrs``: ``"settings"`` (``settings.as_dict()``), ``"as_of"``
-        (:class:`pandas.Timestamp`), ``"attention_rules"`` (the rules as dicts) and
-        ``"timings_s"`` (wall-clock seconds per component, for benchmarking).
+        (:class:`pandas.Timestamp`) and ``"attention_rules"`` (the rules as dicts).
 
     Raises
     ------
     analysis.errors.IngestError
         If a ``patient_id`` appears twice in ``cohort.patients``.
 
+    See Also
+    --------
+    weekly_progress : The same patients week by week.
+    caseload : The rows of one physio.
+    analysis.access.summary_for : The summary a user may see.
+
     Notes
     -----
     Components, each called **once** for the whole cohort and aligned on
     ``patient_id`` (no loop over patients): ``adherence_summary``,
     ``pain_trends``, ``pain_change``, ``score_proms`` + ``prom_change`` and
-    ``safety_flags`` + ``flag_counts``; the last entry per patient is a grouped
-    maximum (``np.maximum.at``). Pain ratings and questionnaires dated after
+    ``safety_flags`` + ``flag_counts``; the last entry per patient is the one
+    ``adherence_summary`` found (:func:`analysis.timeline.last_entry_days`). Pain ratings and questionnaires dated after
     ``as_of`` are removed before ``pain_trends``, ``pain_change`` and
     ``score_proms`` (which have no ``as_of``); adherence and flags cut at
     ``as_of`` themselves.
@@ -526,8 +504,8 @@ def cohort_summary(
     slopes (29 M slopes for 20,000 patients with 52 rated days on average,
     about 0.5 s). The whole call takes about 0.2 s for the 60-patient sample;
     ``python -m benchmarks.run`` measures it on 2,000 to 100,000 patients
-    (``benchmarks/results/results.md``). The seconds of each component of a
-    call are in ``attrs["timings_s"]``.
+    (``benchmarks/results/results.md``), timing each component from outside
+    (``benchmarks.run.component_timer``).
 
     The attention score is a **triage ordering** (who to look at first), not a
     clinical threshold: its points are named constants of this module
@@ -546,46 +524,34 @@ def cohort_summary(
 
     Examples
     --------
-    >>> from analysis.sample_data import load_cohort  # doctest: +SKIP
-    >>> summary = cohort_summary(load_cohort())  # doctest: +SKIP
-    >>> summary[["patient_id", "attention_score", "traffic_light"]].head(3)  # doctest: +SKIP
+    >>> from analysis.sample_data import load_cohort
+    >>> summary = cohort_summary(load_cohort(), as_of="2026-11-20")
+    >>> summary[["patient_id", "attention_score", "traffic_light"]].head(3)
+      patient_id  attention_score traffic_light
+    0       P008                9           red
+    1       P013                9           red
+    2       P022                9           red
     """
-    clock = _Clock()
     when = cohort.as_of(as_of)
     after = when + pd.Timedelta(days=1)
-    as_of_epoch = int(np.datetime64(when.to_datetime64(), "D").astype(np.int64))
+    as_of_epoch = epoch_day(when)
     patients = cohort.patients
     pain_upto = _upto(cohort.pain, "recorded_at", after)
     proms_upto = _upto(cohort.proms, "completed_at", after)
 
-    adh = clock.run(
-        "adherence_summary",
-        lambda: adherence_summary(
-            cohort.sessions, cohort.prescriptions, patients, pain=cohort.pain, as_of=when, settings=settings
-        ),
-    )  # first: it rejects a registry with duplicate ids (IngestError)
-    trend = clock.run("pain_trends", lambda: pain_trends(pain_upto, patients, settings=settings))
-    change = clock.run("pain_change", lambda: pain_change(pain_upto, patients, settings=settings))
-    scored = clock.run("score_proms", lambda: score_proms(proms_upto, settings=settings))
-    proms = clock.run("prom_change", lambda: prom_change(scored, settings=settings))
-    flags = clock.run(
-        "safety_flags", lambda: safety_flags(cohort.sessions, cohort.pain, patients, as_of=when, settings=settings)
-    )
-    counts = clock.run("flag_counts", lambda: flag_counts(flags, patients))
-    ids = pd.Index(patients["patient_id"].astype("string"), name="patient_id")
-    last_entry = clock.run(
-        "last_entry", lambda: _last_entry(cohort, _aligned(adh, ids)["last_session_date"], as_of_epoch)
-    )
-
-    out = clock.run(
-        "assembly",
-        lambda: _assemble(patients, when, as_of_epoch, adh, trend, change, proms, counts, last_entry, settings),
-    )
+    # first: it rejects a registry with duplicate ids (IngestError)
+    adh = adherence_summary(cohort.sessions, cohort.prescriptions, patients, pain=cohort.pain, as_of=when,
+                            settings=settings)
+    trend = pain_trends(pain_upto, patients, settings=settings)
+    change = pain_change(pain_upto, patients, settings=settings)
+    scored = score_proms(proms_upto, settings=settings)
+    proms = prom_change(scored, settings=settings)
+    flags = safety_flags(cohort.sessions, cohort.pain, patients, as_of=when, settings=settings)
+    counts = flag_counts(flags, patients)
+    out = _assemble(patients, when, as_of_epoch, adh, trend, change, proms, counts, settings)
     out.attrs["settings"] = settings.as_dict()
     out.attrs["as_of"] = when
     out.attrs["attention_rules"] = [dataclasses.asdict(r) for r in ATTENTION_RULES]
-    out.attrs["timings_s"] = dict(clock.seconds)
-    logger.debug("cohort_summary of %d patients: %s", len(out), clock.seconds)
     return out
 
 
@@ -598,7 +564,6 @@ def _assemble(
     change: pd.DataFrame,
     proms: pd.DataFrame,
     counts: pd.DataFrame,
-    last_entry: np.ndarray,
     settings: Settings,
 ) -> pd.DataFrame:
     ids = pd.Index(patients["patient_id"].astype("string"), name="patient_id")
@@ -609,32 +574,27 @@ def _assemble(
     f = _aligned(counts, ids)
 
     # ---- programme clock
-    start, has_start = _epoch_days(patients["programme_start"])
+    start, has_start = epoch_days(patients["programme_start"])
     as_of_day = np.where(has_start, as_of_epoch - start, -1)
     started = has_start & (as_of_day >= 0)
-    programme_week = pd.array(np.where(started, as_of_day // 7 + 1, 0), dtype="Int64")
+    programme_week = pd.array(np.where(started, week_of_day(as_of_day), 0), dtype="Int64")
     programme_week[~started] = pd.NA
     programme_weeks = a["programme_weeks"].to_numpy(dtype=np.int64)
     # last programme day: end of the last programme week (no prescription: no known end)
     programme_last_day = np.where(programme_weeks > 0, 7 * programme_weeks - 1, np.maximum(as_of_day, 0))
 
-    # ---- engagement
-    has_entry = last_entry > _NO_DAY
-    entry_day = np.where(has_entry, last_entry - start, -1)
-    silence_from = np.maximum(entry_day, -1)  # as analysis.adherence: from the day before day 0 at most
-    silent_in_programme = started & (
-        np.minimum(as_of_day, programme_last_day) - silence_from >= settings.logging_stopped_days
-    )
+    # ---- engagement: the last entry as analysis.adherence found it; silence counted up to the programme's end
+    entry_epoch, has_entry = epoch_days(a["last_entry_date"])
+    last_entry = np.where(has_entry, entry_epoch, NO_DAY)
+    silent_since = silence_from(last_entry, start)
+    # the silence counted up to the earlier of as_of and the programme's last day: it began while the programme ran
+    silent_in_programme = started & stopped_logging(
+        np.minimum(as_of_day, programme_last_day), silent_since, settings.logging_stopped_days)
     finished = started & (programme_weeks > 0) & (programme_last_day < as_of_day)
     logging_status = np.select(
         [~started, silent_in_programme, finished], ["not started yet", "stopped logging", "programme finished"],
         "logging",
     ).astype(object)
-    since_entry = pd.array(np.where(has_entry, as_of_epoch - last_entry, 0), dtype="Int64")
-    since_entry[~has_entry] = pd.NA
-    last_entry_date = np.where(
-        has_entry, np.where(has_entry, last_entry, 0).astype("datetime64[D]"), np.datetime64("NaT", "D")
-    ).astype("datetime64[ns]")
 
     # ---- questionnaires
     q: dict[str, pd.DataFrame] = {
@@ -672,8 +632,8 @@ def _assemble(
             "days_since_last_session": pd.array(a["days_since_last_session"], dtype="Int64"),
             "days_with_data_last_30": a["days_with_data_last_30"].to_numpy(dtype=np.int64),
             "adherence_status": pd.array(a["status"].astype(object), dtype="string"),
-            "last_entry_date": last_entry_date,
-            "days_since_last_entry": since_entry,
+            "last_entry_date": a["last_entry_date"].to_numpy(dtype="datetime64[ns]"),
+            "days_since_last_entry": pd.array(a["days_since_last_entry"], dtype="Int64"),
             "logging_status": pd.array(logging_status, dtype="string"),
             "n_days_rated": t["n_days"].to_numpy(dtype=np.int64),
             "pain_baseline": c["baseline"].to_numpy(dtype=np.float64),
@@ -710,7 +670,7 @@ def _assemble(
         "pain_baseline", "pain_current", "pain_change", "adherence", "sessions_prescribed",
     )}
 
-    silence = np.minimum(as_of_day, programme_last_day) - silence_from
+    silence = np.minimum(as_of_day, programme_last_day) - silent_since
     fired["logging_stopped"] = silent_in_programme
     why["logging_stopped"] = lambda i: np.where(
         has_entry[i],
@@ -826,6 +786,10 @@ def caseload(summary: pd.DataFrame, physio_id: str) -> pd.DataFrame:
     ------
     UnknownPhysioError
         If no row has this ``physio_id`` (the message lists the known ones).
+
+    See Also
+    --------
+    cohort_summary : The summary filtered here.
     """
     ids = summary["physio_id"].astype("string")
     keep = ids.eq(str(physio_id)).fillna(False).to_numpy(dtype=bool)

@@ -62,6 +62,7 @@ from analysis.cohort import CohortTables
 from analysis.errors import IngestError
 from analysis.schema import TABLES, conform, empty_frame
 from analysis.settings import DEFAULT_SETTINGS, Settings
+from analysis.timeline import DateLike, week_of_day
 
 if TYPE_CHECKING:  # pragma: no cover
     import dask.dataframe as dd
@@ -334,7 +335,7 @@ def _apply(
     return out
 
 
-def resolve_as_of_dask(cohort: DaskCohort, as_of: object = None) -> pd.Timestamp:
+def resolve_as_of_dask(cohort: DaskCohort, as_of: DateLike | None = None) -> pd.Timestamp:
     """The analysis date of a distributed cohort, resolved once for all partitions.
 
     Parameters
@@ -352,9 +353,9 @@ def resolve_as_of_dask(cohort: DaskCohort, as_of: object = None) -> pd.Timestamp
     """
     if as_of is not None:
         return pd.Timestamp(as_of).normalize()
-    import dask
+    from dask.base import compute
 
-    latest = dask.compute(cohort.sessions["performed_at"].max(), cohort.pain["recorded_at"].max())
+    latest = compute(cohort.sessions["performed_at"].max(), cohort.pain["recorded_at"].max())
     latest = [pd.Timestamp(t) for t in latest if t is not None and pd.notna(t)]
     if not latest:
         return pd.Timestamp.today().normalize()
@@ -419,7 +420,7 @@ class _Bound:
 
 
 def cohort_summary_dask(
-    cohort: DaskCohort, *, as_of: object = None, settings: Settings = DEFAULT_SETTINGS
+    cohort: DaskCohort, *, as_of: DateLike | None = None, settings: Settings = DEFAULT_SETTINGS
 ) -> dd.DataFrame:
     """:func:`analysis.cohort.cohort_summary` on a distributed cohort.
 
@@ -452,7 +453,7 @@ def cohort_summary_dask(
 
 
 def weekly_tables_dask(
-    cohort: DaskCohort, *, as_of: object = None, settings: Settings = DEFAULT_SETTINGS
+    cohort: DaskCohort, *, as_of: DateLike | None = None, settings: Settings = DEFAULT_SETTINGS
 ) -> dd.DataFrame:
     """:func:`analysis.cohort.weekly_progress` (weekly adherence and pain) on a distributed cohort.
 
@@ -481,7 +482,7 @@ def weekly_tables_dask(
 def patient_week_table_dask(
     cohort: DaskCohort,
     *,
-    as_of: object = None,
+    as_of: DateLike | None = None,
     settings: Settings = DEFAULT_SETTINGS,
     min_days_rated: int = 1,
     adherence_unit: float = 0.10,
@@ -530,7 +531,7 @@ def patient_week_table_dask(
 
 
 def grouped_pain_dask(
-    pain: dd.DataFrame, patients: pd.DataFrame, *, as_of: object = None
+    pain: dd.DataFrame, patients: pd.DataFrame, *, as_of: DateLike | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Weekly mean pain and the OLS pain slope from grouped sums (exact for any partitioning).
 
@@ -588,7 +589,7 @@ def grouped_pain_dask(
     daily = frame.groupby(["patient_id", "day"]).agg(total=("nprs", "sum"), n=("nprs", "count")).compute()
     daily = daily.reset_index()
     daily["y"] = daily["total"] / daily["n"]
-    daily["week"] = daily["day"] // 7 + 1
+    daily["week"] = week_of_day(daily["day"])
     weekly = (
         daily.groupby(["patient_id", "week"], sort=True)
         .agg(sum_y=("y", "sum"), days_rated=("y", "size"), n_ratings=("n", "sum"))

@@ -3,7 +3,7 @@
 A patient who logs in the dashboard instead of uploading a file produces the
 same canonical ``sessions`` and ``pain`` rows (:mod:`analysis.schema`) as an
 upload, so every statistic treats both alike. The functions here are pure: they
-build and check rows; :meth:`analysis.store.Store.save_entries` stores them
+build and check rows; :func:`analysis.access.save_entries` stores them
 (an entry with the key of a stored row is an edit, kept in the audit).
 
 Dates of in-app entries
@@ -34,7 +34,6 @@ adherence does not count (a session day needs a row with ``sets > 0``,
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import numpy as np
@@ -42,8 +41,10 @@ import pandas as pd
 
 from analysis.errors import RehabtrackError
 from analysis.exercises import EXERCISES
+from analysis.prescriptions import dose_in_force
 from analysis.schema import PAIN, PAIN_LOCATIONS, SESSIONS, conform
 from analysis.settings import DEFAULT_SETTINGS, Settings
+from analysis.timeline import DateLike
 
 __all__ = [
     "MAX_DAYS_BACK",
@@ -81,9 +82,9 @@ class TooOldEntryError(EntryError):
     """An entry dated more than the allowed number of days before today."""
 
 
-def _day(value: object) -> pd.Timestamp:
+def _day(value: DateLike | None) -> pd.Timestamp:
     try:
-        stamp = pd.Timestamp(value)  # type: ignore[arg-type]
+        stamp = pd.Timestamp(value)
     except (TypeError, ValueError) as exc:
         raise EntryError(f"{value!r} is not a date; choose the day in the calendar") from exc
     if pd.isna(stamp):
@@ -91,7 +92,7 @@ def _day(value: object) -> pd.Timestamp:
     return stamp.normalize()
 
 
-def check_entry_day(day: date | pd.Timestamp | str, *, today: date | pd.Timestamp | str,
+def check_entry_day(day: DateLike, *, today: DateLike,
                     max_days_back: int = MAX_DAYS_BACK) -> pd.Timestamp:
     """Check that an entry's day is allowed and return it as midnight of that day.
 
@@ -128,7 +129,7 @@ def check_entry_day(day: date | pd.Timestamp | str, *, today: date | pd.Timestam
     return d
 
 
-def todays_checklist(prescriptions: pd.DataFrame, patient_id: str, day: date | pd.Timestamp | str
+def todays_checklist(prescriptions: pd.DataFrame, patient_id: str, day: DateLike
                      ) -> pd.DataFrame:
     """The exercises prescribed to one patient on one day, as a checklist.
 
@@ -155,19 +156,19 @@ def todays_checklist(prescriptions: pd.DataFrame, patient_id: str, day: date | p
         - ``hold_s`` (float64, s): prescribed hold per repetition
         - ``sessions_per_week`` (Int64, sessions/week)
 
+    See Also
+    --------
+    analysis.prescriptions.dose_in_force : The periods in force on a day (the rule used here).
+    session_rows_from_checklist : The ticked checklist as ``sessions`` rows.
+
     Notes
     -----
-    A period is active when ``start_date <= day`` and ``end_date`` is empty or
-    ``>= day``. When several periods of one exercise and side are active, the
-    one with the latest ``start_date`` wins (a dose change is a new row; the old
-    row need not be closed), as in :mod:`analysis.adherence`.
+    The periods are those in force on ``day``
+    (:func:`analysis.prescriptions.dose_in_force`): a later period of one
+    exercise and side replaces an earlier one from its start date on (a dose
+    change is a new row; the old row need not be closed), as in :mod:`analysis.adherence`.
     """
-    d = _day(day)
-    rx = prescriptions[prescriptions["patient_id"].astype("string") == str(patient_id)]
-    end = rx["end_date"].fillna(pd.Timestamp.max)
-    rx = rx[(rx["start_date"] <= d) & (end >= d)]
-    rx = (rx.sort_values("start_date", kind="stable")
-          .drop_duplicates(["exercise", "side"], keep="last"))
+    rx = dose_in_force(prescriptions, _day(day), patient_id=str(patient_id)).drop(columns="in_force_until")
     order = {k: i for i, k in enumerate(EXERCISES)}
     side_order = {"left": 0, "right": 1, "both": 2}
     rx = rx.assign(_o=rx["exercise"].map(order).fillna(len(order)),
@@ -225,10 +226,10 @@ def _notes(notes: str | None) -> str | None:
 
 def session_rows_from_checklist(
     patient_id: str,
-    performed_on: date | pd.Timestamp | str,
+    performed_on: DateLike,
     checked: pd.DataFrame,
     *,
-    today: date | pd.Timestamp | str,
+    today: DateLike,
     pain_during: int | None = None,
     notes: str | None = None,
     existing: pd.DataFrame | None = None,
@@ -327,10 +328,10 @@ def session_rows_from_checklist(
 
 def pain_row(
     patient_id: str,
-    recorded_on: date | pd.Timestamp | str,
+    recorded_on: DateLike,
     nprs: int,
     *,
-    today: date | pd.Timestamp | str,
+    today: DateLike,
     location: str | None = None,
     flare: bool = False,
     notes: str | None = None,

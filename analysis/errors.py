@@ -15,6 +15,7 @@ __all__ = [
     "UnknownTableError",
     "SettingsError",
     "NotEnoughDataError",
+    "ExportError",
 ]
 
 
@@ -84,3 +85,7 @@ class SettingsError(RehabtrackError, ValueError):
 
 class NotEnoughDataError(RehabtrackError, ValueError):
     """A statistic was asked for with too little data to be meaningful."""
+
+
+class ExportError(RehabtrackError, ValueError):
+    """An export cannot be written as asked (wrong format, too many rows for Excel, bad pseudonym key)."""

@@ -50,7 +50,16 @@ import pandas as pd
 from analysis.adherence import session_dose
 from analysis.errors import SettingsError
 from analysis.settings import DEFAULT_SETTINGS, Settings
-from analysis.timeline import check_registry, patient_codes, resolve_as_of
+from analysis.timeline import (
+    DateLike,
+    check_registry,
+    epoch_day,
+    epoch_days,
+    from_epoch_days,
+    numeric_values,
+    patient_codes,
+    resolve_as_of,
+)
 
 __all__ = [
     "FLAG_KINDS",
@@ -172,9 +181,7 @@ def _registry(patients: pd.DataFrame) -> _Registry:
     obj = ids.to_numpy(dtype=object, na_value="")
     rank = np.empty(len(obj), dtype=np.int64)
     rank[np.argsort(obj.astype(str), kind="stable")] = np.arange(len(obj))
-    start_ns = pd.to_datetime(patients["programme_start"]).to_numpy(dtype="datetime64[ns]")
-    has_start = ~np.isnat(start_ns)
-    start = np.where(has_start, start_ns.astype("datetime64[D]").astype(np.int64), 0)
+    start, has_start = epoch_days(patients["programme_start"])
     return _Registry(obj, rank, start, has_start)
 
 
@@ -235,25 +242,6 @@ def _times(values: pd.Series) -> np.ndarray:
     if values.dtype.kind == "M" and isinstance(values.dtype, np.dtype):
         return values.to_numpy(dtype="datetime64[ns]")
     return pd.to_datetime(values).to_numpy(dtype="datetime64[ns]")
-
-
-def _numbers(frame: pd.DataFrame, column: str) -> np.ndarray:
-    """A numeric column as float64 with NaN for missing (all NaN if the column is absent)."""
-    if column not in frame.columns:
-        return np.full(len(frame), np.nan)
-    values = frame[column]
-    if not pd.api.types.is_numeric_dtype(values.dtype):
-        values = pd.to_numeric(values, errors="coerce")
-    return values.to_numpy(dtype="float64", na_value=np.nan)
-
-
-def _as_of_day(as_of: pd.Timestamp) -> int:
-    return int(np.datetime64(as_of.to_datetime64(), "D").astype(np.int64))
-
-
-def _dates(days: np.ndarray) -> np.ndarray:
-    """Midnight ``datetime64[ns]`` of epoch day numbers."""
-    return np.asarray(days, dtype=np.int64).astype("datetime64[D]").astype("datetime64[ns]")
 
 
 def _at_least(values: np.ndarray, threshold: float) -> np.ndarray:
@@ -496,6 +484,11 @@ def pain_flares(
         - ``rise`` (float64, points): ``nprs - baseline``
         - ``flagged`` (bool): ``rise >= settings.flare_rise_points``
 
+    See Also
+    --------
+    self_reported_flares : The flares patients mark themselves.
+    safety_flags : Every flag in one table.
+
     Notes
     -----
     The running baseline of day *d* is the median of the patient's daily mean
@@ -519,13 +512,13 @@ def pain_flares(
     """
     reg = _registry(patients)
     ev = _events(pain, patients, reg, "recorded_at", "pain")
-    d = _flare_days(ev, _numbers(pain, "nprs"), settings, min_baseline_days)
+    d = _flare_days(ev, numeric_values(pain, "nprs"), settings, min_baseline_days)
     if flagged_only:
         d = {k: v[d["flagged"]] for k, v in d.items()}
     return pd.DataFrame(
         {
             "patient_id": pd.array(reg.ids[d["code"]], dtype="string"),
-            "date": _dates(d["day"]),
+            "date": from_epoch_days(d["day"]),
             "nprs": d["nprs"],
             "n_ratings": d["n_ratings"],
             "baseline": d["baseline"],
@@ -537,7 +530,7 @@ def pain_flares(
 
 
 def _self_reported_days(pain_ev: _Events, pain: pd.DataFrame) -> dict[str, np.ndarray]:
-    nprs = pain_ev.of(_numbers(pain, "nprs"))
+    nprs = pain_ev.of(numeric_values(pain, "nprs"))
     if "flare" in pain.columns:
         marked = pain["flare"].astype("boolean").fillna(False).to_numpy(dtype=bool)
         marked = pain_ev.of(marked)
@@ -585,6 +578,11 @@ def self_reported_flares(pain: pd.DataFrame, patients: pd.DataFrame) -> pd.DataF
         - ``nprs_max`` (float64, points 0-10): highest NPRS among those ratings
         - ``daily_nprs`` (float64, points): mean of all of the day's ratings
 
+    See Also
+    --------
+    pain_flares : Flares from the pain ratings.
+    safety_flags : Every flag in one table.
+
     Notes
     -----
     Kept apart from :func:`pain_flares` on purpose: most days patients call a
@@ -603,7 +601,7 @@ def self_reported_flares(pain: pd.DataFrame, patients: pd.DataFrame) -> pd.DataF
     return pd.DataFrame(
         {
             "patient_id": pd.array(reg.ids[d["code"]], dtype="string"),
-            "date": _dates(d["day"]),
+            "date": from_epoch_days(d["day"]),
             "n_reports": d["n_reports"],
             "nprs_max": d["nprs_max"],
             "daily_nprs": d["daily_nprs"],
@@ -662,7 +660,7 @@ def _pain_during_rows(
     settings: Settings,
     flagged_only: bool,
 ) -> dict[str, np.ndarray]:
-    during = sess_ev.of(_numbers(sessions, "pain_during"))
+    during = sess_ev.of(numeric_values(sessions, "pain_during"))
     over_all = during > float(settings.pain_during_max) + _EPS
     rise_min = float(settings.pain_during_rise) - _EPS
     # NPRS >= 0, so the rise rule can only fire when pain_during >= pain_during_rise:
@@ -672,7 +670,7 @@ def _pain_during_rows(
     else:
         rows = np.flatnonzero(~np.isnan(during))
     ev, during, over = sess_ev.take(rows), during[rows], over_all[rows]
-    pre, pre_sec = _latest_before(ev.code, ev.sec, ev.day, reg, pain_ev, _numbers(pain, "nprs"))
+    pre, pre_sec = _latest_before(ev.code, ev.sec, ev.day, reg, pain_ev, numeric_values(pain, "nprs"))
     rise = during - pre
     rose = _at_least(rise, rise_min)
     flagged = over | rose
@@ -734,6 +732,11 @@ def pain_during_exercise(
         - ``rose`` (bool): ``rise >= pain_during_rise``
         - ``flagged`` (bool): ``over_max or rose``
 
+    See Also
+    --------
+    pain_flares : Flares from the daily ratings.
+    safety_flags : Every flag in one table.
+
     Notes
     -----
     Pain-monitoring model (Silbernagel et al. 2007): pain during exercise of
@@ -771,7 +774,7 @@ def pain_during_exercise(
         {
             "patient_id": pd.array(reg.ids[d["code"]], dtype="string"),
             "performed_at": pd.to_datetime(sessions["performed_at"]).to_numpy(dtype="datetime64[ns]")[d["pos"]],
-            "date": _dates(d["day"]),
+            "date": from_epoch_days(d["day"]),
             "exercise": pd.array(exercise[order], dtype="string"),
             "side": pd.array(side[order], dtype="string"),
             "pain_during": d["pain_during"],
@@ -904,6 +907,11 @@ def load_progression(
         - ``flagged`` (bool): ``acwr > acwr_max``
         - ``descriptive_only`` (bool): always True
 
+    See Also
+    --------
+    analysis.programmes.planned_weekly_load : The same ratio on a planned programme.
+    safety_flags : Every flag in one table.
+
     Notes
     -----
     Rolling, **uncoupled** acute:chronic workload ratio on programme weeks:
@@ -941,7 +949,7 @@ def load_progression(
         {
             "patient_id": pd.array(reg.ids[d["code"]], dtype="string"),
             "week": d["week"],
-            "week_start": _dates(d["week_start"]),
+            "week_start": from_epoch_days(d["week_start"]),
             "dose": d["dose"],
             "change": d["change"],
             "change_pct": d["change_pct"],
@@ -1059,7 +1067,7 @@ def logging_stopped(
     pain: pd.DataFrame,
     patients: pd.DataFrame,
     *,
-    as_of: object = None,
+    as_of: DateLike | None = None,
     settings: Settings = DEFAULT_SETTINGS,
 ) -> pd.DataFrame:
     """Runs of >= ``logging_stopped_days`` days without any session or pain entry.
@@ -1094,6 +1102,11 @@ def logging_stopped(
         - ``ongoing`` (bool): the gap reaches ``as_of``: logging has stopped
         - ``no_entries`` (bool): no entry at all from the programme start to ``as_of``
 
+    See Also
+    --------
+    analysis.timeline.last_entry_days : The last entry of each patient.
+    safety_flags : Every flag in one table.
+
     Notes
     -----
     A gap is a run of calendar days with no session and no pain entry, between
@@ -1109,16 +1122,16 @@ def logging_stopped(
     """
     as_of_ts = resolve_as_of(as_of, (sessions, "performed_at"), (pain, "recorded_at"))
     reg = _registry(patients)
-    as_of_day = _as_of_day(as_of_ts)
+    as_of_day = epoch_day(as_of_ts)
     sess_ev = _events(sessions, patients, reg, "performed_at", "sessions", until_day=as_of_day, sort=False)
     pain_ev = _events(pain, patients, reg, "recorded_at", "pain", until_day=as_of_day)
     d = _logging_gaps(sess_ev, pain_ev, reg, as_of_day, settings)
     return pd.DataFrame(
         {
             "patient_id": pd.array(reg.ids[d["code"]], dtype="string"),
-            "last_entry": np.where(d["has_last_entry"], _dates(d["last_entry"]), np.datetime64("NaT", "ns")),
-            "gap_start": _dates(d["gap_start"]),
-            "gap_end": _dates(d["gap_end"]),
+            "last_entry": np.where(d["has_last_entry"], from_epoch_days(d["last_entry"]), np.datetime64("NaT", "ns")),
+            "gap_start": from_epoch_days(d["gap_start"]),
+            "gap_end": from_epoch_days(d["gap_end"]),
             "days": d["days"],
             "ongoing": d["ongoing"],
             "no_entries": d["no_entries"],
@@ -1134,7 +1147,7 @@ def safety_flags(
     pain: pd.DataFrame,
     patients: pd.DataFrame,
     *,
-    as_of: object = None,
+    as_of: DateLike | None = None,
     settings: Settings = DEFAULT_SETTINGS,
     open_days: int = OPEN_DAYS,
     min_baseline_days: int = MIN_BASELINE_DAYS,
@@ -1186,6 +1199,12 @@ def safety_flags(
           still ongoing: a ``logging_stopped`` gap that reaches ``as_of``, a
           programme week that contains ``as_of``
 
+    See Also
+    --------
+    flag_counts : The flags counted per patient.
+    pain_flares : One kind of flag.
+    logging_stopped : One kind of flag.
+
     Notes
     -----
     Granularity: one row per patient-day for ``pain_flare``,
@@ -1206,12 +1225,12 @@ def safety_flags(
     """
     _check_days("open_days", open_days)
     as_of_ts = resolve_as_of(as_of, (sessions, "performed_at"), (pain, "recorded_at"))
-    as_of_day = _as_of_day(as_of_ts)
+    as_of_day = epoch_day(as_of_ts)
     reg = _registry(patients)
     sess_ev = _events(sessions, patients, reg, "performed_at", "sessions", until_day=as_of_day, sort=False)
     pain_ev = _events(pain, patients, reg, "recorded_at", "pain", until_day=as_of_day)
 
-    flare = _flare_days(pain_ev, _numbers(pain, "nprs"), settings, min_baseline_days)
+    flare = _flare_days(pain_ev, numeric_values(pain, "nprs"), settings, min_baseline_days)
     parts = [
         _flare_flags({k: v[flare["flagged"]] for k, v in flare.items()}, settings),
         _self_reported_flags(_self_reported_days(pain_ev, pain)),
@@ -1229,7 +1248,7 @@ def safety_flags(
     out = pd.DataFrame(
         {
             "patient_id": pd.array(reg.ids[f["code"]], dtype="string"),
-            "date": _dates(f["day"]),
+            "date": from_epoch_days(f["day"]),
             "kind": pd.array(np.asarray(FLAG_KINDS, dtype=object)[f["kind"]], dtype="string"),
             "value": f["value"].astype(float),
             "threshold": f["threshold"].astype(float),
@@ -1383,6 +1402,11 @@ def flag_counts(flags: pd.DataFrame, patients: pd.DataFrame | None = None) -> pd
         - ``n_<kind>`` (int64), for each kind of :data:`FLAG_KINDS`: number of flags
         - ``open_<kind>`` (int64), for each kind: number of open flags
         - ``n_total``, ``open_total`` (int64): all kinds together
+
+    See Also
+    --------
+    safety_flags : The flags counted here.
+    analysis.cohort.cohort_summary : The counts beside the other headlines.
     """
     ids = flags["patient_id"].astype("string")
     if patients is not None:

@@ -54,8 +54,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from analysis.adherence import adherence_summary
 from analysis.errors import NotEnoughDataError
 from analysis.settings import DEFAULT_SETTINGS, Settings
+from analysis.timeline import DateLike
+from analysis.trends import weekly_pain
 
 __all__ = [
     "DEFAULT_METHODS",
@@ -217,6 +220,10 @@ def fit_mixed_model(
         If fewer than 2 groups or fewer observations than fixed effects + 2 remain
         after dropping rows with missing values in the model's columns.
 
+    See Also
+    --------
+    adherence_pain_model : The project's model of pain by week and adherence.
+
     Notes
     -----
     Model: ``y_ij = x_ij' beta + z_ij' b_i + e_ij``, ``b_i ~ N(0, G)``,
@@ -321,7 +328,7 @@ def fit_mixed_model(
 def patient_week_table(
     cohort: Any,
     *,
-    as_of: object = None,
+    as_of: DateLike | None = None,
     settings: Settings = DEFAULT_SETTINGS,
     min_days_rated: int = 1,
     adherence_unit: float = 0.10,
@@ -363,6 +370,10 @@ def patient_week_table(
         - ``adherence`` (float64, units of ``adherence_unit``):
           ``(adherence_rate - adherence_centre) / adherence_unit``
 
+    See Also
+    --------
+    adherence_pain_model : The model fitted to this table.
+
     Notes
     -----
     Adherence is a patient-level (between-patient) covariate: the share of all
@@ -371,9 +382,6 @@ def patient_week_table(
     the programme start and after ``as_of`` have no ratings in
     :func:`analysis.trends.weekly_pain` and so do not enter.
     """
-    from analysis.adherence import adherence_summary
-    from analysis.trends import weekly_pain
-
     when = cohort.as_of(as_of)
     weekly = weekly_pain(cohort.pain, cohort.patients, as_of=when)
     weekly = weekly.loc[weekly["days_rated"] >= max(int(min_days_rated), 1)]
@@ -434,7 +442,7 @@ def adherence_pain_model(
     cohort: Any = None,
     *,
     data: pd.DataFrame | None = None,
-    as_of: object = None,
+    as_of: DateLike | None = None,
     settings: Settings = DEFAULT_SETTINGS,
     min_days_rated: int = 1,
     adherence_unit: float = 0.10,
@@ -464,6 +472,12 @@ def adherence_pain_model(
     ------
     NotEnoughDataError
         If fewer than 2 patients have weekly pain and a prescription.
+
+    See Also
+    --------
+    patient_week_table : Its data.
+    describe_adherence_model : Its reading in words.
+    predict_pain : Expected pain from it.
 
     Notes
     -----
@@ -529,6 +543,10 @@ def describe_adherence_model(model: AdherencePainModel) -> str:
         A short paragraph: the typical course of pain, the association of
         adherence with it (with CIs and p-values), the spread between patients,
         and the caveat that this is association, not causation.
+
+    See Also
+    --------
+    adherence_pain_model : The model described.
     """
     r = model.result
     b0, b1 = r.effect("Intercept"), r.effect("week0")
@@ -590,6 +608,10 @@ def predict_pain(
         ``week`` (int64), ``nprs`` (float64, points: expected weekly mean pain),
         ``ci_low``, ``ci_high`` (float64, points: confidence band of that mean,
         from the fixed-effects covariance; it does not include between-patient spread).
+
+    See Also
+    --------
+    adherence_pain_model : The model predicting.
 
     Notes
     -----
@@ -671,6 +693,10 @@ def linear_fit(
     ------
     NotEnoughDataError
         With fewer than 3 complete pairs or no spread in x.
+
+    See Also
+    --------
+    adherence_pain_model : The mixed model of the same question.
 
     Notes
     -----

@@ -38,10 +38,10 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from analysis.errors import SettingsError
+from analysis.errors import NotEnoughDataError, SettingsError
 from analysis.instruments import INSTRUMENTS, Instrument, get_instrument
 from analysis.settings import DEFAULT_SETTINGS, Settings
-from analysis.timeline import patient_codes
+from analysis.timeline import DateLike, patient_codes
 
 __all__ = [
     "diary_windows",
@@ -58,6 +58,7 @@ __all__ = [
 #: Tolerance for threshold comparisons, so that 4 -> 2.8 (30.000000000000004 %) and
 #: 29.999999999999996 % both meet a 30 % rule: thresholds are clinical, not floating point.
 _EPS = 1e-9
+_NONE = np.array(None, dtype=object)  # "no label" in np.where / np.select (None as a 0-d object array)
 #: z of the 95 % MDC (MDC95 = 1.96 x sqrt(2) x SEM); fixed by the MDC's definition,
 #: independent of ``Settings.rci_z``.
 _MDC_Z = 1.96
@@ -101,7 +102,7 @@ class _PainGrid:
         return total, n
 
 
-def _pain_grid(pain: pd.DataFrame, patients: pd.DataFrame, as_of: Any, settings: Settings) -> _PainGrid:
+def _pain_grid(pain: pd.DataFrame, patients: pd.DataFrame, as_of: DateLike | None, settings: Settings) -> _PainGrid:
     """Build the daily grid; ratings before day 0, after ``as_of`` or of unknown patients are dropped."""
     n_pat = len(patients)
     start = patients["programme_start"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
@@ -210,7 +211,9 @@ def _window_frame(grid: _PainGrid, w: dict[str, np.ndarray], settings: Settings)
         + _s(w["first"]) + "-" + _s(w["end"])
         + f" have a pain rating (at least {m} needed in the last {wc} days)"
     )[few]
-    ints = lambda a: pd.array(np.where(a >= 0, a, 0), dtype="Int64")  # noqa: E731
+    def ints(a: np.ndarray) -> pd.arrays.IntegerArray:
+        return pd.array(np.where(a >= 0, a, 0), dtype="Int64")
+
     first = ints(w["first"])
     first[w["first"] < 0] = pd.NA
     last = ints(w["end"])
@@ -238,7 +241,7 @@ def diary_windows(
     pain: pd.DataFrame,
     patients: pd.DataFrame,
     *,
-    as_of: Any = None,
+    as_of: DateLike | None = None,
     settings: Settings = DEFAULT_SETTINGS,
 ) -> pd.DataFrame:
     """Baseline and current pain from diary windows, one row per patient of the registry.
@@ -275,6 +278,11 @@ def diary_windows(
         - ``current_status`` (string): ``"ok"`` or ``"not enough data: ..."``
         - ``last_day`` (Int64, programme day): last day with a rating (on or before ``as_of``)
         - ``n_days_rated`` (Int64, days): days with a rating from day 0 on
+
+    See Also
+    --------
+    pain_change : Change between the two windows, with MCID and RCI.
+    time_to_events : First day a trailing window meets the MCID.
 
     Notes
     -----
@@ -394,6 +402,12 @@ def reliable_change(
     SettingsError
         If only one of ``sd_baseline`` and ``reliability`` is given, or a value is out of range.
 
+    See Also
+    --------
+    pain_change : Diary pain change with the RCI of each patient.
+    prom_change : Questionnaire change with the RCI.
+    analysis.instruments.Instrument : The MDC the default SEM comes from.
+
     Notes
     -----
     RCI = (x2 - x1) / S_diff, S_diff = sqrt(2) x SEM, SEM = SD x sqrt(1 - r).
@@ -470,7 +484,7 @@ def _mcid_columns(
         ["substantial", "moderate"],
         default="none",
     )
-    tier = np.where(np.isnan(pct_thr), None, tier)  # tiers only where the instrument has a % rule (not PSFS)
+    tier = np.where(np.isnan(pct_thr), _NONE, tier)  # tiers only where the instrument has a % rule (not PSFS)
 
     def masked_bool(values: np.ndarray, available: bool) -> pd.arrays.BooleanArray:
         arr = pd.array(values, dtype="boolean")
@@ -574,7 +588,7 @@ def pain_change(
     pain: pd.DataFrame,
     patients: pd.DataFrame,
     *,
-    as_of: Any = None,
+    as_of: DateLike | None = None,
     settings: Settings = DEFAULT_SETTINGS,
     instrument: str | Instrument = "nprs",
     sd_baseline: float | None = None,
@@ -624,6 +638,13 @@ def pain_change(
         - ``label`` (string): one plain-language sentence for the patient
 
         Change columns are ``nan``/``<NA>`` where ``status`` is not ``"ok"``.
+
+    See Also
+    --------
+    prom_change : The same rules for questionnaire scores (ODI, RMDQ, PSFS).
+    reliable_change : The Reliable Change Index on its own.
+    diary_windows : The baseline and current windows.
+    time_to_events : When the MCID and recovery were first reached.
 
     Notes
     -----
@@ -774,6 +795,12 @@ def prom_change(
         - ``status`` (string): ``"ok"`` or ``"not enough data: ..."``
         - ``label`` (string): one plain-language sentence for the patient
 
+    See Also
+    --------
+    pain_change : The same rules for the pain diary.
+    reliable_change : The Reliable Change Index on its own.
+    analysis.scoring.score_proms : The scores compared here.
+
     Notes
     -----
     The same rules as :func:`pain_change`, with each instrument's thresholds
@@ -919,7 +946,7 @@ def time_to_events(
     pain: pd.DataFrame,
     patients: pd.DataFrame,
     *,
-    as_of: Any = None,
+    as_of: DateLike | None = None,
     settings: Settings = DEFAULT_SETTINGS,
     instrument: str | Instrument = "nprs",
 ) -> pd.DataFrame:
@@ -956,6 +983,12 @@ def time_to_events(
           (its 7th day); ``<NA>`` when not recovered
         - ``recovery_event`` (boolean): True = recovered, False = censored, ``<NA>`` = excluded
         - ``recovery_reason`` (string): why excluded from the recovery curve, ``""`` otherwise
+
+    See Also
+    --------
+    kaplan_meier : The product-limit estimate of these times.
+    logrank : Two groups compared.
+    pain_change : The MCID rule used.
 
     Notes
     -----
@@ -1126,6 +1159,11 @@ def kaplan_meier(
     analysis.errors.NotEnoughDataError
         If no patient is left after dropping missing rows.
 
+    See Also
+    --------
+    time_to_events : Times to the MCID and to recovery.
+    logrank : Two curves compared.
+
     Notes
     -----
     Product-limit estimator S(t) = prod over event times t_i <= t of (1 - d_i / n_i),
@@ -1141,8 +1179,6 @@ def kaplan_meier(
     """
     from lifelines import KaplanMeierFitter
     from lifelines.utils import median_survival_times
-
-    from analysis.errors import NotEnoughDataError
 
     t, e, n_excluded = _clean_durations(durations, events)
     if len(t) == 0:
@@ -1221,13 +1257,16 @@ def logrank(
     analysis.errors.NotEnoughDataError
         If a group is empty after dropping missing rows.
 
+    See Also
+    --------
+    kaplan_meier : The curves compared.
+    time_to_events : Times to the MCID and to recovery.
+
     References
     ----------
     Mantel N. 1966; Peto R. & Peto J. 1972; lifelines.statistics.logrank_test.
     """
     from lifelines.statistics import logrank_test
-
-    from analysis.errors import NotEnoughDataError
 
     ta, ea, _ = _clean_durations(durations_a, events_a)
     tb, eb, _ = _clean_durations(durations_b, events_b)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 import numpy as np
@@ -33,7 +32,7 @@ from analysis.instruments import INSTRUMENTS
 from analysis.outcomes import pain_change, prom_change
 from analysis.scoring import score_proms
 from analysis.settings import DEFAULT_SETTINGS, Settings
-from analysis.timeline import add_programme_time
+from analysis.timeline import DateLike, add_programme_time
 from analysis.trends import rolling_pain
 
 __all__ = [
@@ -141,7 +140,7 @@ def patient_detail(
     cohort: CohortTables,
     patient_id: str,
     *,
-    as_of: object = None,
+    as_of: DateLike | None = None,
     settings: Settings = DEFAULT_SETTINGS,
     summary: pd.DataFrame | None = None,
 ) -> PatientDetail:
@@ -233,8 +232,7 @@ def patient_detail(
     )
 
 
-def restrict_to_dates(detail: PatientDetail, start: date | pd.Timestamp | None,
-                      end: date | pd.Timestamp | None) -> PatientDetail:
+def restrict_to_dates(detail: PatientDetail, start: DateLike | None, end: DateLike | None) -> PatientDetail:
     """The same detail with its timeline tables cut to a date range.
 
     Parameters
@@ -421,7 +419,9 @@ def headline_table(detail: PatientDetail) -> pd.DataFrame:
         met = bool(s["mcid_met"])
         rule_txt = {"both": "both rules", "absolute": f"the {_num(c['mcid_abs_threshold'])}-point rule",
                     "%": f"the {_num(c['mcid_pct_threshold'], 0)} % rule"}.get(rule, "neither rule")
-        rows.append(("MCID (2 points or 30 % better)" if c["mcid_abs_threshold"] == 2 else "MCID",
+        pct = c["mcid_pct_threshold"]
+        rows.append((f"MCID ({_num(c['mcid_abs_threshold'])} points"
+                     + ("" if pd.isna(pct) else f" or {_num(pct, 0)} %") + " better)",
                      f"{'met' if met else 'not met'} ({rule_txt})"))
         rows.append(("Reliable change", f"{s['rci_category']} (RCI {_signed(s['rci'], 2)}; |RCI| > {st.rci_z:g} "
                      "is reliable)"))

@@ -14,6 +14,8 @@ computed here beyond what is drawn. Conventions, so that no chart misleads:
 
 from __future__ import annotations
 
+from typing import Any
+
 import matplotlib
 
 matplotlib.use("Agg")  # headless: figures are rendered to files or to Streamlit
@@ -22,6 +24,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.typing import RcKeyType  # noqa: E402
+
+from analysis.exercises import EXERCISES  # noqa: E402
+from analysis.instruments import INSTRUMENTS  # noqa: E402
 
 __all__ = ["OKABE_ITO", "plot_weekly_progress"]
 
@@ -130,7 +136,6 @@ def plot_weekly_progress(
 
 # ============================================================= research figures (notebooks, cohort report)
 
-from typing import Any  # noqa: E402 - the section below was appended after the original figures
 
 _GROUP_COLOURS = (OKABE_ITO["blue"], OKABE_ITO["orange"], OKABE_ITO["green"], OKABE_ITO["purple"],
                   OKABE_ITO["sky_blue"], OKABE_ITO["vermillion"])
@@ -361,7 +366,7 @@ def plot_slope_distribution(
             data.append(slopes[sel].to_numpy())
             colours.append(colour)
             names.append(f"{name} (n = {int(sel.sum())})")
-        ax.hist(data, bins=bins, stacked=True, color=colours, label=names)
+        ax.hist(data, bins=list(bins), stacked=True, color=colours, label=names)
     ax.axvline(0, color=OKABE_ITO["black"], lw=1)
     ax.set_xlabel("Pain slope (NPRS points per week; below 0 = pain falls)")
     ax.set_ylabel("Patients")
@@ -544,7 +549,7 @@ def plot_patient_progress(
     Ostelo R.W. et al. 2008, Spine 33(1):90-94 (NPRS MCID 2 points or 30 %).
     """
     # large type on a narrow figure: still legible when a phone shows it 360 px wide
-    rc = {"font.size": 14, "axes.titlesize": 15, "axes.labelsize": 14, "legend.fontsize": 12.5,
+    rc: dict[RcKeyType, Any] = {"font.size": 14, "axes.titlesize": 15, "axes.labelsize": 14, "legend.fontsize": 12.5,
           "xtick.labelsize": 13, "ytick.labelsize": 13}
     with plt.rc_context(rc):
         fig, (ax_pain, ax_done) = plt.subplots(
@@ -711,7 +716,9 @@ def plot_pain_timeline(
         2, 1, sharex=True, figsize=(9, 4.8), gridspec_kw={"height_ratios": [4, 1.1]}, layout="constrained"
     )
     rated = daily.loc[pd.to_numeric(daily["n_ratings"], errors="coerce").fillna(0).to_numpy() > 0]
-    x_day = lambda d: pd.to_numeric(d, errors="coerce").astype(float) / 7 + 1 + 0.5 / 7  # noqa: E731 - centre of the day
+    def x_day(d: pd.Series) -> pd.Series:  # the centre of the day, in programme weeks
+        return pd.to_numeric(d, errors="coerce").astype(float) / 7 + 1 + 0.5 / 7
+
     band = mcid_band(baseline, mcid_abs, mcid_pct) if baseline is not None else float("nan")
     if baseline is not None and np.isfinite(baseline):
         if np.isfinite(band):
@@ -759,8 +766,6 @@ def plot_pain_timeline(
 
 
 def _exercise_label(exercise: str, side: str) -> str:
-    from analysis.exercises import EXERCISES
-
     known = EXERCISES.get(str(exercise))
     name = known.label if known is not None else str(exercise).replace("_", " ")
     return name if str(side) == "both" else f"{name}, {side}"
@@ -980,8 +985,6 @@ def plot_questionnaires(
         scores at x = day / 7 + 1 (programme weeks), the band within the MCID of the
         first score shaded. A single panel saying so when there is no scored questionnaire.
     """
-    from analysis.instruments import INSTRUMENTS
-
     scored = proms.loc[proms["status"].astype("string").eq("scored").fillna(False).to_numpy(dtype=bool)]
     keys = [k for k in _QUESTIONNAIRE_AXES if (scored["instrument"].astype(str) == k).any()]
     fig, axes = plt.subplots(max(len(keys), 1), 1, figsize=(9, 1.2 + 2.3 * max(len(keys), 1)),

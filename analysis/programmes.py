@@ -26,9 +26,12 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import RehabtrackError
-from analysis.exercises import EXERCISES
-from analysis.schema import PRESCRIPTIONS, SIDES, conform, empty_frame
+from analysis.exercises import EXERCISES, normalise_exercise
+from analysis.flags import load_progression
+from analysis.prescriptions import dose_in_force
+from analysis.schema import PRESCRIPTIONS, SIDES, conform, empty_frame, pandera_schema
 from analysis.settings import DEFAULT_SETTINGS, Settings
+from analysis.timeline import DateLike, to_day
 
 __all__ = [
     "ProgrammeError",
@@ -43,6 +46,9 @@ __all__ = [
     "steep_weeks",
     "ProgrammeEdit",
     "edit_prescriptions",
+    "items_in_force",
+    "check_prescriptions",
+    "custom_exercise",
     "template_to_dict",
     "template_from_dict",
 ]
@@ -343,7 +349,7 @@ def _week_start(programme_start: pd.Timestamp, week: int | np.ndarray) -> Any:
 
 def programme_to_prescriptions(
     patient_id: str,
-    programme_start: object,
+    programme_start: DateLike,
     programme: Programme,
     weeks: int | None = 12,
 ) -> pd.DataFrame:
@@ -406,7 +412,7 @@ def planned_weekly_load(
     programme: Programme,
     weeks: int = 12,
     *,
-    programme_start: object = "2026-01-05",
+    programme_start: DateLike = "2026-01-05",
     settings: Settings = DEFAULT_SETTINGS,
 ) -> pd.DataFrame:
     """The planned weekly dose of a programme and its acute:chronic ratio, week by week.
@@ -450,8 +456,6 @@ def planned_weekly_load(
     docs/clinical-reference.md sections 5 and 7 ("start gently and build
     gradually over weeks"; ratio > 1.5, descriptive only, Impellizzeri et al. 2020).
     """
-    from analysis.flags import load_progression
-
     periods = programme_to_prescriptions("plan", programme_start, programme, weeks)
     start = pd.Timestamp(programme_start).normalize()
     first = ((periods["start_date"] - start).dt.days // 7).to_numpy()
@@ -536,7 +540,7 @@ class ProgrammeEdit:
     result: pd.DataFrame
 
 
-def edit_prescriptions(existing: pd.DataFrame, new_periods: pd.DataFrame, from_date: object) -> ProgrammeEdit:
+def edit_prescriptions(existing: pd.DataFrame, new_periods: pd.DataFrame, from_date: DateLike) -> ProgrammeEdit:
     """Change a patient's prescription from ``from_date`` on without rewriting what came before.
 
     Parameters
@@ -566,7 +570,7 @@ def edit_prescriptions(existing: pd.DataFrame, new_periods: pd.DataFrame, from_d
     Every day before ``from_date`` keeps exactly the prescription it had, so
     adherence and dose completion computed for those days do not change.
     """
-    when = pd.Timestamp(from_date).normalize()
+    when = to_day(from_date)
     old = conform(existing, PRESCRIPTIONS).reset_index(drop=True)
     new = conform(new_periods, PRESCRIPTIONS).reset_index(drop=True)
     ids = set(old["patient_id"].dropna()) | set(new["patient_id"].dropna())
@@ -589,6 +593,114 @@ def edit_prescriptions(existing: pd.DataFrame, new_periods: pd.DataFrame, from_d
     kept, closed, removed, added = tidy(old.loc[ended]), tidy(closed), tidy(old.loc[future]), tidy(added)
     result = tidy(pd.concat([f for f in (kept, closed, added) if len(f)] or [empty_frame(PRESCRIPTIONS)]))
     return ProgrammeEdit(kept=kept, closed=closed, removed=removed, added=added, result=result)
+
+
+def items_in_force(prescriptions: pd.DataFrame, when: DateLike) -> list[ProgrammeItem]:
+    """A patient's prescription as programme items: the dose in force on ``when``, else the latest dose.
+
+    Parameters
+    ----------
+    prescriptions
+        One patient's canonical ``prescriptions`` rows.
+    when
+        The day (e.g. the first day of a change).
+
+    Returns
+    -------
+    list of ProgrammeItem
+        One item per exercise and side in force on ``when``
+        (:func:`analysis.prescriptions.dose_in_force`: a replaced dose is not
+        listed); when nothing is in force that day (before the programme or after
+        it ended), the last period of each exercise and side. In table order.
+
+    See Also
+    --------
+    analysis.prescriptions.dose_in_force : The periods in force on a day.
+    edit_prescriptions : Applies a changed programme from a day on.
+    """
+    running = dose_in_force(prescriptions, when)
+    base = running if len(running) else (
+        prescriptions.sort_values("start_date", kind="stable").groupby(["exercise", "side"]).tail(1))
+    return [ProgrammeItem(str(r.exercise), str(r.side), int(r.sets), int(r.reps), float(r.hold_s),
+                          int(r.sessions_per_week)) for r in base.itertuples()]
+
+
+def check_prescriptions(periods: pd.DataFrame, patient_id: str) -> pd.DataFrame:
+    """A programme's periods as valid canonical ``prescriptions`` rows of one patient, or why not.
+
+    Parameters
+    ----------
+    periods
+        The periods (e.g. :func:`programme_to_prescriptions`).
+    patient_id
+        The patient they must all be for.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``periods`` conformed to :data:`analysis.schema.PRESCRIPTIONS`, index reset.
+
+    Raises
+    ------
+    ProgrammeError
+        A period of another patient (or of none), or a value outside the
+        table's ranges (the first five failing cells are named).
+
+    See Also
+    --------
+    analysis.access.save_prescriptions : Checks the physio, then stores the periods.
+    """
+    new = conform(periods, PRESCRIPTIONS).reset_index(drop=True)
+    others = sorted(set(new["patient_id"].dropna().astype(str)) - {str(patient_id)})
+    if others or new["patient_id"].isna().any():
+        raise ProgrammeError(f"these prescriptions are not all for patient {patient_id}")
+    try:
+        pandera_schema(PRESCRIPTIONS).validate(new, lazy=True)
+    except Exception as exc:  # pandera's SchemaErrors: report the failing cells in words
+        cases = getattr(exc, "failure_cases", None)
+        detail = "" if cases is None else "; ".join(
+            f"{r.column}: {r.failure_case} ({r.check})" for r in cases.head(5).itertuples())
+        raise ProgrammeError(f"the programme is not a valid prescription: {detail or exc}") from exc
+    return new
+
+
+def custom_exercise(exercise: str, label: str, instruction: str) -> tuple[str, str, str]:
+    """A physio's own exercise, checked: its name, label and instruction as they are stored.
+
+    Parameters
+    ----------
+    exercise
+        The name (runs of white space become one space).
+    label
+        The name shown to patients (default the name).
+    instruction
+        Plain-language instruction; the seed's rule "stop if it hurts" is
+        appended when the text does not say it.
+
+    Returns
+    -------
+    tuple of str
+        ``(exercise, label, instruction)``.
+
+    Raises
+    ------
+    ProgrammeError
+        An empty name or instruction, or a name of the shipped vocabulary.
+
+    Examples
+    --------
+    >>> custom_exercise("wall  slide", "", "Slide your back down the wall.")
+    ('wall slide', 'wall slide', 'Slide your back down the wall. Move slowly and gently; stop if it hurts.')
+    """
+    name = " ".join(str(exercise).split())
+    if not name or not str(instruction).strip():
+        raise ProgrammeError("give the exercise a name and a plain-language instruction")
+    if name in EXERCISES or normalise_exercise(name) in EXERCISES:
+        raise ProgrammeError(f"{name!r} is already in the exercise list ({normalise_exercise(name)}); use it")
+    text = str(instruction).strip()
+    if "stop if it hurts" not in text.lower():
+        text = text.rstrip(".") + ". Move slowly and gently; stop if it hurts."
+    return name, (label or name).strip(), text
 
 
 # --------------------------------------------------------------------------------------

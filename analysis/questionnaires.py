@@ -48,7 +48,6 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +60,7 @@ from analysis.instruments import INSTRUMENTS
 from analysis.schema import PROMS, conform
 from analysis.scoring import ScoreResult, score_odi, score_rmdq
 from analysis.settings import DEFAULT_SETTINGS
+from analysis.timeline import DateLike
 
 __all__ = [
     "FORM_INSTRUMENTS",
@@ -291,11 +291,11 @@ def _wording_item(p: Path, instrument: str, number: int, item: Any) -> dict[str,
 
 def proms_rows_from_form(
     patient_id: str,
-    completed_on: date | pd.Timestamp | str,
+    completed_on: DateLike,
     instrument: str,
     responses: Mapping[int, float | None],
     *,
-    today: date | pd.Timestamp | str,
+    today: DateLike,
     min_sections: int = DEFAULT_SETTINGS.odi_min_sections,
     max_days_back: int = MAX_DAYS_BACK,
 ) -> tuple[pd.DataFrame, ScoreResult]:
@@ -359,7 +359,7 @@ def stale_items(stored: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
     Filling in the same questionnaire again for the same day replaces the
     earlier answers; an item answered before and now left empty must be taken
     back, otherwise the score would mix the two forms
-    (:meth:`analysis.store.Store.save_entries` with ``remove=``).
+    (:func:`analysis.access.save_entries` with ``remove=``).
 
     Parameters
     ----------
@@ -388,7 +388,7 @@ def stale_items(stored: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
 def due_questionnaires(
     patients: pd.DataFrame,
     proms: pd.DataFrame,
-    as_of: date | pd.Timestamp | str,
+    as_of: DateLike,
     *,
     instruments: Sequence[str] = FORM_INSTRUMENTS,
     schedule_weeks: Sequence[int] = DEFAULT_SCHEDULE_WEEKS,

@@ -19,7 +19,7 @@ Three layers:
   from a pandas cohort or a distributed one (:class:`analysis.distributed.DaskCohort`).
 
 Identifiers in the written tables are research pseudonyms
-(:func:`analysis.export.pseudonymise_ids`, keyed HMAC) and calendar dates are
+(:func:`analysis.pseudonyms.pseudonymise_ids`, keyed HMAC) and calendar dates are
 left out of the per-patient tables, unless ``pseudonymise=False``.
 """
 
@@ -37,15 +37,28 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from analysis.cohort import CohortTables
+import analysis
+from analysis import plots
+from analysis.cohort import CohortTables, cohort_summary, weekly_progress
 from analysis.errors import NotEnoughDataError
+from analysis.export import write_csv
+from analysis.flags import FLAG_KINDS, load_progression, safety_flags
 from analysis.instruments import INSTRUMENTS
-from analysis.outcomes import KaplanMeierResult, LogrankResult, kaplan_meier, logrank
+from analysis.models import (
+    AdherencePainModel,
+    adherence_pain_model,
+    describe_adherence_model,
+    linear_fit,
+    patient_week_table,
+    predict_pain,
+)
+from analysis.outcomes import KaplanMeierResult, LogrankResult, kaplan_meier, logrank, pain_change, time_to_events
+from analysis.pseudonyms import pseudonym_key, pseudonymise_ids
 from analysis.settings import DEFAULT_SETTINGS, Settings
+from analysis.timeline import DateLike, week_of_day
 
-if TYPE_CHECKING:  # pragma: no cover
+if TYPE_CHECKING:  # pragma: no cover - the Dask path is optional (analysis.distributed imports dask lazily)
     from analysis.distributed import DaskCohort
-    from analysis.models import AdherencePainModel
 
 __all__ = [
     "ADHERENCE_GROUPS",
@@ -563,8 +576,6 @@ def flag_rates(flags: pd.DataFrame, weekly: pd.DataFrame) -> pd.DataFrame:
     Flags are descriptive, for the physio (docs/clinical-reference.md section 5); the
     acute:chronic ratio in particular is contested (Impellizzeri et al. 2020).
     """
-    from analysis.flags import FLAG_KINDS
-
     w = _elapsed_weeks(weekly)
     exposure = int(len(w))
     n_pat = int(w["patient_id"].nunique())
@@ -659,7 +670,7 @@ def load_vs_flares(
     fl = flags.loc[(flags["kind"].astype("string") == "pain_flare").fillna(False).to_numpy(dtype=bool)]
     fid = fl["patient_id"].astype("string")
     day = (pd.to_datetime(fl["date"]) - fid.map(start).to_numpy()).dt.days
-    week = (day // 7 + 1).astype("Int64")
+    week = week_of_day(day).astype("Int64")
     per_week = pd.DataFrame({"patient_id": fid.to_numpy(), "week": week.to_numpy()}).dropna()
     counts = per_week.groupby(["patient_id", "week"]).size()
     key = pd.MultiIndex.from_arrays([load["patient_id"].astype("string"), load["week"].astype("int64")])
@@ -700,8 +711,6 @@ def package_versions() -> dict[str, str]:
         ``statsmodels``, ``lifelines``, ``matplotlib`` and ``dask`` (``"not
         installed"`` when absent).
     """
-    import analysis
-
     versions = {"python": platform.python_version(), "rehabtrack": analysis.__version__}
     for name in ("numpy", "pandas", "scipy", "statsmodels", "lifelines", "matplotlib", "dask"):
         try:
@@ -720,7 +729,7 @@ def methods_text(
     settings: Settings = DEFAULT_SETTINGS,
     *,
     n_patients: int | None = None,
-    as_of: object = None,
+    as_of: DateLike | None = None,
     model: AdherencePainModel | None = None,
     versions: Mapping[str, str] | None = None,
 ) -> str:
@@ -912,38 +921,26 @@ def _upto(frame: pd.DataFrame, column: str, as_of: pd.Timestamp) -> pd.DataFrame
 
 
 def _summary(c: CohortTables, *, as_of: pd.Timestamp, settings: Settings) -> pd.DataFrame:
-    from analysis.cohort import cohort_summary
-
     return cohort_summary(c, as_of=as_of, settings=settings)
 
 
 def _weekly(c: CohortTables, *, as_of: pd.Timestamp, settings: Settings) -> pd.DataFrame:
-    from analysis.cohort import weekly_progress
-
     return weekly_progress(c, as_of=as_of, settings=settings)
 
 
 def _change(c: CohortTables, *, as_of: pd.Timestamp, settings: Settings) -> pd.DataFrame:
-    from analysis.outcomes import pain_change
-
     return pain_change(_upto(c.pain, "recorded_at", as_of), c.patients, settings=settings)
 
 
 def _events(c: CohortTables, *, as_of: pd.Timestamp, settings: Settings) -> pd.DataFrame:
-    from analysis.outcomes import time_to_events
-
     return time_to_events(c.pain, c.patients, as_of=as_of, settings=settings)
 
 
 def _flags(c: CohortTables, *, as_of: pd.Timestamp, settings: Settings) -> pd.DataFrame:
-    from analysis.flags import safety_flags
-
     return safety_flags(c.sessions, c.pain, c.patients, as_of=as_of, settings=settings)
 
 
 def _load(c: CohortTables, *, as_of: pd.Timestamp, settings: Settings) -> pd.DataFrame:
-    from analysis.flags import load_progression
-
     return load_progression(_upto(c.sessions, "performed_at", as_of), c.patients, settings=settings)
 
 
@@ -965,7 +962,7 @@ _PARTS: dict[str, Callable[..., pd.DataFrame]] = {
 
 
 def report_data(
-    cohort: CohortTables | DaskCohort, *, as_of: object = None, settings: Settings = DEFAULT_SETTINGS
+    cohort: CohortTables | DaskCohort, *, as_of: DateLike | None = None, settings: Settings = DEFAULT_SETTINGS
 ) -> ReportData:
     """Compute the tables of a cohort report, with pandas or on a Dask cluster.
 
@@ -990,17 +987,15 @@ def report_data(
         when = cohort.as_of(as_of)
         parts = {name: func(cohort, as_of=when, settings=settings) for name, func in _PARTS.items()}
         patients = cohort.patients
-        from analysis.models import patient_week_table
-
         model_data = patient_week_table(cohort, as_of=when, settings=settings)
     else:
-        import dask
+        from dask.base import compute
 
         from analysis.distributed import _Bound, map_patients, patient_week_table_dask, resolve_as_of_dask
 
         when = resolve_as_of_dask(cohort, as_of)
         lazy = [map_patients(_Bound(func, as_of=when, settings=settings), cohort) for func in _PARTS.values()]
-        computed = dask.compute(*lazy, cohort.patients)
+        computed = compute(*lazy, cohort.patients)
         parts = dict(zip(_PARTS, computed[:-1], strict=True))
         patients = computed[-1].reset_index()
         parts["summary"] = parts["summary"].sort_values(
@@ -1026,10 +1021,6 @@ def _pseudonymiser(pseudonymise: bool, key: bytes | None) -> tuple[Callable[[pd.
     """A function replacing ``patient_id``/``physio_id`` by pseudonyms, and a sentence for the README."""
     if not pseudonymise:
         return (lambda f: f), "Identifiers are written as in the input (pseudonymisation was switched off)."
-    try:
-        from analysis.export import pseudonym_key, pseudonymise_ids
-    except ImportError:  # pragma: no cover - export module not installed
-        return (lambda f: f), "Identifiers are written as in the input (no pseudonymisation module available)."
     secret = key if key is not None else pseudonym_key()
 
     def apply(frame: pd.DataFrame) -> pd.DataFrame:
@@ -1051,7 +1042,7 @@ def write_cohort_report(
     out_dir: str | Path,
     settings: Settings = DEFAULT_SETTINGS,
     *,
-    as_of: object = None,
+    as_of: DateLike | None = None,
     pseudonymise: bool = True,
     key: bytes | None = None,
 ) -> dict[str, Path]:
@@ -1071,10 +1062,10 @@ def write_cohort_report(
         Analysis date (default: the last session or pain entry).
     pseudonymise
         Replace ``patient_id``/``physio_id`` by research pseudonyms
-        (:func:`analysis.export.pseudonymise_ids`) and leave calendar dates and
+        (:func:`analysis.pseudonyms.pseudonymise_ids`) and leave calendar dates and
         free text out of per-patient tables (default True).
     key
-        Pseudonym key; default :func:`analysis.export.pseudonym_key` (environment
+        Pseudonym key; default :func:`analysis.pseudonyms.pseudonym_key` (environment
         variable ``REHABTRACK_PSEUDONYM_KEY`` or the data directory's key file).
 
     Returns
@@ -1088,9 +1079,6 @@ def write_cohort_report(
         If the cohort has no patient with pain ratings and a prescription.
     """
     import matplotlib.pyplot as plt
-
-    from analysis import plots
-    from analysis.models import adherence_pain_model, linear_fit, predict_pain
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -1141,16 +1129,9 @@ def write_cohort_report(
         "settings.csv": settings.as_table(),
     }
     written: dict[str, Path] = {}
-    try:
-        from analysis.export import write_csv
-    except ImportError:  # pragma: no cover
-        write_csv = None
     for name, frame in tables.items():
         path = out / name
-        if write_csv is not None:
-            write_csv(frame, path)
-        else:  # pragma: no cover
-            frame.to_csv(path, index=False)
+        write_csv(frame, path)
         written[name] = path
 
     overview = tables["weekly_overview.csv"]
@@ -1187,8 +1168,6 @@ def write_cohort_report(
         f"{methods}\n## Files\n\n{listing}\n\nFigures:\n\n{figures_list}\n\n{id_note}\n\n"
         "## Adherence and pain: plain-language reading\n\n"
     )
-    from analysis.models import describe_adherence_model
-
     text += describe_adherence_model(model) + "\n"
     path = out / "methods.md"
     path.write_text(text, encoding="utf-8")

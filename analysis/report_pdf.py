@@ -23,6 +23,7 @@ import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
 import matplotlib
 
@@ -32,6 +33,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.typing import RcKeyType  # noqa: E402
 
 from analysis.cohort import CohortTables  # noqa: E402
 from analysis.patient_detail import (  # noqa: E402
@@ -39,6 +41,7 @@ from analysis.patient_detail import (  # noqa: E402
     PatientDetail,
     headline_table,
     patient_detail,
+    restrict_to_dates,
     thresholds_table,
 )
 from analysis.plots import (  # noqa: E402
@@ -49,11 +52,12 @@ from analysis.plots import (  # noqa: E402
     plot_questionnaires,
 )
 from analysis.settings import DEFAULT_SETTINGS, Settings  # noqa: E402
+from analysis.timeline import DateLike  # noqa: E402
 
 __all__ = ["CHARTS", "patient_report_pdf", "detail_report_pdf", "report_figure", "report_figures"]
 
 _A4 = (8.27, 11.69)  # inches, portrait
-_FONT_RC = {"pdf.fonttype": 42, "ps.fonttype": 42, "font.family": "DejaVu Sans"}
+_FONT_RC: dict[RcKeyType, Any] = {"pdf.fonttype": 42, "ps.fonttype": 42, "font.family": "DejaVu Sans"}
 
 
 @contextmanager
@@ -212,10 +216,10 @@ def patient_report_pdf(
     cohort: CohortTables,
     patient_id: str,
     *,
-    as_of: object = None,
+    as_of: DateLike | None = None,
     settings: Settings = DEFAULT_SETTINGS,
-    start: object = None,
-    end: object = None,
+    start: DateLike | None = None,
+    end: DateLike | None = None,
 ) -> bytes:
     """The PDF progress report of one patient: charts, headline numbers and the thresholds used.
 
@@ -242,9 +246,7 @@ def patient_report_pdf(
     analysis.patient_detail.UnknownPatientError
         If ``patient_id`` is not in ``cohort``.
     """
-    from analysis.patient_detail import restrict_to_dates
-
     detail = patient_detail(cohort, patient_id, as_of=as_of, settings=settings)
     if start is not None or end is not None:
-        detail = restrict_to_dates(detail, start, end)  # type: ignore[arg-type]
+        detail = restrict_to_dates(detail, start, end)
     return detail_report_pdf(detail)

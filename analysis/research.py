@@ -1,7 +1,7 @@
 """Cohort-level tables for the researcher's view of the pseudonymised cohort.
 
 The researcher sees no identifier and no calendar date
-(:func:`analysis.access.cohort_for` gives a :class:`analysis.export.ResearchCohort`,
+(:func:`analysis.access.cohort_for` gives a :class:`analysis.pseudonyms.ResearchCohort`,
 and the dashboard's summary carries pseudonyms and a start month). This module
 holds the small pure functions the researcher page needs on top of the analysis
 modules:
@@ -28,8 +28,8 @@ from scipy import stats
 
 from analysis.cohort import CohortTables
 from analysis.errors import NotEnoughDataError
-from analysis.export import ResearchCohort
 from analysis.outcomes import KaplanMeierResult, kaplan_meier, time_to_events
+from analysis.pseudonyms import ResearchCohort
 from analysis.schema import conform
 from analysis.settings import DEFAULT_SETTINGS, Settings
 
@@ -65,7 +65,7 @@ def as_canonical(research: ResearchCohort, *, origin: pd.Timestamp = SYNTHETIC_O
     Parameters
     ----------
     research
-        A :class:`analysis.export.ResearchCohort` (programme days, pseudonyms).
+        A :class:`analysis.pseudonyms.ResearchCohort` (programme days, pseudonyms).
     origin
         The date every programme starts on (default :data:`SYNTHETIC_ORIGIN`).
 
@@ -181,6 +181,10 @@ def wilson_interval(successes: Any, n: Any, confidence: float = 0.95) -> tuple[n
     tuple of numpy.ndarray
         Lower and upper limits (fractions 0-1); NaN where ``n`` is 0.
 
+    See Also
+    --------
+    responder_rates : Where it is used.
+
     Notes
     -----
     With z the normal quantile and p = k / n:
@@ -238,6 +242,11 @@ def responder_rates(summary: pd.DataFrame, *, settings: Settings = DEFAULT_SETTI
         - ``percent`` (float64, % of evaluable; NaN when none is evaluable)
         - ``ci_low``, ``ci_high`` (float64, %): Wilson interval
         - ``n_not_evaluable`` (int64, patients without a measurable change)
+
+    See Also
+    --------
+    wilson_interval : The confidence interval of each rate.
+    time_to_mcid : When the MCID was reached.
 
     Notes
     -----
@@ -300,6 +309,11 @@ def time_to_mcid(cohort: CohortTables, patient_ids: Iterable[str] | None = None,
     ------
     analysis.errors.NotEnoughDataError
         When no selected patient has a valid baseline.
+
+    See Also
+    --------
+    responder_rates : Who reached it.
+    analysis.outcomes.kaplan_meier : The estimator.
 
     Notes
     -----

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -68,6 +68,7 @@ _PSFS_MAX_ACTIVITIES = 5
 _STARTBACK_LOW_MAX_TOTAL = 3
 _STARTBACK_HIGH_MIN_PSYCH = 4
 _STARTBACK_PSYCH_ITEMS = (5, 6, 7, 8, 9)
+_NONE = np.array(None, dtype=object)  # "no label" in np.where / np.select (None as a 0-d object array)
 #: Why a questionnaire with too few answers is not scored; ``{n}`` = items answered,
 #: ``{min}`` = the ODI minimum. One template per instrument, used by both layers.
 _TOO_FEW: dict[str, str] = {
@@ -185,7 +186,7 @@ def _startback_kernel(total: np.ndarray, psych: np.ndarray, n: np.ndarray) -> tu
     ok = n == INSTRUMENTS["startback"].n_items
     risk = np.select(
         [~ok, total <= _STARTBACK_LOW_MAX_TOTAL, psych >= _STARTBACK_HIGH_MIN_PSYCH],
-        [None, "low", "high"],
+        [_NONE, "low", "high"],
         default="medium",
     )
     return np.where(ok, total, np.nan), risk
@@ -199,7 +200,7 @@ def _band_array(score: np.ndarray) -> np.ndarray:
     for upper, label in ODI_BANDS:
         conds.append(s <= upper)
         labels.append(label)
-    return np.select(conds, labels, default=None)
+    return np.select(conds, labels, default=_NONE)
 
 
 # --------------------------------------------------------------------------- scalar API
@@ -261,6 +262,11 @@ def score_odi(
     InvalidResponseError
         If an answer is not a whole number 0-5, or there are not 10 sections.
 
+    See Also
+    --------
+    odi_band : The disability band of a score.
+    score_proms : Every questionnaire of a table.
+
     Notes
     -----
     score = sum of answered sections / (5 x number answered) x 100. A missing
@@ -306,6 +312,10 @@ def odi_band(score: float | Sequence[float] | np.ndarray | pd.Series) -> Any:
     InvalidResponseError
         If a scalar score is outside 0-100 (array inputs give ``<NA>`` instead).
 
+    See Also
+    --------
+    score_odi : The score banded here.
+
     Notes
     -----
     The published bands (0-20, 21-40, 41-60, 61-80, 81-100) are written for
@@ -313,7 +323,7 @@ def odi_band(score: float | Sequence[float] | np.ndarray | pd.Series) -> Any:
     so each band is taken to run up to and including its upper bound.
     """
     if np.ndim(score) == 0:
-        s = float(score)  # type: ignore[arg-type]
+        s = float(cast(float, score))  # np.ndim(score) == 0: one number
         if np.isnan(s):
             return None
         if not 0 <= s <= 100:
@@ -342,6 +352,11 @@ def score_rmdq(responses: Sequence[Any] | Mapping[Any, Any]) -> ScoreResult:
     ------
     InvalidResponseError
         If an item is not 0 or 1, or there are not 24 items.
+
+    See Also
+    --------
+    score_proms : Every questionnaire of a table.
+    score_odi : The other disability questionnaire.
 
     Notes
     -----
@@ -388,6 +403,10 @@ def score_psfs(activities: Sequence[Any] | Mapping[Any, Any]) -> ScoreResult:
     InvalidResponseError
         If a rating is outside 0-10.
 
+    See Also
+    --------
+    score_proms : Every questionnaire of a table.
+
     References
     ----------
     Stratford et al. 1995 (MDC 2 points for the mean, 3 for a single activity).
@@ -431,6 +450,10 @@ def startback_risk(items: Sequence[Any] | Mapping[Any, Any]) -> StartBackResult:
     ------
     InvalidResponseError
         If an item is not 0 or 1, or there are not 9 items.
+
+    See Also
+    --------
+    score_proms : Every questionnaire of a table.
 
     Notes
     -----
@@ -590,6 +613,12 @@ def score_proms(proms: pd.DataFrame, *, settings: Settings = DEFAULT_SETTINGS) -
         - ``source`` (string): ``"items"`` (scored from item responses) or
           ``"total"`` (a given total passed through)
         - ``note`` (string): extra information, ``""`` when none
+
+    See Also
+    --------
+    score_odi : ODI scoring.
+    score_rmdq : RMDQ scoring.
+    analysis.outcomes.prom_change : Change between the scores.
 
     Notes
     -----
@@ -780,7 +809,7 @@ def score_proms(proms: pd.DataFrame, *, settings: Settings = DEFAULT_SETTINGS) -
     mo = has_total & t_good & (k == "odi")
     band[mo] = _band_array(score[mo])
     ms = has_total & t_good & (k == "startback")
-    band[ms] = np.where(score[ms] <= _STARTBACK_LOW_MAX_TOTAL, "low", None)
+    band[ms] = np.where(score[ms] <= _STARTBACK_LOW_MAX_TOTAL, "low", _NONE)
     with np.errstate(invalid="ignore"):
         sb_note = ms & (score > _STARTBACK_LOW_MAX_TOTAL)
     note[sb_note] = "risk group needs the psychosocial items 5-9; only the total was given"

@@ -11,11 +11,18 @@ or from a TOML file (:func:`load_settings`)::
 
 Outputs that depend on a threshold carry the values used
 (:meth:`Settings.as_table`), so a result can always be traced to its rules.
+
+A clinic's own values live in one file, found by :func:`settings_file`:
+``REHABTRACK_SETTINGS`` when set, else ``<data dir>/rehabtrack.toml`` when it
+exists; :func:`clinic_settings` reads it (the dashboard does, once per process).
+Library functions take a :class:`Settings` argument and pass it on explicitly;
+none reads the file or the environment itself.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -24,8 +31,22 @@ from typing import Any
 import pandas as pd
 
 from analysis.errors import SettingsError
+from analysis.paths import data_dir as default_data_dir
 
-__all__ = ["Settings", "DEFAULT_SETTINGS", "load_settings"]
+__all__ = [
+    "SETTINGS_FILE_ENV",
+    "SETTINGS_FILE_NAME",
+    "Settings",
+    "DEFAULT_SETTINGS",
+    "load_settings",
+    "settings_file",
+    "clinic_settings",
+]
+
+#: Environment variable naming a clinic's settings file.
+SETTINGS_FILE_ENV = "REHABTRACK_SETTINGS"
+#: The settings file's name in the data directory.
+SETTINGS_FILE_NAME = "rehabtrack.toml"
 
 
 def _cite(default: Any, citation: str, unit: str = "") -> Any:
@@ -158,10 +179,24 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     **overrides
         Values that win over the file.
 
+    Returns
+    -------
+    Settings
+        The defaults, changed by the file, changed by ``overrides``.
+
     Raises
     ------
     SettingsError
         If the file cannot be read, or names an unknown setting or a bad value.
+
+    See Also
+    --------
+    clinic_settings : The clinic's file, found in the environment or the data directory.
+
+    Examples
+    --------
+    >>> load_settings(None, mcid_percent=0.5).mcid_percent
+    0.5
     """
     values: dict[str, Any] = {}
     if path is not None:
@@ -173,3 +208,55 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         values.update(data.get("rehabtrack", data))
     values.update(overrides)
     return DEFAULT_SETTINGS.replace(**values)
+
+
+def settings_file(data_dir: str | Path | None = None) -> Path | None:
+    """The clinic's settings file: ``REHABTRACK_SETTINGS``, else ``<data dir>/rehabtrack.toml`` if it exists.
+
+    Parameters
+    ----------
+    data_dir
+        Data directory; default :func:`analysis.paths.data_dir`.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The file, or ``None`` when no variable is set and the data directory has
+        no ``rehabtrack.toml`` (the cited defaults are then in force). A file named
+        by the variable is returned even if missing, so that reading it says so.
+
+    See Also
+    --------
+    clinic_settings : Reads it.
+    """
+    env = os.environ.get(SETTINGS_FILE_ENV)
+    if env:
+        return Path(env).expanduser()
+    local = Path(data_dir if data_dir is not None else default_data_dir()) / SETTINGS_FILE_NAME
+    return local if local.is_file() else None
+
+
+def clinic_settings(data_dir: str | Path | None = None) -> Settings:
+    """The thresholds in force at a clinic: its settings file (:func:`settings_file`) over the defaults.
+
+    Parameters
+    ----------
+    data_dir
+        Data directory; default :func:`analysis.paths.data_dir`.
+
+    Returns
+    -------
+    Settings
+        :data:`DEFAULT_SETTINGS` when there is no settings file.
+
+    Raises
+    ------
+    SettingsError
+        If the file cannot be read or has an unknown setting or a bad value
+        (the message names the file and the setting).
+
+    See Also
+    --------
+    load_settings : Reads a given file.
+    """
+    return load_settings(settings_file(data_dir))

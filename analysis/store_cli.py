@@ -38,12 +38,16 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
 
 from analysis.errors import RehabtrackError
+
+if TYPE_CHECKING:  # pragma: no cover - imported lazily at run time (see _store)
+    from analysis.roles import User
+    from analysis.store import Store
 
 __all__ = ["register", "users_app", "EXIT_OK", "EXIT_REJECTED", "EXIT_ERROR"]
 
@@ -71,14 +75,14 @@ def _errors() -> Iterator[None]:
         raise typer.Exit(EXIT_ERROR) from None
 
 
-def _store(url: str | None):  # noqa: ANN202 - Store imported lazily to keep `rehabtrack --help` fast
+def _store(url: str | None) -> Store:  # Store imported lazily to keep `rehabtrack --help` fast
     from analysis.store import Store
 
     return Store.open(url)
 
 
-def _user(username: str):  # noqa: ANN202
-    from analysis.access import load_users, users_file
+def _user(username: str) -> User:
+    from analysis.accounts import load_users, users_file
 
     users = load_users()
     if username not in users:
@@ -136,14 +140,16 @@ def upload_command(
     store: StoreOption = None,
 ) -> None:
     """Store a log file as a user would upload it (all rows or none; nothing twice)."""
+    from analysis.access import upload
+
     with _errors():
         user = _user(as_user)
         data = file.read_bytes()
         s = _store(store)
         try:
             with _working(f"Checking and storing {file.name}..."):
-                report = s.ingest_upload(user, data, file.name, table=table, patient_id=patient_id,
-                                         dayfirst=not month_first)
+                report = upload(user, s, data, file.name, table=table, patient_id=patient_id,
+                                dayfirst=not month_first)
         finally:
             s.close()
     typer.echo(report.summary())
@@ -159,7 +165,7 @@ def research_export_command(
     store: StoreOption = None,
 ) -> None:
     """Write the pseudonymised cohort (keyed-hash IDs, programme days, no notes) the user may see."""
-    from analysis.export import research_export
+    from analysis.access import research_export
 
     with _errors():
         user = _user(as_user)
@@ -202,7 +208,8 @@ def users_add(
     replace: Annotated[bool, typer.Option("--replace", help="Replace an existing account (password reset).")] = False,
 ) -> None:
     """Add an account (Argon2id hash only) to REHABTRACK_USERS_FILE or <data dir>/users.toml."""
-    from analysis.access import User, add_user
+    from analysis.accounts import add_user
+    from analysis.roles import User
 
     with _errors():
         user = User(username, role, patient_id=patient_id, physio_id=physio_id)
@@ -220,7 +227,7 @@ def users_add(
 @users_app.command("list")
 def users_list() -> None:
     """List the accounts of the users file in force (names, roles and IDs; never hashes)."""
-    from analysis.access import DEMO_USERS_FILE, load_users, users_file
+    from analysis.accounts import DEMO_USERS_FILE, load_users, users_file
 
     with _errors():
         path = users_file()

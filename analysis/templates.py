@@ -61,7 +61,7 @@ TEMPLATE_HEADERS: dict[str, str] = {
     "value": "Value",
 }
 
-#: Tables a patient fills in themselves (see :data:`analysis.access.PATIENT_UPLOAD_TABLES`).
+#: Tables a patient fills in themselves (see :data:`analysis.roles.PATIENT_UPLOAD_TABLES`).
 PATIENT_TEMPLATE_TABLES: tuple[str, ...] = ("sessions", "pain", "proms")
 
 _SHEET_HELP = "How to fill in"

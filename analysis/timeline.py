@@ -14,12 +14,41 @@ on a large cohort (measured on this machine).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import TypeAlias, overload
+
 import numpy as np
 import pandas as pd
 
 from analysis.errors import IngestError
 
-__all__ = ["check_registry", "patient_codes", "programme_days", "add_programme_time", "resolve_as_of", "week_of_day"]
+__all__ = [
+    "DateLike",
+    "NO_DAY",
+    "check_registry",
+    "patient_codes",
+    "programme_days",
+    "add_programme_time",
+    "resolve_as_of",
+    "week_of_day",
+    "programme_week",
+    "to_day",
+    "epoch_day",
+    "epoch_days",
+    "from_epoch_days",
+    "numeric_values",
+    "last_entry_days",
+    "silence_from",
+    "stopped_logging",
+]
+
+#: A date or time as the library accepts it: ISO text (``"2026-11-20"``), a :class:`datetime.date`,
+#: a :class:`datetime.datetime`, a :class:`pandas.Timestamp` or a :class:`numpy.datetime64`.
+DateLike: TypeAlias = str | date | datetime | pd.Timestamp | np.datetime64
+
+#: "No such day" in arrays of epoch days (far below any real day, and safe to subtract from).
+NO_DAY: int = np.iinfo(np.int64).min // 4
 
 
 def check_registry(patients: pd.DataFrame) -> None:
@@ -102,9 +131,63 @@ def programme_days(
     return pd.Series(pd.arrays.IntegerArray(out, ~valid), index=times.index, name="day")
 
 
-def week_of_day(day: pd.Series | np.ndarray) -> pd.Series | np.ndarray:
-    """Programme week (1-based) of a day index: ``day // 7 + 1``."""
+@overload
+def week_of_day(day: int) -> int: ...
+@overload
+def week_of_day(day: np.ndarray) -> np.ndarray: ...
+@overload
+def week_of_day(day: pd.Series) -> pd.Series: ...
+def week_of_day(day: int | pd.Series | np.ndarray) -> int | pd.Series | np.ndarray:
+    """Programme week (1-based) of a day index: ``day // 7 + 1``.
+
+    Parameters
+    ----------
+    day
+        Whole days since the programme start (0 = the first day), a number or an array.
+
+    Returns
+    -------
+    int or pandas.Series or numpy.ndarray
+        Week 1 for days 0-6, week 2 for days 7-13, ...; 0 or less before the start.
+
+    See Also
+    --------
+    programme_week : The week of a date, from a programme start.
+    programme_days : Days since the programme start of timestamps.
+
+    Examples
+    --------
+    >>> week_of_day(0), week_of_day(6), week_of_day(7), week_of_day(-1)
+    (1, 1, 2, 0)
+    """
     return day // 7 + 1
+
+
+def programme_week(when: DateLike, programme_start: DateLike) -> int:
+    """The programme week of a date: ``(when - programme_start) // 7 + 1`` in whole days.
+
+    Parameters
+    ----------
+    when
+        The date (its time of day is ignored).
+    programme_start
+        The first day of the programme (day 0, week 1).
+
+    Returns
+    -------
+    int
+        1 in the programme's first seven days; 0 or less before the start.
+
+    See Also
+    --------
+    week_of_day : The same on day numbers.
+
+    Examples
+    --------
+    >>> programme_week("2026-09-20", "2026-09-07")
+    2
+    """
+    return week_of_day((to_day(when) - to_day(programme_start)).days)
 
 
 def add_programme_time(
@@ -121,7 +204,7 @@ def add_programme_time(
     return out
 
 
-def resolve_as_of(as_of: object, *frames_and_columns: tuple[pd.DataFrame, str]) -> pd.Timestamp:
+def resolve_as_of(as_of: DateLike | None, *frames_and_columns: tuple[pd.DataFrame, str]) -> pd.Timestamp:
     """The analysis date: ``as_of`` when given, else the last date seen in the data.
 
     Parameters
@@ -136,11 +219,224 @@ def resolve_as_of(as_of: object, *frames_and_columns: tuple[pd.DataFrame, str]) 
     -------
     pandas.Timestamp
         Midnight of the analysis date. With no data and no ``as_of``, today.
+
+    See Also
+    --------
+    to_day : Midnight of a given date.
     """
     if as_of is not None:
-        return pd.Timestamp(as_of).normalize()
+        return to_day(as_of)
     latest = [f[c].max() for f, c in frames_and_columns if len(f)]
     latest = [t for t in latest if pd.notna(t)]
     if not latest:
         return pd.Timestamp.today().normalize()
-    return pd.Timestamp(max(latest)).normalize()
+    return to_day(max(latest))
+
+
+def to_day(value: DateLike) -> pd.Timestamp:
+    """Midnight of the day of a date-like value.
+
+    Parameters
+    ----------
+    value
+        A date or time (:data:`DateLike`).
+
+    Returns
+    -------
+    pandas.Timestamp
+        The day, at midnight (time zone kept when ``value`` has one).
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is text that is not a date.
+
+    Examples
+    --------
+    >>> to_day("2026-11-20 18:30")
+    Timestamp('2026-11-20 00:00:00')
+    """
+    return pd.Timestamp(value).normalize()
+
+
+def epoch_day(value: DateLike) -> int:
+    """Days since 1970-01-01 of the day of ``value`` (the integer day axis of the vectorised code).
+
+    Examples
+    --------
+    >>> epoch_day("1970-01-02"), epoch_day("2026-11-20")
+    (1, 20777)
+    """
+    return int(np.datetime64(to_day(value).to_datetime64(), "D").astype(np.int64))
+
+
+def epoch_days(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Calendar day (days since 1970-01-01) of each timestamp, and where there is one.
+
+    Parameters
+    ----------
+    values
+        Timestamps (``datetime64`` or anything :func:`pandas.to_datetime` reads).
+
+    Returns
+    -------
+    days : numpy.ndarray of int64
+        Epoch day of each value's day (the time of day is dropped); 0 where missing.
+    valid : numpy.ndarray of bool
+        False where the value is missing.
+
+    See Also
+    --------
+    from_epoch_days : The reverse.
+    epoch_day : One value.
+
+    Examples
+    --------
+    >>> days, valid = epoch_days(pd.Series(pd.to_datetime(["1970-01-03 12:00", None])))
+    >>> days.tolist(), valid.tolist()
+    ([2, 0], [True, False])
+    """
+    if not pd.api.types.is_datetime64_any_dtype(values.dtype):
+        values = pd.to_datetime(values)
+    stamps = values.to_numpy(dtype="datetime64[ns]")
+    valid = ~np.isnat(stamps)
+    days = stamps.astype("datetime64[D]").astype(np.int64)
+    days[~valid] = 0
+    return days, valid
+
+
+def from_epoch_days(days: np.ndarray) -> np.ndarray:
+    """Midnight ``datetime64[ns]`` of epoch day numbers (the reverse of :func:`epoch_days`).
+
+    Examples
+    --------
+    >>> str(from_epoch_days(np.array([20777]))[0])
+    '2026-11-20T00:00:00.000000000'
+    """
+    return np.asarray(days, dtype=np.int64).astype("datetime64[D]").astype("datetime64[ns]")
+
+
+def numeric_values(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """A numeric column as float64 with NaN for missing (all NaN when the column is absent).
+
+    Parameters
+    ----------
+    frame
+        Any table.
+    column
+        Column name; text that is not a number counts as missing.
+
+    Returns
+    -------
+    numpy.ndarray of float64
+        One value per row of ``frame``.
+
+    Examples
+    --------
+    >>> numeric_values(pd.DataFrame({"sets": pd.array([2, None], dtype="Int64")}), "sets").tolist()
+    [2.0, nan]
+    """
+    if column not in frame.columns:
+        return np.full(len(frame), np.nan)
+    values = frame[column]
+    if not pd.api.types.is_numeric_dtype(values.dtype):
+        values = pd.to_numeric(values, errors="coerce")
+    return values.to_numpy(dtype="float64", na_value=np.nan)
+
+
+def last_entry_days(n: int, entries: Iterable[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Each patient's last entry day: the grouped maximum of entry days.
+
+    Parameters
+    ----------
+    n
+        Number of patients (registry rows, see :func:`patient_codes`).
+    entries
+        ``(codes, days)`` pairs, one per table (sessions, pain): the registry row
+        and the epoch day of each entry to count. The caller selects the entries
+        (a known patient, a date, on or before the analysis date).
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        Per patient, the latest day of any entry; :data:`NO_DAY` with none.
+
+    See Also
+    --------
+    silence_from : The programme day from which silence is counted.
+    analysis.adherence.adherence_summary : Reports it as ``last_entry_date``.
+
+    Examples
+    --------
+    >>> last_entry_days(3, [(np.array([0, 0, 2]), np.array([5, 9, 4])), (np.array([0]), np.array([11]))]).tolist()
+    [11, -2305843009213693952, 4]
+    """
+    out = np.full(n, NO_DAY, dtype=np.int64)
+    for codes, days in entries:
+        if len(codes):
+            np.maximum.at(out, codes, days)
+    return out
+
+
+def silence_from(last_entry: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Programme day from which a patient's silence is counted ("stopped logging").
+
+    Parameters
+    ----------
+    last_entry
+        Epoch day of each patient's last entry (:func:`last_entry_days`; :data:`NO_DAY` = none).
+    start
+        Epoch day of each patient's programme start.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        The programme day of the last entry, but at least -1 (the day before the
+        programme start): a patient who never logged, or only before the start,
+        is silent from the start on. Logging stopped on programme day ``d`` when
+        ``d - silence_from >= Settings.logging_stopped_days`` (docs/clinical-reference.md
+        sections 4 and 5).
+
+    See Also
+    --------
+    last_entry_days : The last entry day of each patient.
+
+    Examples
+    --------
+    >>> silence_from(np.array([105, NO_DAY, 90]), np.array([100, 100, 100])).tolist()
+    [5, -1, -1]
+    """
+    relative = np.where(last_entry > NO_DAY, last_entry - start, -1)
+    return np.maximum(relative, -1)
+
+
+def stopped_logging(up_to_day: np.ndarray, since: np.ndarray, days: int) -> np.ndarray:
+    """Whether each patient has been silent for at least ``days`` days on programme day ``up_to_day``.
+
+    Parameters
+    ----------
+    up_to_day
+        Programme day the silence is counted up to (the analysis date's, or an
+        earlier one such as the programme's last day).
+    since
+        Programme day the silence is counted from (:func:`silence_from`).
+    days
+        ``Settings.logging_stopped_days``.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        ``up_to_day - since >= days``: no session or pain entry for ``days`` days
+        (docs/clinical-reference.md section 5).
+
+    See Also
+    --------
+    silence_from : Where the silence starts.
+    analysis.flags.logging_stopped : Every such gap, as flags.
+
+    Examples
+    --------
+    >>> stopped_logging(np.array([20, 20]), silence_from(np.array([105, 115]), np.array([100, 100])), 7).tolist()
+    [True, False]
+    """
+    return np.asarray(up_to_day - since >= days, dtype=bool)

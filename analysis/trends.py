@@ -37,7 +37,7 @@ from scipy import stats as sps
 
 from analysis.errors import MissingColumnsError, SettingsError
 from analysis.settings import DEFAULT_SETTINGS, Settings
-from analysis.timeline import patient_codes, resolve_as_of
+from analysis.timeline import DateLike, patient_codes, resolve_as_of, to_day, week_of_day
 
 __all__ = [
     "STATUS_OK",
@@ -70,6 +70,7 @@ _BLOCK_BYTES = 2 * 1024 * 1024
 #: Largest group size for which Kendall's exact null distribution is tabulated
 #: (scipy's ``method='auto'`` uses the exact p-value for n <= 33 without ties).
 _KENDALL_EXACT_MAX_N = 33
+_NONE = np.array(None, dtype=object)  # "no label" in np.where / np.select (None as a 0-d object array)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -331,7 +332,7 @@ def _kendall_frame(pairs: dict[str, np.ndarray], n_groups: int) -> pd.DataFrame:
     for size in np.unique(n[exact]):
         sel = exact & (n == size)
         p[sel] = _kendall_exact_p(int(size), con[sel])
-    method = np.where(exact, "exact", np.where(asym, "asymptotic", None))
+    method = np.where(exact, "exact", np.where(asym, "asymptotic", _NONE))
     return pd.DataFrame(
         {
             "n": n,
@@ -395,6 +396,12 @@ def grouped_ols(codes: Any, x: Any, y: Any, confidence: float = 0.95, *, n_group
           ``slope +/- t_{(1+confidence)/2, n-2} * slope_se``;
         * ``t`` - t statistic of the slope (``slope / slope_se``);
         * ``p`` - two-sided p-value of slope = 0 on n - 2 degrees of freedom.
+
+    See Also
+    --------
+    grouped_theil_sen : The robust slope of the same groups.
+    grouped_kendall : Kendall tau and Mann-Kendall of the same groups.
+    pain_trends : All three per patient, on daily pain.
 
     Notes
     -----
@@ -501,6 +508,12 @@ def grouped_theil_sen(
           of the slope (y units per x unit); NaN when undefined;
         * ``n_slopes`` - number of pairs with different x (int).
 
+    See Also
+    --------
+    grouped_ols : The least-squares slope of the same groups.
+    grouped_kendall : Kendall tau and Mann-Kendall.
+    pain_trends : All three per patient, on daily pain.
+
     Notes
     -----
     The pairwise slopes are :math:`(y_j - y_i)/(x_j - x_i)` over all pairs with
@@ -571,6 +584,12 @@ def grouped_kendall(codes: Any, x: Any, y: Any, *, n_groups: int | None = None) 
           undefined);
         * ``concordant``, ``discordant`` - numbers of concordant and discordant
           pairs (int).
+
+    See Also
+    --------
+    grouped_theil_sen : The robust slope.
+    grouped_ols : The least-squares slope.
+    pain_trends : All three per patient.
 
     Notes
     -----
@@ -645,7 +664,7 @@ def _patient_id_array(patients: pd.DataFrame, codes: np.ndarray) -> pd.api.exten
     return patients["patient_id"].astype("string").array.take(np.asarray(codes, dtype=np.int64))
 
 
-def daily_pain(pain: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
+def daily_pain(pain: pd.DataFrame, patients: pd.DataFrame, *, as_of: DateLike | None = None) -> pd.DataFrame:
     """Mean pain of every patient on every programme day with at least one rating.
 
     Parameters
@@ -654,6 +673,8 @@ def daily_pain(pain: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
         Canonical ``pain`` table (``patient_id``, ``recorded_at``, ``nprs``).
     patients
         Canonical ``patients`` table (``patient_id``, ``programme_start``).
+    as_of
+        Leave out ratings after this day (default: every rating).
 
     Returns
     -------
@@ -668,12 +689,20 @@ def daily_pain(pain: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
         * ``nprs_mean`` - mean NPRS of that day's ratings (points, 0-10);
         * ``n_ratings`` - number of ratings that day (int).
 
+    See Also
+    --------
+    weekly_pain : The days summarised per programme week.
+    rolling_pain : A trailing mean of the days.
+    pain_trends : Slopes of the days.
+
     Notes
     -----
     Ratings before the programme start (day < 0), ratings without a value or a
     time, and ratings of patients not in ``patients`` are left out. Days
     follow the calendar date of ``recorded_at`` (local time).
     """
+    if as_of is not None and len(pain):
+        pain = pain[(pain["recorded_at"] < to_day(as_of) + pd.Timedelta(days=1)).to_numpy(dtype=bool)]
     d = _daily_arrays(pain, patients)
     dates = d["start"][d["code"]] + d["day"].astype("timedelta64[D]")
     return pd.DataFrame(
@@ -681,7 +710,7 @@ def daily_pain(pain: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
             "patient_id": _patient_id_array(patients, d["code"]),
             "date": pd.to_datetime(dates.astype("datetime64[ns]")),
             "day": d["day"],
-            "week": d["day"] // 7 + 1,
+            "week": week_of_day(d["day"]),
             "nprs_mean": d["nprs_mean"],
             "n_ratings": d["n_ratings"],
         },
@@ -689,7 +718,7 @@ def daily_pain(pain: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def weekly_pain(pain: pd.DataFrame, patients: pd.DataFrame, *, as_of: object = None) -> pd.DataFrame:
+def weekly_pain(pain: pd.DataFrame, patients: pd.DataFrame, *, as_of: DateLike | None = None) -> pd.DataFrame:
     """Pain per patient and programme week, including weeks without ratings.
 
     Parameters
@@ -724,6 +753,12 @@ def weekly_pain(pain: pd.DataFrame, patients: pd.DataFrame, *, as_of: object = N
           date (int, 1-7);
         * ``share_days_rated`` - ``days_rated / days_elapsed`` (fraction 0-1).
 
+    See Also
+    --------
+    daily_pain : The days the weeks are built from.
+    analysis.adherence.weekly_adherence : Adherence on the same weeks.
+    analysis.cohort.weekly_progress : Both joined.
+
     Notes
     -----
     The weekly mean is the mean of daily means, so a day with several ratings
@@ -737,17 +772,17 @@ def weekly_pain(pain: pd.DataFrame, patients: pd.DataFrame, *, as_of: object = N
     n_pat = len(patients)
     start = d["start"]
     code, day = d["code"], d["day"]
-    week = day // 7 + 1
+    week = week_of_day(day)
     if as_of is not None:
-        asof_day = (np.datetime64(when, "D") - start).astype(np.int64)
+        asof_day = np.asarray(np.datetime64(when, "D") - start).astype(np.int64)
         asof_day = np.where(np.isnat(start), -1, asof_day)
-        n_weeks = np.where(asof_day >= 0, asof_day // 7 + 1, 0)
+        n_weeks = np.where(asof_day >= 0, week_of_day(asof_day), 0)
     else:
         n_weeks = np.zeros(n_pat, np.int64)
         if len(code):
             np.maximum.at(n_weeks, code, week)
         if when is not None:
-            asof_day = (np.datetime64(when, "D") - start).astype(np.int64)
+            asof_day = np.asarray(np.datetime64(when, "D") - start).astype(np.int64)
             asof_day = np.where(np.isnat(start), -1, asof_day)
         else:
             asof_day = np.full(n_pat, -1)
@@ -817,6 +852,11 @@ def rolling_pain(
           (points; NaN when no day in the window has a rating);
         * ``days_in_window`` - days with ratings in the window (int).
 
+    See Also
+    --------
+    daily_pain : The daily means.
+    weekly_pain : Means per programme week.
+
     Notes
     -----
     The window is time based, not a count of rows: for day d it holds days
@@ -870,7 +910,7 @@ def rolling_pain(
             "patient_id": _patient_id_array(patients, row_code),
             "date": pd.to_datetime(dates.astype("datetime64[ns]")),
             "day": row_day.astype(np.int64),
-            "week": (row_day // 7 + 1).astype(np.int64),
+            "week": week_of_day(row_day).astype(np.int64),
             "nprs_mean": np.where(rated > 0, value, np.nan),
             "n_ratings": n_ratings,
             "nprs_rolling": rolling,
@@ -923,6 +963,13 @@ def pain_trends(pain: pd.DataFrame, patients: pd.DataFrame, *, settings: Setting
           (pain falls), ``"worsening"`` when wholly above 0, else ``"no clear
           trend"``; ``<NA>`` with ``"not enough data"``;
         * ``confidence`` - confidence level of the intervals (probability).
+
+    See Also
+    --------
+    daily_pain : The days the slopes are fitted to.
+    grouped_theil_sen : The robust slope kernel.
+    grouped_ols : The least-squares kernel.
+    analysis.outcomes.pain_change : Change between diary windows instead of a slope.
 
     Notes
     -----

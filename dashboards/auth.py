@@ -1,12 +1,14 @@
 """Login, the session user, and which pages each role gets.
 
-Passwords are checked by :func:`analysis.access.authenticate` (Argon2id hashes in
+Passwords are checked by :func:`analysis.accounts.authenticate` (Argon2id hashes in
 the users file: ``REHABTRACK_USERS_FILE``, ``<data dir>/users.toml``, or the
 public demo accounts of the sample). When ``.streamlit/secrets.toml`` has an
 ``[auth]`` section (OpenID Connect, Streamlit's ``st.login``), the login page
 also offers the clinic's identity provider, and the signed-in e-mail address is
-mapped to its account with :func:`analysis.access.lookup_user` (signing in
-proves who someone is; the users file says what they may see). The logged-in :class:`analysis.access.User`
+mapped to its account with :func:`analysis.accounts.lookup_user` (signing in
+proves who someone is; the users file says what they may see). Repeated failed logins for one
+name pause that name (:class:`analysis.accounts.LoginThrottle`, one per server process).
+The logged-in :class:`analysis.roles.User`
 lives in this browser session's ``st.session_state`` under :data:`USER_KEY`
 (no widget has that key, so the browser cannot set it). A reload of the page
 starts a new session and asks for the password again.
@@ -19,26 +21,15 @@ by URL or by ``st.switch_page`` in that session.
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from dataclasses import dataclass
 
 import streamlit as st
 
-from analysis.access import (
-    ADMIN,
-    DEMO_USERS_FILE,
-    PATIENT,
-    PHYSIO,
-    RESEARCHER,
-    AuthenticationError,
-    User,
-    authenticate,
-    lookup_user,
-    users_file,
-)
-from analysis.export import escape_markdown
-from analysis.store import data_dir
+from analysis import accounts
+from analysis.accounts import AuthenticationError, LoginThrottle, lookup_user, users_file
+from analysis.escaping import escape_markdown
+from analysis.paths import data_dir
+from analysis.roles import ADMIN, PATIENT, PHYSIO, RESEARCHER, User
 
 __all__ = [
     "USER_KEY",
@@ -62,10 +53,6 @@ logger = logging.getLogger(__name__)
 USER_KEY = "_rehabtrack_user"
 #: Session-state key of why an identity-provider login has no account.
 _IDP_ERROR_KEY = "_rehabtrack_idp_error"
-
-#: Failed logins per user name before a pause, and the pause (seconds).
-MAX_FAILURES = 5
-LOCKOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -143,18 +130,8 @@ def current_user() -> User | None:
     return _provider_user()
 
 
-# A process-wide count of recent failures per user name: slows down password guessing.
-_failures: dict[str, list[float]] = {}
-_failures_lock = threading.Lock()
-
-
-def _locked_for(username: str, now: float) -> float:
-    with _failures_lock:
-        recent = [t for t in _failures.get(username, []) if now - t < LOCKOUT_S]
-        _failures[username] = recent
-        if len(recent) >= MAX_FAILURES:
-            return LOCKOUT_S - (now - recent[-MAX_FAILURES])
-    return 0.0
+#: The process-wide count of recent failed logins per user name (slows down password guessing).
+_throttle = LoginThrottle()
 
 
 def sign_in(username: str, password: str) -> User:
@@ -162,23 +139,11 @@ def sign_in(username: str, password: str) -> User:
 
     Raises
     ------
-    analysis.access.AuthenticationError
+    analysis.accounts.AuthenticationError
         Wrong name or password (the message does not say which), or too many
         recent failures for this name.
     """
-    name = username.strip()
-    now = time.monotonic()
-    wait = _locked_for(name, now)
-    if wait > 0:
-        raise AuthenticationError(f"too many failed attempts for this user name; try again in {wait:.0f} seconds")
-    try:
-        user = authenticate(name, password, path=users_file(data_dir()))
-    except AuthenticationError:
-        with _failures_lock:
-            _failures.setdefault(name, []).append(now)
-        raise
-    with _failures_lock:
-        _failures.pop(name, None)
+    user = _throttle.authenticate(username.strip(), password, path=users_file(data_dir()))
     for key in list(st.session_state.keys()):  # nothing of a previous user survives
         del st.session_state[key]
     st.session_state[USER_KEY] = user
@@ -196,7 +161,7 @@ def sign_out() -> None:
 
 def demo_accounts_in_use() -> bool:
     """True while the public demo accounts of the sample are the users file in force."""
-    return users_file(data_dir()).resolve() == DEMO_USERS_FILE.resolve()
+    return accounts.demo_accounts_in_use(data_dir())
 
 
 def login_form() -> None:

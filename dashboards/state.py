@@ -7,11 +7,15 @@ read) and cache the result on the server:
 * :func:`store` opens the store once per process (``st.cache_resource``) on
   ``REHABTRACK_DATA_DIR`` (or ``REHABTRACK_DATABASE_URL``) and seeds it with the
   sample cohort on first run (``REHABTRACK_SEED_SAMPLE=0`` turns that off);
+* :func:`settings` reads the clinic's settings file once per process
+  (``REHABTRACK_SETTINGS``, else ``<data dir>/rehabtrack.toml``, else the cited
+  defaults; :func:`analysis.settings.clinic_settings`) and every cached call gets it;
 * :func:`cohort_for_user`, :func:`summary_for_user`, :func:`weekly_for_user`
-  and :func:`daily_for_user` are cached per user **and per data version** (the
-  number and last id of the uploads), so an upload invalidates them on the next run;
-* :func:`preview_upload` reads an upload without saving it, cached on the bytes;
-  :func:`save_upload` stores it (:meth:`analysis.store.Store.ingest_upload`).
+  and :func:`daily_for_user` are cached per user **and per data version**
+  (:meth:`analysis.store.Store.data_version`), so an upload invalidates them on the next run;
+* :func:`preview_upload` reads an upload without saving it, cached on the bytes
+  (:func:`analysis.access.preview_upload`); :func:`save_upload` stores it
+  (:func:`analysis.access.upload`).
 
 Session keys shared by the pages: :data:`SELECTED_PATIENT_KEY`
 (``st.session_state["selected_patient"]``: the caseload's click-through to the
@@ -27,20 +31,19 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
-import sqlalchemy as sa
 import streamlit as st
 
 from analysis import access
-from analysis.access import User, check_upload, cohort_for, summary_for
+from analysis.access import cohort_for, summary_for
 from analysis.cohort import CohortTables, weekly_progress
 from analysis.errors import RehabtrackError
-from analysis.exercises import EXERCISES
-from analysis.export import ResearchCohort
-from analysis.ingest import IngestResult, ingest_file
+from analysis.ingest import IngestResult
+from analysis.paths import data_dir as store_data_dir
+from analysis.pseudonyms import ResearchCohort
+from analysis.roles import AccessDenied, User
 from analysis.sample_data import SNAPSHOT_DATE
-from analysis.settings import DEFAULT_SETTINGS, Settings
-from analysis.store import DATABASE_URL_ENV, UPLOADS, Store, UploadReport, UploadTooLargeError, safe_filename
-from analysis.store import data_dir as store_data_dir
+from analysis.settings import SETTINGS_FILE_ENV, Settings, clinic_settings, settings_file
+from analysis.store import DATABASE_URL_ENV, Store, UploadReport, safe_filename
 from analysis.trends import daily_pain
 from dashboards import auth
 
@@ -56,11 +59,11 @@ __all__ = [
     "as_of",
     "upload_today",
     "settings",
+    "settings_source",
     "cohort_for_user",
     "summary_for_user",
     "weekly_for_user",
     "daily_for_user",
-    "week_plan",
     "preview_upload",
     "save_upload",
     "clear_caches",
@@ -72,8 +75,6 @@ logger = logging.getLogger(__name__)
 SELECTED_PATIENT_KEY = "selected_patient"
 #: Set to ``0`` to open an empty store without the sample cohort (a real deployment).
 SEED_SAMPLE_ENV = "REHABTRACK_SEED_SAMPLE"
-#: The store's own account: ``Store.load_sample`` uploads the sample as this user.
-_SYSTEM = "system"
 
 
 def current_user() -> User | None:
@@ -106,28 +107,17 @@ def store() -> Store:
 
 
 def data_version() -> tuple[int, int]:
-    """``(last upload id that added rows, rows added by all uploads)``: changes when data change.
+    """The store's data version (:meth:`analysis.store.Store.data_version`): changes when data change.
 
     Cached reads are keyed on it, so they refresh after an upload that added
     rows; an upload whose rows were all already there leaves the caches warm.
-
-    Notes
-    -----
-    A small adapter over the store's ``uploads`` table (the store has no
-    version API); one aggregate query over the uploads, about a millisecond on SQLite.
     """
-    with store().engine.connect() as conn:
-        last, added = conn.execute(sa.select(sa.func.max(UPLOADS.c.upload_id), sa.func.sum(UPLOADS.c.rows_added))
-                                   .where(UPLOADS.c.rows_added > 0)).one()
-    return int(last or 0), int(added or 0)
+    return store().data_version()
 
 
 @st.cache_data(show_spinner=False)
 def _has_sample(directory: str, url: str, version: tuple[int, int]) -> bool:
-    with store().engine.connect() as conn:
-        found = conn.scalar(sa.select(sa.func.count()).select_from(UPLOADS)
-                            .where(UPLOADS.c.uploaded_by == _SYSTEM))
-    return bool(found)
+    return store().has_sample()
 
 
 def is_sample_store() -> bool:
@@ -152,9 +142,35 @@ def upload_today() -> date:
     return max(today, SNAPSHOT_DATE) if is_sample_store() else today
 
 
+@st.cache_resource(show_spinner=False)
+def _clinic_settings(directory: str, env: str) -> Settings:
+    used = clinic_settings(directory)
+    logger.info("settings in force: %s", settings_file(directory) or "the cited defaults")
+    return used
+
+
 def settings() -> Settings:
-    """The clinical thresholds in use (the cited defaults of :mod:`analysis.settings`)."""
-    return DEFAULT_SETTINGS
+    """The clinical thresholds in force: the clinic's settings file, read once per process.
+
+    The file is ``REHABTRACK_SETTINGS``, else ``<data dir>/rehabtrack.toml``; without
+    one, the cited defaults of :mod:`analysis.settings`
+    (:func:`analysis.settings.clinic_settings`). A file that cannot be used stops
+    the page with a message naming the file and the setting to fix.
+    """
+    try:
+        return _clinic_settings(str(data_dir()), os.environ.get(SETTINGS_FILE_ENV, ""))
+    except RehabtrackError as exc:
+        logger.error("the clinic's settings file cannot be used: %s", exc)
+        st.error(f"The clinic's settings file cannot be used: {exc}. Ask the administrator to correct it; "
+                 "nothing is shown until then.")
+        st.stop()
+        raise  # st.stop() ends the script run; this line is never reached
+
+
+def settings_source() -> str:
+    """Where :func:`settings` come from, in words: the clinic's settings file by name, or the published defaults."""
+    found = settings_file(data_dir())
+    return f"the clinic's settings file {found.name}" if found is not None else "the published defaults"
 
 
 # --------------------------------------------------------------------------------------
@@ -180,13 +196,13 @@ def cohort_for_user(user: User, patient_ids: list[str] | tuple[str, ...] | None 
 
     Returns
     -------
-    CohortTables or analysis.export.ResearchCohort
+    CohortTables or analysis.pseudonyms.ResearchCohort
         Canonical tables for patients (own rows), physios (caseload) and admins;
         the pseudonymised cohort for researchers.
 
     Raises
     ------
-    analysis.access.AccessDenied
+    analysis.roles.AccessDenied
         If ``patient_ids`` names anyone outside the user's scope.
     """
     ids = None if patient_ids is None else tuple(str(p) for p in patient_ids)
@@ -196,7 +212,7 @@ def cohort_for_user(user: User, patient_ids: list[str] | tuple[str, ...] | None 
 def _canonical(user: User) -> CohortTables:
     data = cohort_for_user(user)
     if isinstance(data, ResearchCohort):  # pragma: no cover - callers route researchers elsewhere
-        raise access.AccessDenied("this view needs identified data; researchers see the pseudonymised cohort")
+        raise AccessDenied("this view needs identified data; researchers see the pseudonymised cohort")
     return data
 
 
@@ -264,90 +280,12 @@ def weekly_for_user(user: User) -> pd.DataFrame:
 @st.cache_data(show_spinner=False, max_entries=64)
 def _daily(directory: str, url: str, version: tuple[int, int], user: User, when: pd.Timestamp) -> pd.DataFrame:
     cohort = _canonical(user)
-    pain = cohort.pain[cohort.pain["recorded_at"] < when + pd.Timedelta(days=1)]
-    return daily_pain(pain, cohort.patients)
+    return daily_pain(cohort.pain, cohort.patients, as_of=when)
 
 
 def daily_for_user(user: User) -> pd.DataFrame:
     """:func:`analysis.trends.daily_pain` of the user's cohort up to :func:`as_of`, cached."""
     return _daily(*_store_key(), data_version(), user, as_of())
-
-
-def week_plan(prescriptions: pd.DataFrame, programme_start: pd.Timestamp, when: pd.Timestamp
-              ) -> tuple[int, str, pd.DataFrame]:
-    """One patient's exercises for the programme week containing ``when``, in words.
-
-    Parameters
-    ----------
-    prescriptions
-        One patient's canonical ``prescriptions`` rows.
-    programme_start
-        Their programme start (day 0).
-    when
-        The analysis date.
-
-    Returns
-    -------
-    week : int
-        Programme week of ``when`` (``(when - programme_start) // 7 + 1``; 0 or less before the start).
-    status : str
-        ``'current'`` (the week's active prescriptions), ``'finished'`` (no
-        prescription after ``when``: the rows of the last prescribed day are
-        given), ``'not started'`` (the programme starts later: the first week's rows)
-        or ``'none'`` (no prescription at all).
-    plan : pandas.DataFrame
-        One row per exercise and dose: ``exercise`` (label), ``sides`` (``'left
-        and right'``, ``'left'``, ``'right'``, ``'both sides together'``),
-        ``sets``, ``reps`` (Int64), ``hold_s`` (float64, s),
-        ``sessions_per_week`` (Int64), ``period`` (``''`` when the dose holds the
-        whole week, else ``'from 7 Oct'`` / ``'until 6 Oct'``: a change within the
-        week) and ``instruction`` (text ending with "stop if it hurts").
-
-    Notes
-    -----
-    A prescription is active in the week when ``start_date <= week end`` and
-    (``end_date`` is empty or ``>= week start``), the clock of :mod:`analysis.timeline`.
-    """
-    start = pd.Timestamp(programme_start).normalize()
-    day = (pd.Timestamp(when).normalize() - start).days
-    week = day // 7 + 1
-    first = start + pd.Timedelta(days=7 * (week - 1))
-    last = first + pd.Timedelta(days=6)
-    rx = prescriptions
-    end = rx["end_date"].fillna(pd.Timestamp.max)
-    if rx.empty:
-        status, rows = "none", rx
-    elif week < 1:
-        first_week_end = start + pd.Timedelta(days=6)
-        rows, status = rx[(rx["start_date"] <= first_week_end) & (end >= start)], "not started"
-    else:
-        rows, status = rx[(rx["start_date"] <= last) & (end >= first)], "current"
-        if rows.empty and bool((end < first).all()):
-            last_day = end.max()
-            rows, status = rx[(rx["start_date"] <= last_day) & (end >= last_day)], "finished"
-    columns = ["exercise", "sides", "sets", "reps", "hold_s", "sessions_per_week", "period", "instruction"]
-    if rows.empty:
-        return int(week), status, pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
-    dose = ["exercise", "sets", "reps", "hold_s", "sessions_per_week", "start_date", "end_date"]
-    grouped = (rows.assign(exercise=rows["exercise"].astype(str), side=rows["side"].astype(str))
-               .groupby(dose, sort=False, dropna=False)["side"].agg(lambda s: frozenset(s)).reset_index())
-    if status == "current":
-        starts_inside = grouped["start_date"] > first
-        ends_inside = grouped["end_date"].notna() & (grouped["end_date"] < last)
-        grouped["period"] = [
-            f"from {a:%-d %b}" if si else (f"until {b:%-d %b}" if ei else "")
-            for a, b, si, ei in zip(grouped["start_date"], grouped["end_date"], starts_inside, ends_inside,
-                                    strict=True)]
-    else:
-        grouped["period"] = ""
-    words = {frozenset({"left", "right"}): "left and right", frozenset({"left"}): "left",
-             frozenset({"right"}): "right", frozenset({"both"}): "both sides together"}
-    grouped["sides"] = grouped["side"].map(lambda s: words.get(s, " and ".join(sorted(s))))
-    known = grouped["exercise"].map(lambda k: EXERCISES.get(k))
-    grouped["instruction"] = known.map(lambda e: e.instruction if e is not None else
-                                       "Do it as your physio showed you. Move slowly and gently; stop if it hurts.")
-    grouped["exercise"] = [e.label if e is not None else k for e, k in zip(known, grouped["exercise"], strict=True)]
-    return int(week), status, grouped[columns].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------
@@ -373,21 +311,9 @@ class UploadPreview:
 @st.cache_data(show_spinner="Reading your file...", max_entries=32)
 def _preview(directory: str, url: str, user: User, data: bytes, filename: str, dayfirst: bool,
              today: date) -> UploadPreview:
-    limits = store().limits
     name = safe_filename(filename)
     try:
-        if len(data) > limits.max_bytes:
-            raise UploadTooLargeError(
-                f"the file is {len(data) / 1048576:.1f} MB; one upload may be at most "
-                f"{limits.max_bytes / 1048576:.1f} MB. Split it into smaller files (for example one per month) "
-                "and upload each.", source=name)
-        forced = check_upload(user, None, None)
-        result = ingest_file(data, filename=name, patient_id=forced, dayfirst=dayfirst, today=today)
-        if result.n_rows > limits.max_rows:
-            raise UploadTooLargeError(
-                f"the file has {result.n_rows:,} rows; one upload may have at most {limits.max_rows:,}. "
-                "Split it into smaller files (for example one per month) and upload each.", source=name)
-        check_upload(user, result.table, forced)
+        result = access.preview_upload(user, store(), data, filename, dayfirst=dayfirst, today=today)
     except RehabtrackError as exc:
         return UploadPreview(None, str(exc))
     except Exception:  # a bug, not the user's doing: log it, show a generic message
@@ -401,8 +327,8 @@ def preview_upload(user: User, data: bytes, filename: str, *, dayfirst: bool = T
     """Read an upload the way :meth:`analysis.store.Store.ingest_upload` will, without saving anything.
 
     Cached on the bytes (not on the upload widget), the file name, the day order and the user.
-    The same checks run as when saving: the size and row limits and
-    :func:`analysis.access.check_upload` (a patient's rows get their own ID).
+    The same checks run as when saving (:func:`analysis.access.preview_upload`): the size and
+    row limits and :func:`analysis.roles.check_upload` (a patient's rows get their own ID).
 
     Returns
     -------
@@ -417,10 +343,10 @@ def save_upload(user: User, data: bytes, filename: str, *, dayfirst: bool = True
 
     Raises
     ------
-    analysis.errors.IngestError, analysis.access.AccessDenied
+    analysis.errors.IngestError, analysis.roles.AccessDenied
         As :meth:`analysis.store.Store.ingest_upload`; nothing is stored.
     """
-    return store().ingest_upload(user, bytes(data), filename, dayfirst=dayfirst, today=upload_today())
+    return access.upload(user, store(), bytes(data), filename, dayfirst=dayfirst, today=upload_today())
 
 
 def clear_caches() -> None:

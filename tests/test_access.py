@@ -18,21 +18,20 @@ from argon2 import PasswordHasher
 from hypothesis import given
 from hypothesis import strategies as st
 
-from analysis import access as access_mod
-from analysis.access import (
+from analysis import access, accounts
+from analysis.access import cohort_for
+from analysis.accounts import (
     DEMO_USERS_FILE,
-    AccessDenied,
     AuthenticationError,
-    User,
     add_user,
     authenticate,
-    cohort_for,
     load_users,
     lookup_user,
     users_file,
 )
 from analysis.cohort import CohortTables
-from analysis.export import ResearchCohort
+from analysis.pseudonyms import ResearchCohort
+from analysis.roles import AccessDenied, User
 from analysis.schema import TABLES
 from analysis.store import Store
 
@@ -78,7 +77,7 @@ def sample_store(tmp_path_factory):
 @pytest.fixture
 def fresh_store(tmp_path):
     s = Store.open(tmp_path / "s.sqlite", data_dir=tmp_path)
-    s.ingest_upload(ADMIN, (SAMPLE / "patients.csv").read_bytes(), "patients.csv", today=TODAY)
+    access.upload(ADMIN, s, (SAMPLE / "patients.csv").read_bytes(), "patients.csv", today=TODAY)
     yield s
     s.close()
 
@@ -86,7 +85,7 @@ def fresh_store(tmp_path):
 @pytest.fixture
 def cheap_hashing(monkeypatch):
     """Argon2id with small parameters for accounts made in a test (the demo hashes keep theirs)."""
-    monkeypatch.setattr(access_mod, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    monkeypatch.setattr(accounts, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 # --------------------------------------------------------------------------------------
@@ -277,19 +276,19 @@ def test_notes_reach_a_researcher_only_when_asked_for(sample_store):
 
 def test_researchers_cannot_upload(fresh_store):
     with pytest.raises(AccessDenied, match="researcher"):
-        fresh_store.ingest_upload(RESEARCHER, pain_csv("P001", date(2026, 9, 1), 2), "p.csv", today=TODAY)
+        access.upload(RESEARCHER, fresh_store, pain_csv("P001", date(2026, 9, 1), 2), "p.csv", today=TODAY)
 
 
 def test_a_patient_upload_is_held_to_their_own_id(fresh_store):
     data = b"patient_id,recorded_at,nprs\nP001,2026-09-01 20:00,3\nP002,2026-09-02 20:00,4\n"
-    report = fresh_store.ingest_upload(P001, data, "mine.csv", today=TODAY)
+    report = access.upload(P001, fresh_store, data, "mine.csv", today=TODAY)
     assert (report.rows_added, report.rows_rejected) == (1, 1)  # the P002 row is rejected, with its reason
     assert fresh_store.rejected_rows(report.upload_id)["row_number"].tolist() == [3]
     assert set(fresh_store.read_table("pain")["patient_id"]) == {"P001"}
     with pytest.raises(AccessDenied, match="your own data"):
-        fresh_store.ingest_upload(P001, data, "theirs.csv", patient_id="P002", today=TODAY)
+        access.upload(P001, fresh_store, data, "theirs.csv", patient_id="P002", today=TODAY)
     with pytest.raises(AccessDenied, match="not a patients table"):
-        fresh_store.ingest_upload(P001, (SAMPLE / "patients.csv").read_bytes(), "p.csv", today=TODAY)
+        access.upload(P001, fresh_store, (SAMPLE / "patients.csv").read_bytes(), "p.csv", today=TODAY)
 
 
 def test_a_physio_cannot_upload_for_another_physios_patient(fresh_store):
@@ -297,21 +296,21 @@ def test_a_physio_cannot_upload_for_another_physios_patient(fresh_store):
     outside = CASELOAD_B[0]
     data = f"patient_id,recorded_at,nprs\n{CASELOAD_A[0]},2026-09-01 20:00,3\n{outside},2026-09-01 20:00,4\n"
     with pytest.raises(AccessDenied, match=f"{outside}.*not on your caseload"):
-        fresh_store.ingest_upload(PHYSIO_A, data.encode(), "p.csv", today=TODAY)
+        access.upload(PHYSIO_A, fresh_store, data.encode(), "p.csv", today=TODAY)
     assert fresh_store.counts() == before  # nothing of the file was stored
-    ok = fresh_store.ingest_upload(PHYSIO_A, data.encode().rsplit(b"\n", 2)[0] + b"\n", "p.csv", today=TODAY)
+    ok = access.upload(PHYSIO_A, fresh_store, data.encode().rsplit(b"\n", 2)[0] + b"\n", "p.csv", today=TODAY)
     assert ok.rows_added == 1
 
 
 def test_a_physio_registers_patients_only_to_themselves(fresh_store):
     header = "patient_id,physio_id,programme_start\n"
     with pytest.raises(AccessDenied, match="another physio"):
-        fresh_store.ingest_upload(PHYSIO_A, (header + "P900,physio_b,2026-09-01\n").encode(), "n.csv", today=TODAY)
+        access.upload(PHYSIO_A, fresh_store, (header + "P900,physio_b,2026-09-01\n").encode(), "n.csv", today=TODAY)
     with pytest.raises(AccessDenied, match="already registered"):
-        fresh_store.ingest_upload(PHYSIO_A, (header + f"{CASELOAD_B[0]},physio_a,2026-09-01\n").encode(), "n.csv",
-                                  today=TODAY)
-    fresh_store.ingest_upload(PHYSIO_A, (header + "P900,physio_a,2026-09-01\n").encode(), "n.csv", today=TODAY)
-    added = fresh_store.ingest_upload(PHYSIO_A, pain_csv("P900", date(2026, 9, 1), 3), "p.csv", today=TODAY)
+        access.upload(PHYSIO_A, fresh_store, (header + f"{CASELOAD_B[0]},physio_a,2026-09-01\n").encode(), "n.csv",
+                      today=TODAY)
+    access.upload(PHYSIO_A, fresh_store, (header + "P900,physio_a,2026-09-01\n").encode(), "n.csv", today=TODAY)
+    added = access.upload(PHYSIO_A, fresh_store, pain_csv("P900", date(2026, 9, 1), 3), "p.csv", today=TODAY)
     assert added.rows_added == 3
     assert "P900" in ids_in(cohort_for(PHYSIO_A, fresh_store))
 
@@ -349,7 +348,7 @@ def test_archived_patients_leave_the_caseload_summary_but_keep_their_data(tmp_pa
     physio = User("physio_a", "physio", physio_id="physio_a")
     before = summary_for(physio, store, as_of=SNAPSHOT_DATE)
     archived = before["patient_id"].iloc[0]
-    store.archive_patient(physio, archived)
+    access.archive_patient(physio, store, archived)
     after = summary_for(physio, store, as_of=SNAPSHOT_DATE)
     assert set(before["patient_id"]) - set(after["patient_id"]) == {archived}
     kept = cohort_for(physio, store, patient_ids=[archived])

@@ -16,6 +16,7 @@ import pytest
 from analysis.timeline import patient_codes
 from benchmarks import reference
 from benchmarks.cohort_gen import BENCH_SNAPSHOT, benchmark_cohort
+from benchmarks.profile import component_timer
 from benchmarks.run import main
 
 
@@ -117,6 +118,21 @@ def test_patient_codes_categorical_fast_path_matches_strings():
     expected = np.array([1, -1, -1, 0, 1, 2])  # registry rows; P9 unknown, None missing
     assert patient_codes(ids, patients).tolist() == expected.tolist()
     assert patient_codes(ids.astype("category"), patients).tolist() == expected.tolist()
+
+
+def test_the_component_timer_times_each_stage_of_the_summary_from_outside(small_cohort):
+    from analysis import cohort as cohort_module
+    from analysis.cohort import cohort_summary
+
+    plain = cohort_summary(small_cohort, as_of=BENCH_SNAPSHOT)
+    with component_timer() as seconds:
+        timed = cohort_summary(small_cohort, as_of=BENCH_SNAPSHOT)
+    # moved from tests/test_cohort.py, where the summary carried attrs["timings_s"]
+    assert set(seconds) >= {"adherence_summary", "pain_trends", "safety_flags", "score_proms", "assembly"}
+    assert all(v >= 0 for v in seconds.values())
+    pd.testing.assert_frame_equal(timed, plain)  # timing changes nothing
+    assert "timings_s" not in timed.attrs
+    assert cohort_module.adherence_summary.__module__ == "analysis.adherence"  # the wrappers are gone
 
 
 @pytest.mark.slow

@@ -154,7 +154,10 @@ def _free_port() -> int:
 
 
 def _port_is_free(port: int) -> bool:
+    """Whether a new server could listen on ``port`` (as Streamlit does: SO_REUSEADDR, so the closed
+    connections of the health checks, in TIME_WAIT for a minute, do not count; a listener still does)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:

@@ -23,8 +23,11 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analysis.access import ADMIN, PATIENT, PHYSIO, RESEARCHER, User, add_user
-from analysis.export import pseudonym_key, pseudonymise_ids
+from analysis import access
+from analysis.accounts import LoginThrottle, add_user
+from analysis.prescriptions import week_plan
+from analysis.pseudonyms import pseudonym_key, pseudonymise_ids
+from analysis.roles import ADMIN, PATIENT, PHYSIO, RESEARCHER, User
 from analysis.sample_data import SNAPSHOT_DATE
 from analysis.store import Store
 from analysis.templates import template_xlsx
@@ -42,14 +45,18 @@ SYSTEM = User("system", ADMIN)
 # fixtures
 
 
+def upload_as(store: Store, user: User, data: bytes, name: str, **options: object):  # noqa: ANN201
+    return access.upload(user, store, data, name, **options)
+
+
 def _seed(directory: Path, tables: tuple[str, ...] | None) -> Path:
     with Store.open(data_dir=directory) as store:
         if tables is None:
             store.load_sample()
         else:
             for name in tables:
-                store.ingest_upload(SYSTEM, (SAMPLE / f"{name}.csv").read_bytes(), f"{name}.csv", table=name,
-                                    today=SNAPSHOT_DATE)
+                access.upload(SYSTEM, store, (SAMPLE / f"{name}.csv").read_bytes(), f"{name}.csv", table=name,
+                              today=SNAPSHOT_DATE)
     return directory
 
 
@@ -187,8 +194,7 @@ def test_each_role_gets_the_pages_of_the_brief(user: User | None, files: set[str
 
 def test_repeated_wrong_passwords_pause_logins_for_that_name(sample_dir: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(auth, "MAX_FAILURES", 2)
-    monkeypatch.setattr(auth, "_failures", {})
+    monkeypatch.setattr(auth, "_throttle", LoginThrottle(max_failures=2))
     at = open_app()
     for _ in range(2):
         log_in(at, "physio_b", "wrong-password")
@@ -478,7 +484,7 @@ def test_week_plan_lists_this_weeks_exercises_with_changes_inside_the_week() -> 
               ("knee_to_chest", "left", 2, "2026-09-24", None),
               ("knee_to_chest", "right", 2, "2026-09-24", None),
               ("cat_cow", "both", 1, "2026-09-07", "2026-09-13")])  # ended in week 1
-    week, status, plan = state.week_plan(rx, pd.Timestamp("2026-09-07"), pd.Timestamp("2026-09-22"))
+    week, status, plan = week_plan(rx, pd.Timestamp("2026-09-07"), pd.Timestamp("2026-09-22"))
     assert (week, status) == (3, "current")
     assert list(plan["sets"]) == [1, 2]
     assert list(plan["sides"]) == ["left and right", "left and right"]
@@ -489,17 +495,43 @@ def test_week_plan_lists_this_weeks_exercises_with_changes_inside_the_week() -> 
 
 def test_week_plan_after_the_programme_gives_the_last_plan() -> None:
     rx = _rx([("cat_cow", "both", 1, "2026-09-07", "2026-09-20"), ("cat_cow", "both", 2, "2026-09-21", "2026-10-04")])
-    week, status, plan = state.week_plan(rx, pd.Timestamp("2026-09-07"), pd.Timestamp("2026-11-20"))
+    week, status, plan = week_plan(rx, pd.Timestamp("2026-09-07"), pd.Timestamp("2026-11-20"))
     # 2026-11-20 is day 74 -> week 74 // 7 + 1 = 11
     assert (week, status) == (11, "finished")
     assert list(plan["sets"]) == [2] and list(plan["sides"]) == ["both sides together"]
 
 
+def test_week_plan_lists_only_the_dose_in_force_after_an_open_ended_period() -> None:
+    # issue 14: an open-ended 1-set period, then a new 3-set dose from week 3 (the old row was never closed)
+    rx = _rx([("bridge", "both", 1, "2026-09-07", None), ("bridge", "both", 3, "2026-09-21", None)])
+    week, status, plan = week_plan(rx, pd.Timestamp("2026-09-07"), pd.Timestamp("2026-10-01"))
+    assert (week, status) == (4, "current")
+    assert list(plan["sets"]) == [3] and list(plan["period"]) == [""]
+    # in the week of the change, the old dose until the day before and the new one from its first day
+    week, status, plan = week_plan(rx, pd.Timestamp("2026-09-07"), pd.Timestamp("2026-09-17"))
+    assert (week, status) == (2, "current") and list(plan["sets"]) == [1]
+
+
+def test_my_progress_shows_only_the_dose_in_force(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # P001 gets an open-ended 1-set bridge from the programme start and a 3-set bridge from 7 October
+    rx = (b"patient_id,exercise,side,sets,reps,hold_s,sessions_per_week,start_date,end_date\n"
+          b"P001,bridge,both,1,10,0,5,2026-08-21,\nP001,bridge,both,3,10,0,5,2026-10-07,\n")
+    directory = tmp_path / "data"
+    with Store.open(data_dir=directory) as store:
+        upload_as(store, SYSTEM, (SAMPLE / "patients.csv").read_bytes(), "patients.csv", table="patients",
+                  today=SNAPSHOT_DATE)
+        upload_as(store, SYSTEM, rx, "prescriptions.csv", table="prescriptions", today=SNAPSHOT_DATE)
+    _use(tmp_path / "copy", directory, monkeypatch)
+    at = open_app(P001)
+    plan = [t.value for t in at.text if "repetitions" in t.value]
+    assert plan == ["3 sets of 10 repetitions; both sides together; 5 times a week."]
+
+
 def test_week_plan_before_the_start_and_without_prescriptions() -> None:
     rx = _rx([("bridge", "both", 1, "2026-09-07", None)])
-    week, status, plan = state.week_plan(rx, pd.Timestamp("2026-09-07"), pd.Timestamp("2026-09-01"))
+    week, status, plan = week_plan(rx, pd.Timestamp("2026-09-07"), pd.Timestamp("2026-09-01"))
     assert status == "not started" and week <= 0 and list(plan["exercise"]) == ["Bridge"]
-    week, status, plan = state.week_plan(rx.iloc[0:0], pd.Timestamp("2026-09-07"), pd.Timestamp("2026-09-10"))
+    week, status, plan = week_plan(rx.iloc[0:0], pd.Timestamp("2026-09-07"), pd.Timestamp("2026-09-10"))
     assert (week, status, len(plan)) == (1, "none", 0)
 
 

@@ -17,8 +17,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analysis.access import ADMIN, PATIENT, PHYSIO, User
+from analysis import access
 from analysis.adherence import weekly_adherence
+from analysis.roles import ADMIN, PATIENT, PHYSIO, User
 from analysis.store import Store
 from dashboards import auth
 
@@ -33,9 +34,9 @@ START = TODAY - timedelta(days=10)  # day 10 of the programme: week 2 (days 7-13
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     admin = User("admin", ADMIN)
     with Store.open(data_dir=tmp_path) as s:
-        s.ingest_upload(admin, f"patient_id,physio_id,programme_start\nP001,physio_b,{START}\n"
-                               f"P002,physio_b,{START}\n".encode(), "patients.csv", table="patients", today=TODAY)
-        s.ingest_upload(admin, (
+        access.upload(admin, s, f"patient_id,physio_id,programme_start\nP001,physio_b,{START}\n"
+                      f"P002,physio_b,{START}\n".encode(), "patients.csv", table="patients", today=TODAY)
+        access.upload(admin, s, (
             "patient_id,exercise,side,sets,reps,hold_s,sessions_per_week,start_date,end_date\n"
             f"P001,knee_to_chest,left,2,10,5,5,{START},\n"
             f"P001,hamstring_stretch,both,1,3,20,5,{START},\n"

@@ -7,6 +7,7 @@ Expected patients come from the sample CSV files read here with pandas.
 from __future__ import annotations
 
 import re
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,10 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analysis.access import ADMIN, PATIENT, PHYSIO, RESEARCHER, User
+from analysis.cohort import cohort_summary
+from analysis.roles import ADMIN, PATIENT, PHYSIO, RESEARCHER, User
+from analysis.sample_data import load_cohort
+from analysis.settings import load_settings
 from analysis.store import Store
 from dashboards import auth, state
 
@@ -210,6 +214,55 @@ def test_physio_pages_refuse_a_patient_when_run_alone() -> None:
         assert not at.exception, at.exception
         assert any("Access denied" in e.value for e in at.error), page
         assert not at.dataframe
+
+
+# ------------------------------------------------------------------ the clinic's settings reach the pages
+
+
+def _mcid_met(at: AppTest) -> dict[str, bool]:
+    rows = table(at, "Attention")
+    text = rows.set_index("Patient")["Pain change (MCID)"]
+    return {p: t.endswith("MCID met") for p, t in text.items() if "MCID" in t}
+
+
+def test_a_clinic_mcid_in_rehabtrack_toml_walks_from_the_file_to_the_pages(
+        data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the MCID threshold's walk: Settings.mcid_percent (the clinic's file) -> state.settings() ->
+    # access.summary_for -> cohort_summary -> outcomes.pain_change -> the caseload and detail pages
+    default = _mcid_met(open_app(PHYSIO_A))
+    clinic = tmp_path / "clinic"
+    shutil.copytree(data_dir, clinic)
+    (clinic / "rehabtrack.toml").write_text("# the clinic's thresholds\nmcid_percent = 0.5\n", encoding="utf-8")
+    monkeypatch.setenv("REHABTRACK_DATA_DIR", str(clinic))
+    at = open_app(PHYSIO_A)
+    assert not at.exception, at.exception
+    # the value in the file is on the page ...
+    assert any("2 points or 50 % of the baseline" in c.value and "rehabtrack.toml" in c.value for c in at.caption)
+    # ... and changes what it shows: as the library computes with the file's settings
+    clinic_settings = load_settings(clinic / "rehabtrack.toml")
+    expected = cohort_summary(load_cohort(SAMPLE), as_of=state.as_of(), settings=clinic_settings)
+    mine = expected[expected["physio_id"] == "physio_a"].set_index("patient_id")
+    met = _mcid_met(at)
+    assert met == {p: bool(m) for p, m in mine["mcid_met"].dropna().items()}
+    changed = sorted(p for p in met if met[p] != default[p])
+    assert changed == ["P040"]  # 30 % better but not 50 %, and less than 2 points
+    # the patient page says the same, and lists the clinic's value among the thresholds used
+    detail = open_app(PHYSIO_A, DETAIL, **{state.SELECTED_PATIENT_KEY: "P040"})
+    headline = table(detail, "measure").set_index("measure")["value"]
+    assert headline["MCID (2 points or 50 % better)"].startswith("not met")
+    used = table(detail, "setting").set_index("setting")
+    assert used.loc["mcid_percent", "value"] == "50 %"
+    assert any("rehabtrack.toml" in c.value for c in detail.caption)
+
+
+def test_a_settings_file_with_an_unknown_setting_stops_with_a_message(
+        data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("mcid_procent = 0.5\n", encoding="utf-8")
+    monkeypatch.setenv("REHABTRACK_SETTINGS", str(bad))
+    at = open_app(PHYSIO_A)
+    assert any("settings file cannot be used" in e.value and "mcid_procent" in e.value for e in at.error)
+    assert not [df for df in at.dataframe if "Attention" in df.value.columns]
 
 
 # ------------------------------------------------------------------ researcher

@@ -13,9 +13,11 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analysis.access import PATIENT, PHYSIO, AccessDenied, User, add_user, authenticate
+from analysis import access
+from analysis.accounts import add_user, authenticate
 from analysis.programme_templates import template
 from analysis.programmes import programme_to_prescriptions
+from analysis.roles import PATIENT, PHYSIO, AccessDenied, User
 from analysis.store import Store
 from dashboards import auth, state
 
@@ -142,19 +144,19 @@ def test_physio_creates_patient_prescribes_seed_template_and_edits_at_week_5(dat
 
 def test_physio_cannot_edit_another_physios_patient(data_dir: Path) -> None:
     with Store.open(data_dir=data_dir) as store:
-        theirs = store.add_patient(B, START).patient_id
-        store.save_prescriptions(B, theirs, programme_to_prescriptions(theirs, START,
+        theirs = access.add_patient(B, store, START).patient_id
+        access.save_prescriptions(B, store, theirs, programme_to_prescriptions(theirs, START,
                                                                        template("seed_back_programme").programme))
-        mine = store.add_patient(A, START, "Mine").patient_id
+        mine = access.add_patient(A, store, START, "Mine").patient_id
     at = open_page(A, selected_patient=theirs)
     assert any("not on your caseload" in e.value for e in at.error)
     assert at.selectbox(key="prescribe_patient").options == [mine + " · Mine"]
     assert theirs not in " ".join(str(d.value) for d in at.dataframe)
     # and the store refuses the write itself
     with Store.open(data_dir=data_dir) as store, pytest.raises(AccessDenied):
-        store.save_prescriptions(A, theirs, programme_to_prescriptions(theirs, START,
+        access.save_prescriptions(A, store, theirs, programme_to_prescriptions(theirs, START,
                                                                        template("gentle_low_back").programme),
-                                 from_date=TODAY)
+                                  from_date=TODAY)
     assert len(stored_periods(data_dir, theirs)) == 9
 
 
@@ -184,9 +186,9 @@ def test_physio_adds_own_exercise_and_template(data_dir: Path) -> None:
     button(at, "Save template").click().run()
     assert not at.exception, at.exception
     with Store.open(data_dir=data_dir) as store:
-        own = store.custom_exercises(A)
-        templates = store.custom_templates(A)
-        assert store.custom_exercises(B).empty
+        own = access.custom_exercises(A, store)
+        templates = access.custom_templates(A, store)
+        assert access.custom_exercises(B, store).empty
     assert own["exercise"].tolist() == ["Wall squat"]
     assert own["instruction"].item() == ("Lean on a wall and bend the knees a little. "
                                          "Move slowly and gently; stop if it hurts.")

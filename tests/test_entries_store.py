@@ -10,9 +10,10 @@ import pytest
 import sqlalchemy as sa
 
 import analysis.store as store_mod
-from analysis.access import ADMIN, PATIENT, PHYSIO, RESEARCHER, AccessDenied, User
+from analysis import access
 from analysis.entries import EntryError, pain_row
 from analysis.questionnaires import proms_rows_from_form
+from analysis.roles import ADMIN, PATIENT, PHYSIO, RESEARCHER, AccessDenied, User
 from analysis.store import AUDIT, SCHEMA_VERSION, Store
 from tests.test_store import db_url, pg_url  # noqa: F401 - fixtures: SQLite and PostgreSQL stores
 
@@ -28,7 +29,7 @@ PATIENTS_CSV = b"patient_id,physio_id,programme_start\nP1,ph_a,2026-11-01\nP2,ph
 def store(db_url, tmp_path):  # noqa: F811 - db_url is the fixture imported above
     """A store on SQLite, and on PostgreSQL (fixtures of test_store)."""
     with Store.open(db_url, data_dir=tmp_path / "data") as s:
-        s.ingest_upload(SYSTEM, PATIENTS_CSV, "patients.csv", table="patients", today=TODAY)
+        access.upload(SYSTEM, s, PATIENTS_CSV, "patients.csv", table="patients", today=TODAY)
         yield s
 
 
@@ -38,9 +39,9 @@ def session(patient="P1", day="2026-11-19", sets=1, reps=10, side="left", pain=2
 
 
 def test_a_second_entry_with_the_same_key_is_an_edit_and_the_audit_keeps_the_old_value(store):
-    first = store.save_entries(P1, "pain", pain_row("P1", TODAY, 6, today=TODAY))
+    first = access.save_entries(P1, store, "pain", pain_row("P1", TODAY, 6, today=TODAY))
     assert (first.inserted, first.updated, first.unchanged) == (1, 0, 0)
-    second = store.save_entries(P1, "pain", pain_row("P1", TODAY, 4, today=TODAY, flare=True))
+    second = access.save_entries(P1, store, "pain", pain_row("P1", TODAY, 4, today=TODAY, flare=True))
     assert (second.inserted, second.updated, second.unchanged) == (0, 1, 0)
     pain = store.read_table("pain")
     assert len(pain) == 1 and pain["nprs"].tolist() == [4] and pain["flare"].tolist() == [True]
@@ -59,18 +60,18 @@ def test_a_second_entry_with_the_same_key_is_an_edit_and_the_audit_keeps_the_old
 
 
 def test_saving_the_same_entry_again_changes_nothing(store):
-    store.save_entries(P1, "sessions", session())
+    access.save_entries(P1, store, "sessions", session())
     n_uploads = len(store.uploads())
-    again = store.save_entries(P1, "sessions", session())
+    again = access.save_entries(P1, store, "sessions", session())
     assert (again.inserted, again.updated, again.unchanged, again.upload_id) == (0, 0, 1, None)
     assert len(store.uploads()) == n_uploads and len(store.audit_log()) == 1
     assert len(store.read_table("sessions")) == 1
 
 
 def test_mixed_insert_and_edit_in_one_entry(store):
-    store.save_entries(P1, "sessions", session(side="left"))
+    access.save_entries(P1, store, "sessions", session(side="left"))
     both = pd.concat([session(side="left", reps=8), session(side="right")], ignore_index=True)
-    report = store.save_entries(P1, "sessions", both)
+    report = access.save_entries(P1, store, "sessions", both)
     assert (report.inserted, report.updated) == (1, 1)
     s = store.read_table("sessions")
     assert s.set_index("side")["reps"].to_dict() == {"left": 8, "right": 10}
@@ -78,34 +79,34 @@ def test_mixed_insert_and_edit_in_one_entry(store):
 
 def test_questionnaire_rows_are_stored(store):
     rows, _ = proms_rows_from_form("P1", TODAY, "odi", {1: 2, 2: 3, 3: None}, today=TODAY)
-    store.save_entries(P1, "proms", rows)
+    access.save_entries(P1, store, "proms", rows)
     assert store.read_table("proms")["item"].tolist() == ["1", "2"]
 
 
 def test_only_the_patient_themselves_may_save_their_rows(store):
     with pytest.raises(AccessDenied, match="only log your own"):
-        store.save_entries(P2, "pain", pain_row("P1", TODAY, 6, today=TODAY))
+        access.save_entries(P2, store, "pain", pain_row("P1", TODAY, 6, today=TODAY))
     with pytest.raises(AccessDenied):
-        store.save_entries(User("r", RESEARCHER), "pain", pain_row("P1", TODAY, 6, today=TODAY))
+        access.save_entries(User("r", RESEARCHER), store, "pain", pain_row("P1", TODAY, 6, today=TODAY))
     with pytest.raises(AccessDenied, match="not on your caseload"):  # physio_b's patient P2 is not ph_a's
-        store.save_entries(User("a", PHYSIO, physio_id="ph_a"), "pain", pain_row("P2", TODAY, 6, today=TODAY))
+        access.save_entries(User("a", PHYSIO, physio_id="ph_a"), store, "pain", pain_row("P2", TODAY, 6, today=TODAY))
     assert store.read_table("pain").empty and store.audit_log().empty
-    store.save_entries(User("a", PHYSIO, physio_id="ph_a"), "pain", pain_row("P1", TODAY, 6, today=TODAY))
+    access.save_entries(User("a", PHYSIO, physio_id="ph_a"), store, "pain", pain_row("P1", TODAY, 6, today=TODAY))
     assert store.read_table("pain")["patient_id"].tolist() == ["P1"]
 
 
 def test_invalid_rows_are_refused(store):
     with pytest.raises(EntryError, match="nprs"):
-        store.save_entries(P1, "pain", pain_row("P1", TODAY, 6, today=TODAY).assign(nprs=11))
+        access.save_entries(P1, store, "pain", pain_row("P1", TODAY, 6, today=TODAY).assign(nprs=11))
     with pytest.raises(EntryError, match="same"):
-        store.save_entries(P1, "sessions", pd.concat([session(), session(reps=5)], ignore_index=True))
+        access.save_entries(P1, store, "sessions", pd.concat([session(), session(reps=5)], ignore_index=True))
     with pytest.raises(EntryError, match="not 'patients'"):
-        store.save_entries(P1, "patients", pd.DataFrame({"patient_id": ["P1"]}))
+        access.save_entries(P1, store, "patients", pd.DataFrame({"patient_id": ["P1"]}))
     assert store.read_table("sessions").empty
 
 
 def test_an_entry_is_all_or_nothing(store, monkeypatch):
-    store.save_entries(P1, "sessions", session(side="left"))
+    access.save_entries(P1, store, "sessions", session(side="left"))
     original = store_mod._insert_chunk
 
     def failing(conn, table, records):
@@ -116,7 +117,7 @@ def test_an_entry_is_all_or_nothing(store, monkeypatch):
     monkeypatch.setattr(store_mod, "_insert_chunk", failing)
     both = pd.concat([session(side="left", reps=3), session(side="right")], ignore_index=True)
     with pytest.raises(RuntimeError):
-        store.save_entries(P1, "sessions", both)
+        access.save_entries(P1, store, "sessions", both)
     s = store.read_table("sessions")
     assert s["side"].tolist() == ["left"] and s["reps"].tolist() == [10]  # neither the edit nor the insert
     assert len(store.audit_log()) == 1 and store.uploads()["format"].tolist().count("form") == 1
@@ -125,7 +126,7 @@ def test_an_entry_is_all_or_nothing(store, monkeypatch):
 def test_the_audit_table_exists_in_a_store_upgraded_from_schema_1(tmp_path):
     path = tmp_path / "old.sqlite"
     with Store.open(path, data_dir=tmp_path) as s:
-        s.ingest_upload(SYSTEM, PATIENTS_CSV, "patients.csv", table="patients", today=TODAY)
+        access.upload(SYSTEM, s, PATIENTS_CSV, "patients.csv", table="patients", today=TODAY)
     engine = sa.create_engine(f"sqlite:///{path}")
     with engine.begin() as conn:  # make it look like a store written by schema 1
         conn.exec_driver_sql("DROP TABLE audit")
@@ -133,13 +134,13 @@ def test_the_audit_table_exists_in_a_store_upgraded_from_schema_1(tmp_path):
     engine.dispose()
     with Store.open(path, data_dir=tmp_path) as s:
         assert s.schema_version() == SCHEMA_VERSION
-        s.save_entries(P1, "pain", pain_row("P1", TODAY, 5, today=TODAY))
+        access.save_entries(P1, s, "pain", pain_row("P1", TODAY, 5, today=TODAY))
         assert len(s.audit_log()) == 1
 
 
 def test_export_and_import_keep_the_audit(store, tmp_path):
-    store.save_entries(P1, "pain", pain_row("P1", TODAY, 6, today=TODAY))
-    store.save_entries(P1, "pain", pain_row("P1", TODAY, 3, today=TODAY))
+    access.save_entries(P1, store, "pain", pain_row("P1", TODAY, 6, today=TODAY))
+    access.save_entries(P1, store, "pain", pain_row("P1", TODAY, 3, today=TODAY))
     store.export_store(tmp_path / "bk", fmt="csv")
     with Store.open(tmp_path / "copy.sqlite", data_dir=tmp_path / "copy") as copy:  # a SQLite copy
         copy.import_store(tmp_path / "bk")
@@ -148,9 +149,9 @@ def test_export_and_import_keep_the_audit(store, tmp_path):
 
 def test_an_edited_questionnaire_takes_back_items_left_empty(store):
     rows, _ = proms_rows_from_form("P1", TODAY, "odi", dict.fromkeys(range(1, 11), 2), today=TODAY)
-    store.save_entries(P1, "proms", rows)
+    access.save_entries(P1, store, "proms", rows)
     again, _ = proms_rows_from_form("P1", TODAY, "odi", {**dict.fromkeys(range(1, 10), 3), 10: None}, today=TODAY)
-    report = store.save_entries(P1, "proms", again, remove=rows[rows["item"] == "10"])
+    report = access.save_entries(P1, store, "proms", again, remove=rows[rows["item"] == "10"])
     assert (report.inserted, report.updated, report.removed) == (0, 9, 1)
     stored = store.read_table("proms")
     assert sorted(stored["item"], key=int) == [str(i) for i in range(1, 10)] and set(stored["value"]) == {3.0}
@@ -160,4 +161,4 @@ def test_an_edited_questionnaire_takes_back_items_left_empty(store):
     assert deleted["new_values"].isna().all()
     # another patient's rows cannot be taken back
     with pytest.raises(AccessDenied):
-        store.save_entries(P1, "proms", again, remove=rows.assign(patient_id="P2"))
+        access.save_entries(P1, store, "proms", again, remove=rows.assign(patient_id="P2"))

@@ -23,23 +23,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from analysis import access
 from analysis import export as export_mod
-from analysis.access import User
+from analysis.access import research_export
 from analysis.cohort import CohortTables
-from analysis.export import (
-    FORMULA_TRIGGERS,
-    ExportError,
-    escape_markdown,
-    escape_text,
-    neutralise_cell,
-    neutralise_formulas,
-    pseudonym_key,
-    pseudonymise_cohort,
-    pseudonymise_ids,
-    research_export,
-    to_csv_bytes,
-    to_excel_bytes,
-)
+from analysis.escaping import FORMULA_TRIGGERS, escape_markdown, escape_text, neutralise_cell, neutralise_formulas
+from analysis.export import ExportError, to_csv_bytes, to_excel_bytes
+from analysis.pseudonyms import pseudonym_key, pseudonymise_cohort, pseudonymise_ids
+from analysis.roles import User
 from analysis.schema import conform, empty_frame
 from analysis.store import Store
 
@@ -216,11 +207,11 @@ def test_pseudonymised_cohort_counts_days_from_the_programme_start():
 def notes_store(tmp_path):
     s = Store.open(tmp_path / "s.sqlite", data_dir=tmp_path / "data")
     admin = User("admin", "admin")
-    s.ingest_upload(admin, b"patient_id,physio_id,programme_start\nP1,f1,2026-09-07\n", "p.csv",
-                    today=date(2026, 11, 1))
-    s.ingest_upload(admin, b'patient_id,performed_at,exercise,side,sets,reps,notes\n'
-                           b'P1,2026-09-15 07:30,knee_to_chest,left,1,10,"=HYPERLINK(""http://evil"",""x"")"\n',
-                    "s.csv", today=date(2026, 11, 1))
+    access.upload(admin, s, b"patient_id,physio_id,programme_start\nP1,f1,2026-09-07\n", "p.csv",
+                  today=date(2026, 11, 1))
+    access.upload(admin, s, b'patient_id,performed_at,exercise,side,sets,reps,notes\n'
+                  b'P1,2026-09-15 07:30,knee_to_chest,left,1,10,"=HYPERLINK(""http://evil"",""x"")"\n',
+                  "s.csv", today=date(2026, 11, 1))
     yield s
     s.close()
 

@@ -11,7 +11,7 @@ from statsmodels.duration.survfunc import survdiff
 from typer.testing import CliRunner
 
 from analysis import cli
-from analysis.export import pseudonymise_ids
+from analysis.pseudonyms import pseudonymise_ids
 from analysis.report import (
     REPORT_FIGURES,
     REPORT_TABLES,

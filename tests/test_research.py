@@ -11,8 +11,8 @@ from lifelines import KaplanMeierFitter
 from statsmodels.stats.proportion import proportion_confint
 
 from analysis.errors import NotEnoughDataError
-from analysis.export import pseudonymise_cohort, pseudonymise_ids
 from analysis.outcomes import time_to_events
+from analysis.pseudonyms import pseudonymise_cohort, pseudonymise_ids
 from analysis.research import (
     MIN_GROUP_SIZE,
     SYNTHETIC_ORIGIN,

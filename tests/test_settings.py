@@ -81,3 +81,21 @@ def test_unreadable_toml_names_the_file(tmp_path: Path) -> None:
     path.write_text("adherent_threshold = \n", encoding="utf-8")
     with pytest.raises(SettingsError, match="broken.toml"):
         load_settings(path)
+
+
+def test_the_clinic_file_is_the_variable_else_the_data_directorys(tmp_path, monkeypatch):
+    from analysis.settings import SETTINGS_FILE_ENV, clinic_settings, settings_file
+
+    monkeypatch.delenv(SETTINGS_FILE_ENV, raising=False)
+    assert settings_file(tmp_path) is None and clinic_settings(tmp_path) == DEFAULT_SETTINGS
+    (tmp_path / "rehabtrack.toml").write_text("mcid_percent = 0.5\n", encoding="utf-8")
+    assert settings_file(tmp_path) == tmp_path / "rehabtrack.toml"
+    assert clinic_settings(tmp_path).mcid_percent == 0.5
+    other = tmp_path / "elsewhere.toml"
+    other.write_text("adherent_threshold = 0.8\n", encoding="utf-8")
+    monkeypatch.setenv(SETTINGS_FILE_ENV, str(other))
+    used = clinic_settings(tmp_path)
+    assert (used.adherent_threshold, used.mcid_percent) == (0.8, DEFAULT_SETTINGS.mcid_percent)
+    monkeypatch.setenv(SETTINGS_FILE_ENV, str(tmp_path / "missing.toml"))
+    with pytest.raises(SettingsError, match="missing.toml"):
+        clinic_settings(tmp_path)

@@ -25,9 +25,10 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from analysis import access
 from analysis import store as store_mod
-from analysis.access import AccessDenied, User
 from analysis.errors import IngestError, UnreadableFileError
+from analysis.roles import AccessDenied, User
 from analysis.schema import TABLES
 from analysis.store import (
     CANONICAL,
@@ -173,7 +174,7 @@ BAD_PAIN = (
 
 
 def test_upload_stores_accepted_rows_and_every_rejected_row(store):
-    report = store.ingest_upload(ADMIN, BAD_PAIN, "pain.csv", today=TODAY)
+    report = access.upload(ADMIN, store, BAD_PAIN, "pain.csv", today=TODAY)
     # 7 rows: rows 2, 4, 8 added; 3, 5, 7 rejected; 6 duplicate
     assert (report.rows_in_file, report.rows_added, report.rows_rejected, report.rows_duplicate_in_file,
             report.rows_already_there) == (7, 3, 3, 1, 0)
@@ -194,9 +195,9 @@ def test_upload_stores_accepted_rows_and_every_rejected_row(store):
 
 
 def test_reupload_of_the_same_bytes_adds_nothing_and_says_so(store):
-    first = store.ingest_upload(ADMIN, BAD_PAIN, "pain.csv", today=TODAY)
+    first = access.upload(ADMIN, store, BAD_PAIN, "pain.csv", today=TODAY)
     before = store.counts()
-    again = store.ingest_upload(ADMIN, BAD_PAIN, "pain (1).csv", today=TODAY)
+    again = access.upload(ADMIN, store, BAD_PAIN, "pain (1).csv", today=TODAY)
     assert (again.rows_added, again.rows_already_there, again.rows_rejected) == (0, 3, 3)
     assert again.duplicate_of == first.upload_id
     assert "3 already there" in again.summary() and f"upload {first.upload_id}" in again.summary()
@@ -208,8 +209,8 @@ def test_reupload_of_the_same_bytes_adds_nothing_and_says_so(store):
 
 def test_overlapping_file_adds_only_the_new_rows(store):
     first = date(2026, 9, 1)
-    a = store.ingest_upload(ADMIN, pain_csv("P1", first, 10), "a.csv", today=TODAY)  # days 0-9
-    b = store.ingest_upload(ADMIN, pain_csv("P1", first, 10, start=6), "b.csv", today=TODAY)  # days 6-15
+    a = access.upload(ADMIN, store, pain_csv("P1", first, 10), "a.csv", today=TODAY)  # days 0-9
+    b = access.upload(ADMIN, store, pain_csv("P1", first, 10, start=6), "b.csv", today=TODAY)  # days 6-15
     assert (a.rows_added, a.rows_already_there) == (10, 0)
     assert (b.rows_added, b.rows_already_there) == (6, 4)  # days 6-9 overlap (4), 10-15 are new (6)
     assert b.duplicate_of is None
@@ -218,17 +219,17 @@ def test_overlapping_file_adds_only_the_new_rows(store):
 
 def test_a_date_only_diary_matches_timed_rows_of_the_same_day(store):
     first = date(2026, 9, 1)
-    store.ingest_upload(ADMIN, pain_csv("P1", first, 5, hour="20:00"), "timed.csv", today=TODAY)  # days 0-4
+    access.upload(ADMIN, store, pain_csv("P1", first, 5, hour="20:00"), "timed.csv", today=TODAY)  # days 0-4
     # The same patient's diary without clock times: days 2-6 at midnight.
     diary = "Date,Pain (0-10)\n" + "".join(f"{first + timedelta(days=i):%d/%m/%Y},{i}\n" for i in range(2, 7))
     patient = User("p1", "patient", patient_id="P1")
-    report = store.ingest_upload(patient, diary.encode(), "diary.csv", today=TODAY)
+    report = access.upload(patient, store, diary.encode(), "diary.csv", today=TODAY)
     assert (report.rows_added, report.rows_already_there) == (2, 3)  # days 2-4 are there, 5-6 new
     # A second timed rating on a day already rated (morning and evening) is a new row ...
-    morning = store.ingest_upload(ADMIN, pain_csv("P1", first, 1, hour="08:00"), "m.csv", today=TODAY)
+    morning = access.upload(ADMIN, store, pain_csv("P1", first, 1, hour="08:00"), "m.csv", today=TODAY)
     assert (morning.rows_added, morning.rows_already_there) == (1, 0)
     # ... but a timed rating on a day stored without a time (day 5) is the same rating.
-    late = store.ingest_upload(ADMIN, pain_csv("P1", first, 1, hour="21:15", start=5), "l.csv", today=TODAY)
+    late = access.upload(ADMIN, store, pain_csv("P1", first, 1, hour="21:15", start=5), "l.csv", today=TODAY)
     assert (late.rows_added, late.rows_already_there) == (0, 1)
     assert store.counts()["pain"] == 5 + 2 + 1
 
@@ -238,7 +239,7 @@ def test_a_date_only_diary_matches_timed_rows_of_the_same_day(store):
 
 
 def test_a_failure_mid_transaction_leaves_the_store_unchanged(store, monkeypatch):
-    store.ingest_upload(ADMIN, pain_csv("P0", date(2026, 9, 1), 5), "seed.csv", today=TODAY)
+    access.upload(ADMIN, store, pain_csv("P0", date(2026, 9, 1), 5), "seed.csv", today=TODAY)
     before = snapshot(store)
     originals_before = sorted(p.name for p in (store.data_dir / "uploads").rglob("*") if p.is_file())
     monkeypatch.setattr(store_mod, "_INSERT_CHUNK", 10)
@@ -253,7 +254,7 @@ def test_a_failure_mid_transaction_leaves_the_store_unchanged(store, monkeypatch
 
     monkeypatch.setattr(store_mod, "_insert_chunk", failing)
     with pytest.raises(RuntimeError, match="injected"):
-        store.ingest_upload(ADMIN, pain_csv("P9", date(2026, 9, 1), 45), "big.csv", today=TODAY)
+        access.upload(ADMIN, store, pain_csv("P9", date(2026, 9, 1), 45), "big.csv", today=TODAY)
     assert calls["n"] == 3
     assert_same_tables(before, snapshot(store))
     after = sorted(p.name for p in (store.data_dir / "uploads").rglob("*") if p.is_file())
@@ -271,7 +272,7 @@ def test_a_failure_while_storing_rejected_rows_rolls_back_the_accepted_rows(stor
 
     monkeypatch.setattr(store_mod, "_insert_chunk", failing)
     with pytest.raises(RuntimeError):
-        store.ingest_upload(ADMIN, BAD_PAIN, "pain.csv", today=TODAY)
+        access.upload(ADMIN, store, BAD_PAIN, "pain.csv", today=TODAY)
     assert_same_tables(before, snapshot(store))
 
 
@@ -283,15 +284,15 @@ def test_size_limit_has_a_clear_message_and_stores_nothing(data_dir):
     with Store.open(data_dir / "s.sqlite", data_dir=data_dir, limits=UploadLimits(max_bytes=100)) as s:
         data = pain_csv("P1", date(2026, 9, 1), 10)  # 29 + 10 x 23 bytes, well over 100
         with pytest.raises(UploadTooLargeError, match=r"at most 0\.0 MB.*Split it"):
-            s.ingest_upload(ADMIN, data, "big.csv", today=TODAY)
+            access.upload(ADMIN, s, data, "big.csv", today=TODAY)
         assert s.counts()["uploads"] == 0
 
 
 def test_row_limit_has_a_clear_message_and_stores_nothing(data_dir):
     with Store.open(data_dir / "s.sqlite", data_dir=data_dir, limits=UploadLimits(max_rows=5)) as s:
         with pytest.raises(UploadTooLargeError, match="has 6 rows; one upload may have at most 5"):
-            s.ingest_upload(ADMIN, pain_csv("P1", date(2026, 9, 1), 6), "six.csv", today=TODAY)
-        assert s.ingest_upload(ADMIN, pain_csv("P1", date(2026, 9, 1), 5), "five.csv", today=TODAY).rows_added == 5
+            access.upload(ADMIN, s, pain_csv("P1", date(2026, 9, 1), 6), "six.csv", today=TODAY)
+        assert access.upload(ADMIN, s, pain_csv("P1", date(2026, 9, 1), 5), "five.csv", today=TODAY).rows_added == 5
 
 
 def test_limits_come_from_the_environment(monkeypatch):
@@ -309,7 +310,7 @@ MALICIOUS_NAMES = [
 def test_malicious_file_names_never_write_outside_the_data_dir(tmp_path, store):
     before = {p for p in tmp_path.rglob("*")}
     for i, name in enumerate(MALICIOUS_NAMES):
-        store.ingest_upload(ADMIN, pain_csv(f"P{i}", date(2026, 9, 1), 2), name, today=TODAY)
+        access.upload(ADMIN, store, pain_csv(f"P{i}", date(2026, 9, 1), 2), name, today=TODAY)
     new = {p for p in tmp_path.rglob("*")} - before
     assert new and all(store.data_dir in p.parents for p in new)
     stored = store.uploads()["filename"].tolist()
@@ -338,18 +339,18 @@ BAD_FILES = {
 
 
 def test_bad_files_raise_a_readable_error_and_leave_the_store_unchanged(store):
-    store.ingest_upload(ADMIN, pain_csv("P0", date(2026, 9, 1), 3), "ok.csv", today=TODAY)
+    access.upload(ADMIN, store, pain_csv("P0", date(2026, 9, 1), 3), "ok.csv", today=TODAY)
     before = snapshot(store)
     for name, data in BAD_FILES.items():
         with pytest.raises(IngestError) as err:
-            store.ingest_upload(ADMIN, data, name, today=TODAY)
+            access.upload(ADMIN, store, data, name, today=TODAY)
         assert name in str(err.value), (name, str(err.value))
     assert_same_tables(before, snapshot(store))
 
 
 def test_a_file_whose_rows_are_all_invalid_is_recorded_with_every_reason(store):
     data = b"patient_id,recorded_at,nprs\nP1,2026-09-01,12\nP1,yesterday,3\n"
-    report = store.ingest_upload(ADMIN, data, "bad.csv", today=TODAY)
+    report = access.upload(ADMIN, store, data, "bad.csv", today=TODAY)
     assert (report.rows_added, report.rows_rejected) == (0, 2)
     assert store.rejected_rows(report.upload_id)["row_number"].tolist() == [2, 3]
 
@@ -368,8 +369,8 @@ def _expected_totals(writers: int) -> dict[str, int]:
 
 
 def _upload_pair(s: Store, i: int) -> tuple[int, int, int]:
-    shared = s.ingest_upload(ADMIN, pain_csv("SHARED", date(2026, 8, 1), SHARED_DAYS), "shared.csv", today=TODAY)
-    own = s.ingest_upload(ADMIN, pain_csv(f"W{i:02d}", date(2026, 8, 1), OWN_DAYS), f"own{i}.csv", today=TODAY)
+    shared = access.upload(ADMIN, s, pain_csv("SHARED", date(2026, 8, 1), SHARED_DAYS), "shared.csv", today=TODAY)
+    own = access.upload(ADMIN, s, pain_csv(f"W{i:02d}", date(2026, 8, 1), OWN_DAYS), f"own{i}.csv", today=TODAY)
     return shared.rows_added, shared.rows_already_there, own.rows_added
 
 
@@ -459,20 +460,20 @@ def test_a_locked_database_is_retried(store, monkeypatch):
 
 def _rich_store(s: Store) -> None:
     """A store with every table, NULLs, booleans, unicode, formulas in notes, rejections and a duplicate upload."""
-    s.ingest_upload(ADMIN, (SAMPLE / "patients.csv").read_bytes(), "patients.csv", table="patients", today=TODAY)
-    s.ingest_upload(ADMIN, (SAMPLE / "prescriptions.csv").read_bytes(), "prescriptions.csv", today=TODAY)
+    access.upload(ADMIN, s, (SAMPLE / "patients.csv").read_bytes(), "patients.csv", table="patients", today=TODAY)
+    access.upload(ADMIN, s, (SAMPLE / "prescriptions.csv").read_bytes(), "prescriptions.csv", today=TODAY)
     sessions = ("patient_id,performed_at,exercise,side,sets,reps,hold_s,pain_during,rpe,notes\n"
                 "P001,2026-09-01 07:30:15,knee_to_chest,left,1,10,5.5,2,,\"=HYPERLINK(\"\"x\"\")\"\n"
                 "P001,2026-09-01 07:30:15,knee_to_chest,right,1,10,0.1,,3,Rücken steif – ok\n"
                 "P002,2026-10-02,toe touch,both,2,3,20,11,,\n")
-    s.ingest_upload(ADMIN, sessions.encode(), "s.csv", today=TODAY)
-    s.ingest_upload(ADMIN, (SAMPLE / "pain.csv").read_bytes(), "pain.csv", today=TODAY)
-    s.ingest_upload(ADMIN, (SAMPLE / "proms.csv").read_bytes(), "proms.csv", today=TODAY)
-    s.ingest_upload(ADMIN, BAD_PAIN, "bad.csv", today=TODAY)
-    s.ingest_upload(ADMIN, BAD_PAIN, "bad again.csv", today=TODAY)
-    s.ingest_upload(ADMIN, b'patient_id,recorded_at,nprs,flare,notes\nQ1,2026-09-01 20:00,3,yes,"a\rb"\n'
-                           b'Q1,2026-09-02 20:00,3,no,"l1\nl2"\nQ1,2026-09-03 20:00,3,,"  spaced, ""quoted""  "\n',
-                    "odd.csv", today=TODAY)
+    access.upload(ADMIN, s, sessions.encode(), "s.csv", today=TODAY)
+    access.upload(ADMIN, s, (SAMPLE / "pain.csv").read_bytes(), "pain.csv", today=TODAY)
+    access.upload(ADMIN, s, (SAMPLE / "proms.csv").read_bytes(), "proms.csv", today=TODAY)
+    access.upload(ADMIN, s, BAD_PAIN, "bad.csv", today=TODAY)
+    access.upload(ADMIN, s, BAD_PAIN, "bad again.csv", today=TODAY)
+    access.upload(ADMIN, s, b'patient_id,recorded_at,nprs,flare,notes\nQ1,2026-09-01 20:00,3,yes,"a\rb"\n'
+                  b'Q1,2026-09-02 20:00,3,no,"l1\nl2"\nQ1,2026-09-03 20:00,3,,"  spaced, ""quoted""  "\n',
+                  "odd.csv", today=TODAY)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
@@ -502,7 +503,7 @@ def test_round_trip_through_postgresql(pg_url, tmp_path, store):
         assert_same_tables(original, snapshot(pg))
         pg.export_store(tmp_path / "from_pg", "parquet")
         # the sequence continues after the imported ids
-        nxt = pg.ingest_upload(ADMIN, pain_csv("Z", date(2026, 9, 1), 1), "z.csv", today=TODAY)
+        nxt = access.upload(ADMIN, pg, pain_csv("Z", date(2026, 9, 1), 1), "z.csv", today=TODAY)
         assert nxt.upload_id == int(original["uploads"]["upload_id"].max()) + 1
     with Store.open(tmp_path / "back.sqlite", data_dir=tmp_path / "back") as back:
         back.import_store(tmp_path / "from_pg")
@@ -510,7 +511,7 @@ def test_round_trip_through_postgresql(pg_url, tmp_path, store):
 
 
 def test_a_damaged_backup_is_refused(tmp_path, store):
-    store.ingest_upload(ADMIN, pain_csv("P1", date(2026, 9, 1), 3), "p.csv", today=TODAY)
+    access.upload(ADMIN, store, pain_csv("P1", date(2026, 9, 1), 3), "p.csv", today=TODAY)
     store.export_store(tmp_path / "bk", "csv")
     path = tmp_path / "bk" / "pain.csv"
     path.write_text(path.read_text().replace(",0,", ",9,"))  # someone edited a pain score
@@ -529,7 +530,7 @@ def test_a_damaged_backup_is_refused(tmp_path, store):
 def test_a_store_from_this_release_opens_in_the_next(tmp_path, monkeypatch):
     path = tmp_path / "old.sqlite"
     with Store.open(path, data_dir=tmp_path) as s:
-        s.ingest_upload(ADMIN, pain_csv("P1", date(2026, 9, 1), 3), "p.csv", today=TODAY)
+        access.upload(ADMIN, s, pain_csv("P1", date(2026, 9, 1), 3), "p.csv", today=TODAY)
 
     def add_column(conn: sa.Connection) -> None:  # what a release-2 step would do
         conn.exec_driver_sql("ALTER TABLE uploads ADD COLUMN client TEXT")
@@ -641,14 +642,14 @@ def test_cli_upload_export_import_and_users(tmp_path, monkeypatch):
 def test_patient_upload_of_a_prescription_file_is_refused(store):
     patient = User("p1", "patient", patient_id="P1")
     with pytest.raises(AccessDenied):
-        store.ingest_upload(patient, (SAMPLE / "prescriptions.csv").read_bytes(), "rx.csv", today=TODAY)
+        access.upload(patient, store, (SAMPLE / "prescriptions.csv").read_bytes(), "rx.csv", today=TODAY)
     with pytest.raises(UnreadableFileError):
-        store.ingest_upload(patient, b"", "e.csv", today=TODAY)
+        access.upload(patient, store, b"", "e.csv", today=TODAY)
     assert store.counts()["uploads"] == 0
 
 
 def test_csv_export_writes_nulls_as_empty_cells(tmp_path, store):
-    store.ingest_upload(ADMIN, b"patient_id,recorded_at,nprs,flare\nP1,2026-09-01 20:00,3,\n", "p.csv", today=TODAY)
+    access.upload(ADMIN, store, b"patient_id,recorded_at,nprs,flare\nP1,2026-09-01 20:00,3,\n", "p.csv", today=TODAY)
     store.export_store(tmp_path / "bk", "csv")
     rows = list(csv.DictReader(io.StringIO((tmp_path / "bk" / "pain.csv").read_text())))
     assert rows == [{"patient_id": "P1", "recorded_at": "2026-09-01 20:00:00.000000", "nprs": "3", "location": "",

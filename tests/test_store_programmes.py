@@ -7,9 +7,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis.access import ADMIN, PATIENT, PHYSIO, RESEARCHER, AccessDenied, User, authenticate, cohort_for
+from analysis import access
+from analysis.access import cohort_for
+from analysis.accounts import authenticate
 from analysis.programme_templates import template
 from analysis.programmes import Programme, ProgrammeError, ProgrammeItem, Progression, programme_to_prescriptions
+from analysis.roles import ADMIN, PATIENT, PHYSIO, RESEARCHER, AccessDenied, User
 from analysis.store import PATIENT_PROFILES, SCHEMA_VERSION, Store
 
 A = User("physio_a", PHYSIO, physio_id="physio_a")
@@ -26,7 +29,7 @@ def store(tmp_path: Path) -> Store:
 
 def test_add_patient_pseudonymous_with_account(store: Store, tmp_path: Path) -> None:
     users = tmp_path / "users.toml"
-    new = store.add_patient(A, START, "Jane Example", users_path=users)
+    new = access.add_patient(A, store, START, "Jane Example", users_path=users)
     assert new.patient_id.startswith("P") and len(new.patient_id) == 9 and new.patient_id[1:].isalnum()
     assert "Jane" not in new.patient_id
     # the account logs in with the one-time password and sees only this patient
@@ -39,43 +42,44 @@ def test_add_patient_pseudonymous_with_account(store: Store, tmp_path: Path) -> 
     # the display name is kept apart: in no canonical table, only in patient_profiles
     for name in ("patients", "prescriptions", "sessions", "pain", "proms"):
         assert not getattr(cohort, name).astype(str).apply(lambda c: c.str.contains("Jane")).any().any()
-    profiles = store.patient_profiles(A)
+    profiles = access.patient_profiles(A, store)
     assert profiles.loc[profiles["patient_id"] == new.patient_id, "display_name"].item() == "Jane Example"
-    assert store.patient_profiles(B).empty
+    assert access.patient_profiles(B, store).empty
     with pytest.raises(AccessDenied):
-        store.add_patient(User("researcher", RESEARCHER), START)
+        access.add_patient(User("researcher", RESEARCHER), store, START)
 
 
 def test_two_patients_get_different_ids(store: Store) -> None:
-    ids = {store.add_patient(A, START).patient_id for _ in range(5)}
+    ids = {access.add_patient(A, store, START).patient_id for _ in range(5)}
     assert len(ids) == 5
-    assert store.add_patient(A, START).initial_password is None  # no users file given: no account
+    assert access.add_patient(A, store, START).initial_password is None  # no users file given: no account
 
 
 def test_archive_hides_from_active_caseload_and_keeps_data(store: Store) -> None:
-    one, two = store.add_patient(A, START).patient_id, store.add_patient(A, START).patient_id
-    store.save_prescriptions(A, one, programme_to_prescriptions(one, START, SEED))
-    store.archive_patient(A, one)
+    one, two = access.add_patient(A, store, START).patient_id, access.add_patient(A, store, START).patient_id
+    access.save_prescriptions(A, store, one, programme_to_prescriptions(one, START, SEED))
+    access.archive_patient(A, store, one)
     assert store.active_caseload("physio_a") == [two]
     assert sorted(store.caseload("physio_a")) == sorted([one, two])  # still reachable
     assert len(cohort_for(A, store, patient_ids=[one]).prescriptions) == 9
     with pytest.raises(AccessDenied):
-        store.archive_patient(B, two)
-    store.archive_patient(A, one, archived=False)
+        access.archive_patient(B, store, two)
+    access.archive_patient(A, store, one, archived=False)
     assert store.active_caseload("physio_a") == sorted([one, two])
 
 
 def test_save_and_edit_prescriptions(store: Store) -> None:
-    pid = store.add_patient(A, START).patient_id
+    pid = access.add_patient(A, store, START).patient_id
     first = programme_to_prescriptions(pid, START, SEED, weeks=12)
-    store.save_prescriptions(A, pid, first)
+    access.save_prescriptions(A, store, pid, first)
     stored = cohort_for(A, store, patient_ids=[pid]).prescriptions
     pd.testing.assert_frame_equal(stored, first)
     with pytest.raises(ProgrammeError, match="already has a prescription"):
-        store.save_prescriptions(A, pid, first)
+        access.save_prescriptions(A, store, pid, first)
     # edit at week 5 (2026-10-05): 3 sets, hold 5 s from then on
     changed = Programme(SEED.items, Progression.parse("weeks 1-2: 1 set, weeks 3-4: 2 sets, weeks 5+: 3 sets"))
-    edit = store.save_prescriptions(A, pid, programme_to_prescriptions(pid, START, changed), from_date="2026-10-05")
+    edit = access.save_prescriptions(A, store, pid, programme_to_prescriptions(pid, START, changed),
+                                     from_date="2026-10-05")
     after = cohort_for(A, store, patient_ids=[pid]).prescriptions
     week5 = pd.Timestamp("2026-10-05")
     pd.testing.assert_frame_equal(after[after["start_date"] < week5].reset_index(drop=True),
@@ -91,35 +95,36 @@ def test_save_and_edit_prescriptions(store: Store) -> None:
 
 
 def test_other_physio_cannot_save(store: Store) -> None:
-    pid = store.add_patient(A, START).patient_id
+    pid = access.add_patient(A, store, START).patient_id
     periods = programme_to_prescriptions(pid, START, SEED)
     with pytest.raises(AccessDenied, match="not on your caseload"):
-        store.save_prescriptions(B, pid, periods)
+        access.save_prescriptions(B, store, pid, periods)
     assert cohort_for(A, store, patient_ids=[pid]).prescriptions.empty  # nothing written
-    store.save_prescriptions(User("admin", ADMIN), pid, periods)  # an administrator may
+    access.save_prescriptions(User("admin", ADMIN), store, pid, periods)  # an administrator may
     with pytest.raises(ProgrammeError, match="not all for patient"):
-        store.save_prescriptions(A, pid, programme_to_prescriptions("P999", START, SEED), from_date=START)
+        access.save_prescriptions(A, store, pid, programme_to_prescriptions("P999", START, SEED), from_date=START)
 
 
 def test_custom_exercises_and_templates(store: Store) -> None:
-    name = store.save_custom_exercise(A, "Wall squat", "Wall squat", "Lean on a wall and bend the knees a little")
-    ex = store.custom_exercises(A)
+    name = access.save_custom_exercise(A, store, "Wall squat", "Wall squat",
+                                       "Lean on a wall and bend the knees a little")
+    ex = access.custom_exercises(A, store)
     assert ex["exercise"].tolist() == [name] and ex["instruction"].item().endswith("stop if it hurts.")
-    assert store.custom_exercises(B).empty
+    assert access.custom_exercises(B, store).empty
     with pytest.raises(ProgrammeError, match="already in the exercise list"):
-        store.save_custom_exercise(A, "Knee to chest", "", "x")
+        access.save_custom_exercise(A, store, "Knee to chest", "", "x")
     mine = template("seed_back_programme")
     mine = type(mine)("my_plan", "My plan", "", Programme((ProgrammeItem(name, reps=8),), mine.programme.progression))
-    store.save_custom_template(A, mine)
-    assert store.custom_templates(A) == {"my_plan": mine}
-    assert store.custom_templates(B) == {}
+    access.save_custom_template(A, store, mine)
+    assert access.custom_templates(A, store) == {"my_plan": mine}
+    assert access.custom_templates(B, store) == {}
 
 
 def test_new_tables_are_in_backups(store: Store, tmp_path: Path) -> None:
-    store.add_patient(A, START, "Jane")
+    access.add_patient(A, store, START, "Jane")
     store.export_store(tmp_path / "backup", fmt="csv")
     assert (tmp_path / "backup" / f"{PATIENT_PROFILES.name}.csv").is_file()
     with Store.open(data_dir=tmp_path / "copy") as copy:
         copy.import_store(tmp_path / "backup")
-        assert copy.patient_profiles(A)["display_name"].tolist() == ["Jane"]
+        assert access.patient_profiles(A, copy)["display_name"].tolist() == ["Jane"]
         assert copy.schema_version() == SCHEMA_VERSION

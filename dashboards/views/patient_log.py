@@ -7,7 +7,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from analysis.access import PATIENT
+from analysis import access
 from analysis.entries import (
     MAX_DAYS_BACK,
     check_entry_day,
@@ -17,7 +17,8 @@ from analysis.entries import (
     todays_checklist,
 )
 from analysis.errors import RehabtrackError
-from analysis.export import escape_markdown
+from analysis.escaping import escape_markdown
+from analysis.roles import PATIENT
 from dashboards import auth, state
 
 #: Where the outcome of the last save is kept for the next run (the page reruns after saving).
@@ -101,7 +102,7 @@ else:
         try:
             rows = session_rows_from_checklist(pid, day_ts, checked, today=today, pain_during=rating, notes=note,
                                                existing=sessions)
-            report = state.store().save_entries(user, "sessions", rows)
+            report = access.save_entries(user, state.store(), "sessions", rows)
         except RehabtrackError as exc:
             st.error(f"Not saved: {exc}")
         else:
@@ -136,7 +137,7 @@ if save_pain:
     try:
         row = pain_row(pid, day_ts, nprs, today=today, location=location, flare=flare, notes=pain_note,
                        existing=cohort.pain[cohort.pain["patient_id"] == pid])
-        report = state.store().save_entries(user, "pain", row)
+        report = access.save_entries(user, state.store(), "pain", row)
     except RehabtrackError as exc:
         st.error(f"Not saved: {exc}")
     else:

@@ -8,10 +8,11 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import streamlit as st
 
-from analysis.access import PATIENT, User
-from analysis.export import escape_markdown
+from analysis.escaping import escape_markdown
 from analysis.instruments import get_instrument
 from analysis.plots import plot_patient_progress
+from analysis.prescriptions import week_plan
+from analysis.roles import PATIENT, User
 from dashboards import auth, state
 
 user = auth.require_role(PATIENT)
@@ -116,7 +117,7 @@ with st.expander("Sessions week by week"):
 # ---- this week's plan
 st.subheader("This week's exercises")
 mine_rx = cohort.prescriptions[cohort.prescriptions["patient_id"] == user.patient_id]
-week, status, plan = state.week_plan(mine_rx, me["programme_start"], when)
+week, status, plan = week_plan(mine_rx, me["programme_start"], when)
 if status == "none":
     st.info("No exercises have been set for you yet. Your physio will add them.")
 else:

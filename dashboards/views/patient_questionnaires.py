@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from analysis.access import PATIENT
+from analysis import access
 from analysis.entries import MAX_DAYS_BACK
 from analysis.errors import RehabtrackError
-from analysis.export import escape_markdown
+from analysis.escaping import escape_markdown
 from analysis.questionnaires import (
     FORM_INSTRUMENTS,
     WordingError,
@@ -21,6 +21,7 @@ from analysis.questionnaires import (
     stale_items,
     wording_file,
 )
+from analysis.roles import PATIENT
 from analysis.scoring import score_proms
 from dashboards import auth, state
 
@@ -88,8 +89,8 @@ if save:
                      + (f"Answer at least {used.odi_min_sections} sections." if instrument == "odi" else ""))
             st.stop()
         stored = state.cohort_for_user(user).proms
-        report = state.store().save_entries(user, "proms", rows,
-                                            remove=stale_items(stored[stored["patient_id"] == pid], rows))
+        report = access.save_entries(user, state.store(), "proms", rows,
+                                     remove=stale_items(stored[stored["patient_id"] == pid], rows))
     except RehabtrackError as exc:
         st.error(f"Not saved: {exc}")
     else:

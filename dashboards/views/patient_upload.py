@@ -8,10 +8,10 @@ import logging
 import pandas as pd
 import streamlit as st
 
-from analysis.access import PATIENT
 from analysis.errors import RehabtrackError
-from analysis.export import escape_markdown
+from analysis.escaping import escape_markdown
 from analysis.headers import COLUMN_LABELS
+from analysis.roles import PATIENT
 from analysis.templates import template_csv, template_filename, template_help, template_xlsx
 from dashboards import auth, state
 

@@ -8,9 +8,10 @@ import time
 import pandas as pd
 import streamlit as st
 
-from analysis.access import ADMIN, PHYSIO
 from analysis.cohort import attention_rules
+from analysis.instruments import get_instrument
 from analysis.patient_detail import FLAG_WORDS
+from analysis.roles import ADMIN, PHYSIO
 from dashboards import auth, state
 
 logger = logging.getLogger(__name__)
@@ -28,12 +29,17 @@ summary = state.summary_or_stop(
 )
 
 as_of = state.as_of()
+used = state.settings()
+nprs = get_instrument("nprs")
 scope = f"physiotherapist {user.physio_id}" if user.role == PHYSIO else "all physiotherapists"
 st.caption(
     f"{len(summary)} patients of {scope}; data up to {as_of:%d %b %Y}. Sorted by need of attention: the attention "
     "score adds points for the reasons listed (see 'How the order is made'). Flags are descriptive, for you; "
     "they are not advice to the patient."
 )
+st.caption(f"Meaningful change in pain (MCID): at least {nprs.mcid_abs:g} points or {used.mcid_percent * 100:g} % "
+           f"of the baseline better; adherent from {used.adherent_threshold * 100:g} % of the planned sessions "
+           f"({state.settings_source()}).")
 
 # ---- filters
 left, middle, right, far = st.columns([2, 3, 1.3, 2] if user.role == ADMIN else [2, 3, 1.3, 0.01])

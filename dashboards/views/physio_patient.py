@@ -11,9 +11,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import streamlit as st
 
-from analysis.access import ADMIN, PHYSIO, AccessDenied, User
 from analysis.errors import RehabtrackError
-from analysis.export import escape_markdown, to_csv_bytes
+from analysis.escaping import escape_markdown
+from analysis.export import to_csv_bytes
+from analysis.instruments import get_instrument
 from analysis.patient_detail import (
     DESCRIPTIVE_NOTE,
     FLAG_WORDS,
@@ -25,6 +26,7 @@ from analysis.patient_detail import (
     weekly_table,
 )
 from analysis.report_pdf import CHARTS, detail_report_pdf, report_figure
+from analysis.roles import ADMIN, PHYSIO, AccessDenied, User
 from analysis.settings import Settings
 from analysis.store import safe_filename
 from dashboards import auth, state
@@ -122,7 +124,8 @@ c1, c2, c3, c4 = st.columns(4)
 pain_now = "n/a" if pd.isna(detail.pain_change["current"]) else f"{detail.pain_change['current']:.1f}"
 delta = None if pd.isna(s["pain_change"]) else f"{s['pain_change']:+.1f} points"
 c1.metric("Pain now (NPRS 0-10)", pain_now, delta, delta_color="inverse",
-          help="Mean of the last 7 days with ratings; change from the mean of the first 7 days")
+          help=f"Mean of the last {used.current_window_days} days with ratings; change from the mean of the first "
+               f"{used.baseline_window_days} days")
 c2.metric("Session adherence", "n/a" if pd.isna(s["adherence"]) else f"{s['adherence'] * 100:.0f} %",
           help=f"Sessions done / prescribed; adherent from {used.adherent_threshold:.0%}")
 c3.metric("Open safety flags", int(s["open_total"]), help="Flags of the last 14 days or still ongoing")
@@ -135,9 +138,10 @@ with st.expander("Headline numbers", expanded=True):
 
 shown = restrict_to_dates(detail, first, last)
 CAPTIONS = {
-    "pain": "Daily ratings, 7-day rolling mean, weekly means, the baseline and the band within the MCID of baseline "
-            "(2 points or 30 %, whichever is smaller); pain flares, reported flares and pain during exercise are "
-            "marked underneath.",
+    "pain": f"Daily ratings, {used.rolling_window_days}-day rolling mean, weekly means, the baseline and the band "
+            f"within the MCID of baseline ({get_instrument('nprs').mcid_abs:g} points or "
+            f"{used.mcid_percent * 100:g} %, whichever is smaller); pain flares, reported flares and pain during "
+            "exercise are marked underneath.",
     "adherence": "Sessions done per week, and the dose done (sets x reps x hold) per exercise and side, as % of the "
                  "prescription.",
     "load": DESCRIPTIVE_NOTE,
@@ -192,6 +196,7 @@ d2.download_button("Download weekly table (CSV)", data=to_csv_bytes(weeks),
                    icon=":material/table:", on_click="ignore", key="csv")
 
 with st.expander("Thresholds used"):
+    st.caption(f"From {state.settings_source()}.")
     st.dataframe(thresholds_table(used), hide_index=True, width="stretch")
 
 logger.info("patient page %s for %s rendered in %.3f s", patient_id, user.username, time.perf_counter() - started)

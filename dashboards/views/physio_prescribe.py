@@ -1,8 +1,8 @@
 """Prescribe: add a patient, give them a programme from a template with a progression, change it mid-way, archive.
 
 Thin page: the programme logic is :mod:`analysis.programmes` (periods, planned load,
-edits), the writes are :class:`analysis.store.Store` methods that check the physio's
-caseload, the chart is :func:`analysis.plots.plot_planned_load`.
+edits, the dose in force), the writes go through :mod:`analysis.access` (which checks
+the physio's caseload, then the store persists), the chart is :func:`analysis.plots.plot_planned_load`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import streamlit as st
 
-from analysis.access import ADMIN, DEMO_USERS_FILE, PHYSIO, AccessDenied, users_file
+from analysis import access
+from analysis.accounts import demo_accounts_in_use, users_file
 from analysis.errors import RehabtrackError
+from analysis.escaping import escape_markdown
 from analysis.exercises import EXERCISES
-from analysis.export import escape_markdown
 from analysis.plots import plot_planned_load
 from analysis.programme_templates import TEMPLATES
 from analysis.programmes import (
@@ -28,10 +29,12 @@ from analysis.programmes import (
     Progression,
     Template,
     edit_prescriptions,
+    items_in_force,
     planned_weekly_load,
     programme_to_prescriptions,
     steep_weeks,
 )
+from analysis.roles import ADMIN, PHYSIO, AccessDenied
 from analysis.schema import SIDES
 from dashboards import auth, state
 
@@ -61,10 +64,10 @@ with st.expander("Add a patient", expanded=False, icon=":material/person_add:"):
         added = st.form_submit_button("Add patient", type="primary")
     if added:
         file = users_file(state.data_dir())
-        demo = file.resolve() == DEMO_USERS_FILE.resolve()
+        demo = demo_accounts_in_use(state.data_dir())
         try:
-            new = store.add_patient(user, start, display_name or None, physio_id=physio_for,
-                                    users_path=None if demo else file)
+            new = access.add_patient(user, store, start, display_name or None, physio_id=physio_for,
+                                     users_path=None if demo else file)
         except (RehabtrackError, ValueError) as exc:
             st.error(f"The patient was not added: {escape_markdown(str(exc))}")
         else:
@@ -84,7 +87,7 @@ with st.expander("Add a patient", expanded=False, icon=":material/person_add:"):
                     "users file (`rehabtrack users add`) to give patients their own accounts.")
 
 # ---- choose a patient ----------------------------------------------------------------------------------------
-profiles = store.patient_profiles(user)
+profiles = access.patient_profiles(user, store)
 show_archived = st.toggle("Show archived patients", key="prescribe_show_archived")
 listed = profiles if show_archived else profiles.loc[~profiles["archived"]]
 ids = [str(p) for p in listed["patient_id"]]
@@ -133,8 +136,8 @@ saved = st.session_state.pop(SAVED_KEY, None)
 if saved:
     st.success(saved)
 st.subheader("Programme" if current.empty else "Change the programme")
-own_templates = store.custom_templates(user)
-own_exercises = store.custom_exercises(user)
+own_templates = access.custom_templates(user, store)
+own_exercises = access.custom_exercises(user, store)
 choices: dict[str, Template] = {**TEMPLATES, **own_templates}
 options = ([CURRENT] if len(current) else []) + list(choices)
 
@@ -160,12 +163,7 @@ if len(current):
                "the day before; planned periods that have not begun are replaced.")
 
 if chosen == CURRENT:
-    when = pd.Timestamp(change_from)
-    running = current.loc[(current["start_date"] <= when)
-                          & (current["end_date"].isna() | (current["end_date"] >= when))]
-    base = running if len(running) else current.sort_values("start_date").groupby(["exercise", "side"]).tail(1)
-    items = [ProgrammeItem(r.exercise, r.side, int(r.sets), int(r.reps), float(r.hold_s), int(r.sessions_per_week))
-             for r in base.itertuples()]
+    items = items_in_force(current, change_from or programme_start)
     default_progression = ""
 else:
     items = list(choices[chosen].programme.items)
@@ -232,8 +230,8 @@ st.dataframe(preview.drop(columns=["patient_id"]), hide_index=True, use_containe
 
 if st.button("Save programme" if current.empty else "Save the change", type="primary", key="prescribe_save"):
     try:
-        edit = store.save_prescriptions(user, patient_id, periods,
-                                        from_date=None if current.empty else change_from)
+        edit = access.save_prescriptions(user, store, patient_id, periods,
+                                         from_date=None if current.empty else change_from)
     except (RehabtrackError, ValueError) as exc:
         st.error(f"Nothing was saved: {escape_markdown(str(exc))}")
     else:
@@ -250,7 +248,7 @@ with st.expander("Your own exercises and templates", icon=":material/library_add
         ex_sided = st.checkbox("Done per side (left / right)")
         if st.form_submit_button("Add exercise"):
             try:
-                stored_name = store.save_custom_exercise(user, ex_name, ex_name, ex_instruction, sided=ex_sided)
+                stored_name = access.save_custom_exercise(user, store, ex_name, ex_name, ex_instruction, sided=ex_sided)
             except RehabtrackError as exc:
                 st.error(escape_markdown(str(exc)))
             else:
@@ -264,18 +262,18 @@ with st.expander("Your own exercises and templates", icon=":material/library_add
             if not key:
                 st.error("Give the template a name.")
             else:
-                store.save_custom_template(user, Template(key, tpl_name.strip(), "", programme))
+                access.save_custom_template(user, store, Template(key, tpl_name.strip(), "", programme))
                 st.session_state[SAVED_KEY] = f"Saved the template {tpl_name.strip()}; it is in 'Start from'."
                 st.rerun()
 
 # ---- archive -----------------------------------------------------------------------------------------------------
 if archived[patient_id]:
     if st.button("Restore this patient to the active caseload", key="prescribe_restore"):
-        store.archive_patient(user, patient_id, archived=False)
+        access.archive_patient(user, store, patient_id, archived=False)
         st.rerun()
 elif st.button("Archive this patient", key="prescribe_archive",
                help="Hidden from your active caseload; every entry is kept and can be restored."):
-    store.archive_patient(user, patient_id)
+    access.archive_patient(user, store, patient_id)
     st.session_state.pop(PATIENT_KEY, None)
     st.session_state.pop(state.SELECTED_PATIENT_KEY, None)
     st.rerun()

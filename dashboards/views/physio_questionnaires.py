@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from analysis.access import ADMIN, PHYSIO, User
 from analysis.questionnaires import DEFAULT_SCHEDULE_WEEKS, DEFAULT_WINDOW_DAYS, due_questionnaires
+from analysis.roles import ADMIN, PHYSIO, User
 from dashboards import auth, state
 
 NAMES = {"odi": "ODI", "rmdq": "RMDQ"}

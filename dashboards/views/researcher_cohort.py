@@ -11,13 +11,15 @@ import pandas as pd
 import streamlit as st
 from matplotlib.figure import Figure
 
-from analysis.access import ADMIN, RESEARCHER, User
 from analysis.cohort import CohortTables
 from analysis.errors import NotEnoughDataError, RehabtrackError
-from analysis.export import ResearchCohort, escape_markdown
+from analysis.escaping import escape_markdown
+from analysis.instruments import get_instrument
 from analysis.models import linear_fit
 from analysis.plots import plot_adherence_vs_change, plot_km, plot_responder_rates, plot_slope_distribution
+from analysis.pseudonyms import ResearchCohort
 from analysis.research import MIN_GROUP_SIZE, as_canonical, responder_rates, select_group, time_to_mcid, too_small
+from analysis.roles import ADMIN, RESEARCHER, User
 from analysis.settings import Settings
 from dashboards import auth, state
 
@@ -66,7 +68,7 @@ def _charts(who: User, version: tuple[int, int], when: pd.Timestamp, used: Setti
         fit = linear_fit(summary["adherence"].astype(float) * 100, summary["pain_change"].astype(float))
         out["fit"] = fit
         out["fit_png"] = _png(plot_adherence_vs_change(summary["adherence"], summary["pain_change"], fit=fit,
-                                                       mcid_points=2.0))
+                                                       mcid_points=get_instrument("nprs").mcid_abs))
     except NotEnoughDataError as exc:
         out["fit_error"] = str(exc)
     out["slopes_png"] = _png(plot_slope_distribution(summary))
@@ -130,8 +132,9 @@ st.dataframe(
         "n_not_evaluable": st.column_config.NumberColumn("not measurable"),
     },
 )
-st.caption("MCID (Ostelo et al. 2008): 2 points or 30 % of baseline better; both rules are shown. Reliable change "
-           "(Jacobson & Truax 1991): |RCI| > 1.96. Wilson 95 % intervals.")
+st.caption(f"MCID (Ostelo et al. 2008): {get_instrument('nprs').mcid_abs:g} points or {used.mcid_percent * 100:g} % of "
+           f"baseline better; both rules are shown. Reliable change (Jacobson & Truax 1991): |RCI| > {used.rci_z:g}. "
+           f"Wilson 95 % intervals. Thresholds: {state.settings_source()}.")
 st.image(charts["rates_png"], width="stretch")
 
 st.subheader("Time to the MCID")
@@ -162,6 +165,6 @@ else:
 st.subheader("Distribution of pain slopes")
 st.image(charts["slopes_png"], width="stretch")
 st.caption("Theil-Sen slope of each patient's daily pain (points per week; below 0 = pain falls). Patients with "
-           "fewer than 4 rated days have no slope.")
+           f"fewer than {used.min_trend_days} rated days have no slope.")
 
 logger.info("researcher page for %s rendered in %.3f s", user.username, time.perf_counter() - started)

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis.access import ADMIN, User
+from analysis import access
+from analysis.roles import ADMIN, User
 from analysis.store import Store
 from tests.e2e.conftest import log_in, screenshot, streamlit_server, wait_idle
 
@@ -31,9 +32,9 @@ def log_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("log_store")
     admin = User("admin", ADMIN)
     with Store.open(data_dir=directory) as s:
-        s.ingest_upload(admin, f"patient_id,physio_id,programme_start\nP001,physio_b,{START}\n".encode(),
-                        "patients.csv", table="patients", today=TODAY)
-        s.ingest_upload(admin, (
+        access.upload(admin, s, f"patient_id,physio_id,programme_start\nP001,physio_b,{START}\n".encode(),
+                      "patients.csv", table="patients", today=TODAY)
+        access.upload(admin, s, (
             "patient_id,exercise,side,sets,reps,hold_s,sessions_per_week,start_date,end_date\n"
             f"P001,knee_to_chest,left,2,10,5,5,{START},\n"
             f"P001,hamstring_stretch,both,1,3,20,5,{START},\n").encode(), "rx.csv", table="prescriptions",

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from analysis.access import PHYSIO, User, add_user
+from analysis import access
+from analysis.accounts import add_user
+from analysis.roles import PHYSIO, User
 from analysis.store import Store
 from tests.e2e.conftest import log_in, screenshot, streamlit_server, wait_idle
 
@@ -70,7 +72,7 @@ def test_physio_adds_a_patient_and_prescribes_the_seed_programme(  # type: ignor
 
     with Store.open(data_dir=directory) as store:
         periods = store.read_table("prescriptions", patient_ids=[patient_id])
-        profiles = store.patient_profiles(PHYSIO_A)
+        profiles = access.patient_profiles(PHYSIO_A, store)
     assert len(periods) == 9
     assert periods["start_date"].min().date() == date.today()
     assert profiles["display_name"].tolist() == ["Jane Example"]
