@@ -38,7 +38,8 @@ from rich.text import Text
 
 import analysis
 from analysis.errors import IngestError
-from analysis.ingest import IngestResult, ingest_file
+from analysis.ingest import ingest_file
+from analysis.tables import IngestResult
 
 __all__ = ["app", "EXIT_OK", "EXIT_REJECTED", "EXIT_UNREADABLE", "DASHBOARD_APP", "export_fhir"]
 

@@ -350,7 +350,7 @@ def conform(frame: pd.DataFrame, table: str | TableSpec) -> pd.DataFrame:
     """Return ``frame`` with exactly the canonical columns, order and dtypes.
 
     Missing optional columns are added empty; extra columns are dropped. Values
-    are cast, not validated: use :func:`analysis.ingest.ingest_frame` for data
+    are cast, not validated: use :func:`analysis.tables.ingest_frame` for data
     from outside.
     """
     spec = table_spec(table)

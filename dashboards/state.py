@@ -36,11 +36,12 @@ from analysis.cohort import CohortTables, weekly_progress
 from analysis.errors import RehabtrackError
 from analysis.exercises import EXERCISES
 from analysis.export import ResearchCohort
-from analysis.ingest import IngestResult, ingest_file
+from analysis.ingest import ingest_file
 from analysis.sample_data import SNAPSHOT_DATE
 from analysis.settings import DEFAULT_SETTINGS, Settings
 from analysis.store import DATABASE_URL_ENV, UPLOADS, Store, UploadReport, UploadTooLargeError, safe_filename
 from analysis.store import data_dir as store_data_dir
+from analysis.tables import IngestResult
 from analysis.trends import daily_pain
 from dashboards import auth
 
