@@ -109,6 +109,7 @@ from sqlalchemy.engine.processors import str_to_datetime as _str_to_datetime
 
 from analysis.errors import IngestError, RehabtrackError
 from analysis.schema import TABLES, ColumnSpec, TableSpec
+from analysis.validation import DUPLICATE, validate_frame
 
 if TYPE_CHECKING:  # pragma: no cover
     from analysis.access import User
@@ -1418,20 +1419,19 @@ class Store:
             first prescription is saved over an existing one.
         """
         from analysis.programmes import ProgrammeError, edit_prescriptions
-        from analysis.schema import PRESCRIPTIONS, conform, pandera_schema
+        from analysis.schema import PRESCRIPTIONS, conform
 
         self._owner(user)
         new = conform(periods, PRESCRIPTIONS).reset_index(drop=True)
         others = sorted(set(new["patient_id"].dropna().astype(str)) - {str(patient_id)})
         if others or new["patient_id"].isna().any():
             raise ProgrammeError(f"these prescriptions are not all for patient {patient_id}")
-        try:
-            pandera_schema(PRESCRIPTIONS).validate(new, lazy=True)
-        except Exception as exc:  # pandera's SchemaErrors: report the failing cells in words
-            cases = getattr(exc, "failure_cases", None)
-            detail = "" if cases is None else "; ".join(
-                f"{r.column}: {r.failure_case} ({r.check})" for r in cases.head(5).itertuples())
-            raise ProgrammeError(f"the programme is not a valid prescription: {detail or exc}") from exc
+        checked = validate_frame(new, PRESCRIPTIONS, keys=False)  # the validation engine of every upload
+        if not checked.ok:
+            cases = checked.by_column().head(5)
+            detail = "; ".join(f"{column}: {checked.value(row, column)} ({check})" for row, column, check in
+                               zip(cases["row"], cases["column"], cases["check"], strict=True))
+            raise ProgrammeError(f"the programme is not a valid prescription: {detail}")
         table = CANONICAL["prescriptions"]
         keys = list(PRESCRIPTIONS.key)
 
@@ -1825,26 +1825,26 @@ def _audit_record(user: User, now: datetime, table: str, key: list[str], old: di
 
 
 def _validated_entries(rows: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
-    """``rows`` conformed to ``spec`` and checked (required values, ranges, unique keys); ``EntryError`` if not."""
-    from pandera.errors import SchemaErrors
+    """``rows`` conformed to ``spec`` and checked (required values, ranges, unique keys); ``EntryError`` if not.
 
+    The checks are those of every upload (:func:`analysis.validation.validate_frame`): missing
+    required columns first, then the first failing cell in the table's column order, then repeated keys.
+    """
     from analysis.entries import EntryError
-    from analysis.schema import conform, pandera_schema
 
-    missing = [c for c in spec.required if c not in rows.columns]
-    if missing:
-        raise EntryError(f"the {spec.name} entry has no {', '.join(missing)}")
-    frame = conform(rows, spec).reset_index(drop=True)
+    checked = validate_frame(rows, spec)
+    for failure in checked.file_failures:
+        raise EntryError(f"the {spec.name} entry has no {', '.join(failure.columns)}")
+    frame = checked.frame
     if frame.empty:
         raise EntryError("there is nothing to save")
-    try:
-        pandera_schema(spec).validate(frame, lazy=True)
-    except SchemaErrors as exc:
-        case = exc.failure_cases.iloc[0]
-        col = case.get("column")
+    problems = checked.by_column()
+    cells = problems[problems["check"] != DUPLICATE]
+    if len(cells):
+        col = str(cells["column"].iloc[0])
         allowed = spec.column(col).range_text() if col in spec.column_names else ""
-        raise EntryError(f"{col}: {case.get('failure_case')!r} is not allowed"
-                         + (f" (allowed: {allowed})" if allowed else "") + "; nothing was saved") from exc
-    if frame.duplicated(list(spec.key)).any():
+        raise EntryError(f"{col}: {checked.value(int(cells['row'].iloc[0]), col)!r} is not allowed"
+                         + (f" (allowed: {allowed})" if allowed else "") + "; nothing was saved")
+    if len(problems):
         raise EntryError(f"two {spec.name} rows have the same {', '.join(spec.key)}; nothing was saved")
     return frame

@@ -330,14 +330,24 @@ class FrameValidation:
         """
         spec = table_spec(self.table)
         position = {name: i for i, name in enumerate(spec.column_names)}
-        rank = {check: i for i, check in enumerate((REQUIRED, RANGE, WHOLE_NUMBER, VOCABULARY))}
         rejected = self.rejected
+        rank = [self._rank(spec, int(row), str(column), str(check)) for row, column, check in
+                zip(rejected["row"], rejected["column"], rejected["check"], strict=True)]
         order = np.lexsort((
             rejected["row"].to_numpy(dtype=np.int64),
-            np.array([rank.get(c, len(rank)) for c in rejected["check"]], dtype=np.int64),
+            np.asarray(rank, dtype=np.int64),
             np.array([position.get(c, len(position)) for c in rejected["column"]], dtype=np.int64),
         ))
         return rejected.iloc[order].reset_index(drop=True)
+
+    def _rank(self, spec: TableSpec, row: int, column: str, check: str) -> int:
+        """Order of the rules within a column: required, below the minimum, above the maximum, vocabulary."""
+        if check == REQUIRED:
+            return 0
+        if check == RANGE:
+            low = spec.column(column).min
+            return 1 if low is not None and float(self.value(row, column)) < low else 2
+        return {VOCABULARY: 3}.get(check, 4)
 
     def value(self, row: int, column: str) -> Any:
         """The value of ``column`` in the row numbered ``row`` (as stored, not as text).
