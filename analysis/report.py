@@ -37,10 +37,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from analysis.cohort import CohortTables
 from analysis.errors import NotEnoughDataError
 from analysis.instruments import INSTRUMENTS
 from analysis.outcomes import KaplanMeierResult, LogrankResult, kaplan_meier, logrank
+from analysis.schema import CohortTables
 from analysis.settings import DEFAULT_SETTINGS, Settings
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -972,7 +972,7 @@ def report_data(
     Parameters
     ----------
     cohort
-        A :class:`~analysis.cohort.CohortTables`, or a
+        A :class:`~analysis.schema.CohortTables`, or a
         :class:`~analysis.distributed.DaskCohort` (each table is then computed per
         partition of whole patients with :func:`analysis.distributed.map_patients`
         on the current Dask client, and collected).

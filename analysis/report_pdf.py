@@ -33,7 +33,6 @@ import pandas as pd  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from analysis.cohort import CohortTables  # noqa: E402
 from analysis.patient_detail import (  # noqa: E402
     DESCRIPTIVE_NOTE,
     PatientDetail,
@@ -48,6 +47,7 @@ from analysis.plots import (  # noqa: E402
     plot_pain_timeline,
     plot_questionnaires,
 )
+from analysis.schema import CohortTables  # noqa: E402
 from analysis.settings import DEFAULT_SETTINGS, Settings  # noqa: E402
 
 __all__ = ["CHARTS", "patient_report_pdf", "detail_report_pdf", "report_figure", "report_figures"]

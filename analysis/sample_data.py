@@ -34,9 +34,8 @@ import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
-from analysis.cohort import CohortTables
 from analysis.errors import IngestError
-from analysis.schema import TABLES, conform, table_spec
+from analysis.schema import TABLES, CohortTables, conform, table_spec
 
 __all__ = [
     "SNAPSHOT_DATE",

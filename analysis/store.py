@@ -108,12 +108,11 @@ from sqlalchemy.engine.processors import str_to_date as _str_to_date
 from sqlalchemy.engine.processors import str_to_datetime as _str_to_datetime
 
 from analysis.errors import IngestError, RehabtrackError
-from analysis.schema import TABLES, ColumnSpec, TableSpec
+from analysis.schema import TABLES, CohortTables, ColumnSpec, TableSpec
 from analysis.validation import DUPLICATE, validate_frame
 
 if TYPE_CHECKING:  # pragma: no cover
     from analysis.access import User
-    from analysis.cohort import CohortTables
     from analysis.programmes import ProgrammeEdit, Template
 
 __all__ = [
@@ -909,8 +908,6 @@ class Store:
     def read_cohort(self, *, patient_ids: Sequence[str] | None = None,
                     physio_id: str | None = None) -> CohortTables:
         """The five canonical tables, read in one transaction (internal: see :meth:`read_table`)."""
-        from analysis.cohort import CohortTables  # imports the statistics modules: only when needed
-
         with self._read() as conn:
             return CohortTables(**{name: self._select_canonical(conn, name, patient_ids, physio_id)
                                    for name in TABLES})

@@ -32,12 +32,13 @@ import streamlit as st
 
 from analysis import access
 from analysis.access import User, check_upload, cohort_for, summary_for
-from analysis.cohort import CohortTables, weekly_progress
+from analysis.cohort import weekly_progress
 from analysis.errors import RehabtrackError
 from analysis.exercises import EXERCISES
 from analysis.export import ResearchCohort
 from analysis.ingest import ingest_file
 from analysis.sample_data import SNAPSHOT_DATE
+from analysis.schema import CohortTables
 from analysis.settings import DEFAULT_SETTINGS, Settings
 from analysis.store import DATABASE_URL_ENV, UPLOADS, Store, UploadReport, UploadTooLargeError, safe_filename
 from analysis.store import data_dir as store_data_dir

@@ -31,9 +31,8 @@ from analysis.access import (
     lookup_user,
     users_file,
 )
-from analysis.cohort import CohortTables
 from analysis.export import ResearchCohort
-from analysis.schema import TABLES
+from analysis.schema import TABLES, CohortTables
 from analysis.store import Store
 
 from .test_store import SAMPLE, TODAY, pain_csv

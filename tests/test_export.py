@@ -25,7 +25,6 @@ from hypothesis import strategies as st
 
 from analysis import export as export_mod
 from analysis.access import User
-from analysis.cohort import CohortTables
 from analysis.export import (
     FORMULA_TRIGGERS,
     ExportError,
@@ -40,7 +39,7 @@ from analysis.export import (
     to_csv_bytes,
     to_excel_bytes,
 )
-from analysis.schema import conform, empty_frame
+from analysis.schema import CohortTables, conform, empty_frame
 from analysis.store import Store
 
 KEY = b"0123456789abcdef0123456789abcdef"

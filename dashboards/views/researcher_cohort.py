@@ -12,12 +12,12 @@ import streamlit as st
 from matplotlib.figure import Figure
 
 from analysis.access import ADMIN, RESEARCHER, User
-from analysis.cohort import CohortTables
 from analysis.errors import NotEnoughDataError, RehabtrackError
 from analysis.export import ResearchCohort, escape_markdown
 from analysis.models import linear_fit
 from analysis.plots import plot_adherence_vs_change, plot_km, plot_responder_rates, plot_slope_distribution
 from analysis.research import MIN_GROUP_SIZE, as_canonical, responder_rates, select_group, time_to_mcid, too_small
+from analysis.schema import CohortTables
 from analysis.settings import Settings
 from dashboards import auth, state
 
