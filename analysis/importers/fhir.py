@@ -538,7 +538,7 @@ def read_fhir(
     if not any(isinstance(r.resource, dict) and "resourceType" in r.resource for r in resources):
         raise UnreadableFileError("no FHIR resource (a JSON object with a resourceType) was found", source=name)
     patients = _patients_in(resources)
-    counter, where_of = itertools.count(1), {}
+    counter, where_of = itertools.count(1), dict[int, str]()
     rows = {"pain": _Rows(counter, where_of), "proms": _Rows(counter, where_of)}
     shared = _Rows(counter, where_of)  # unusable resources: reported in every table's result
     skipped: Counter[str] = Counter()

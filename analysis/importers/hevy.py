@@ -91,7 +91,7 @@ def read_hevy(source: str | Path | bytes, *, filename: str | None = None) -> Hev
         The file cannot be read, or is not a Hevy export.
     """
     frame, info = read_raw(source, filename)
-    by_key = {}
+    by_key: dict[str, str] = {}
     for header in frame.columns:
         by_key.setdefault(_key(str(header)), str(header))
     if not _SIGNATURE <= by_key.keys():
@@ -106,8 +106,10 @@ def read_hevy(source: str | Path | bytes, *, filename: str | None = None) -> Hev
 
     weight_key = next((k for k in by_key if _WEIGHT.match(k)), None)
     distance_key = next((k for k in by_key if _DISTANCE.match(k)), None)
-    weight_unit = _WEIGHT.match(weight_key).group(1) if weight_key else "kg"
-    distance_unit = _DISTANCE.match(distance_key).group(1) if distance_key else "km"
+    weight_match = _WEIGHT.match(weight_key) if weight_key else None
+    distance_match = _DISTANCE.match(distance_key) if distance_key else None
+    weight_unit = weight_match.group(1) if weight_match else "kg"
+    distance_unit = distance_match.group(1) if distance_match else "km"
     assert weight_factor(weight_unit) is not None and distance_factor(distance_unit) is not None
 
     problems = SetProblems()
@@ -120,9 +122,9 @@ def read_hevy(source: str | Path | bytes, *, filename: str | None = None) -> Hev
     problems.add_mask(wrong, rows, "sets", cells("set_type"),
                       "set_type must be normal, warmup, failure or dropset; got {value!r}", VOCABULARY)
     bad |= wrong
-    for key, column, what in (("start_time", "performed_at", "date"), ("exercise_title", "exercise", "exercise")):
-        blank = cells(key).astype("string").str.strip().fillna("").eq("").to_numpy()
-        problems.add_mask(blank & ~bad, rows, column, cells(key), f"{what} is missing; every row needs one",
+    for name, column, what in (("start_time", "performed_at", "date"), ("exercise_title", "exercise", "exercise")):
+        blank = cells(name).astype("string").str.strip().fillna("").eq("").to_numpy()
+        problems.add_mask(blank & ~bad, rows, column, cells(name), f"{what} is missing; every row needs one",
                           REQUIRED)
         bad |= blank
     numbers: dict[str, np.ndarray] = {}

@@ -56,6 +56,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -212,7 +213,7 @@ def parse_numbers(cells: pd.Series, *, decimal_comma: bool = False) -> tuple[np.
     blank = text.isna() | text.str.lower().isin(_NA)
     if decimal_comma:
         text = text.str.replace(r"^([+-]?\d*),(\d+)$", r"\1.\2", regex=True)
-    values = pd.to_numeric(text.where(~blank, None), errors="coerce").astype("float64").to_numpy()
+    values = pd.to_numeric(text.where(~blank, cast(Any, None)), errors="coerce").astype("float64").to_numpy()
     bad = ~blank.to_numpy(dtype=bool) & ~np.isfinite(values)
     return values, bad
 
@@ -322,7 +323,7 @@ class SetProblems:
 
 def _missing(value: object) -> bool:
     try:
-        return bool(pd.isna(value))  # type: ignore[arg-type]
+        return bool(pd.isna(cast(Any, value)))
     except (TypeError, ValueError):
         return False
 
@@ -461,10 +462,10 @@ def build_set_table(
         "set_kind": pd.Series(np.asarray(set_kind, dtype=object)).astype("string"),
         "reps": np.where(reps > 0, reps, np.nan),
         "weight": weight,
-        "weight_unit": units_w.where(~np.isnan(weight), None).astype("string"),
+        "weight_unit": units_w.where(~np.isnan(weight), cast(Any, None)).astype("string"),
         "weight_kg": weight * factor_w,
         "distance": distance,
-        "distance_unit": units_d.where(~np.isnan(distance), None).astype("string"),
+        "distance_unit": units_d.where(~np.isnan(distance), cast(Any, None)).astype("string"),
         "distance_m": distance * factor_d,
         "seconds": np.where(seconds > 0, seconds, np.nan),
         "rpe": np.where(rpe > 0, rpe, np.nan),  # 0 = not applicable in the apps' exports
