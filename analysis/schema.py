@@ -361,15 +361,16 @@ def conform(frame: pd.DataFrame, table: str | TableSpec) -> pd.DataFrame:
     spec = table_spec(table)
     out = {}
     for c in spec.columns:
+        dtype: Any = c.dtype  # a dtype name ("Int64", "string", ...): pandas-stubs types astype by literal
         if c.name in frame.columns:
             col = frame[c.name]
             if c.is_datetime:
                 col = pd.to_datetime(col)
                 if c.date_only:
                     col = col.dt.normalize()
-                out[c.name] = col.astype(c.dtype)
+                out[c.name] = col.astype(dtype)
             else:
-                out[c.name] = col.astype(c.dtype)
+                out[c.name] = col.astype(dtype)
         else:
             out[c.name] = pd.Series(index=frame.index, dtype=c.dtype)  # all missing
     return pd.DataFrame(out, index=frame.index)
