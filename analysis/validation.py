@@ -14,13 +14,17 @@ The engine has two doors onto the same rules:
   entry made in the app, a programme saved by a physio): the store calls it
   before it writes anything.
 
-Both report **file-level failures first** (:class:`FileFailure`: the file is
-unreadable, the table is unknown, required columns are missing; nothing else is
-checked then) and **then row failures**, one row of :data:`REJECTED_COLUMNS` per
-problem: ``row`` (as a person counts lines: the header is line 1, the first
-data row line 2; for JSON the 1-based record number), ``column``, ``check`` (the
-rule, one of :data:`ROW_CHECKS`), ``value`` (the cell as written) and ``reason``
-(plain words).
+Both report **file-level failures first** (the file is unreadable, the table is
+unknown, required columns are missing; nothing else is checked then) and **then
+row failures**. For a file the file-level failures are raised before any cell
+is checked, as the typed errors of :mod:`analysis.errors` (by
+:mod:`analysis.reading`, :func:`check_table_name` and the header mapping of
+:mod:`analysis.tables`); :func:`validate_frame` returns them as
+:class:`FileFailure` (whose :meth:`~FileFailure.error` is the same typed error).
+Row failures are one row of :data:`REJECTED_COLUMNS` per problem: ``row`` (as a
+person counts lines: the header is line 1, the first data row line 2; for JSON
+the 1-based record number), ``column``, ``check`` (the rule, one of
+:data:`ROW_CHECKS`), ``value`` (the cell as written) and ``reason`` (plain words).
 
 Rules for cells as written
 --------------------------
