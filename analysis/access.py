@@ -34,9 +34,9 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.accounts import add_user, new_password
-from analysis.cohort import CohortTables, cohort_summary
+from analysis.cohort import cohort_summary
 from analysis.export import check_format, write_research_tables
-from analysis.ingest import IngestResult, ingest_file
+from analysis.ingest import ingest_file
 from analysis.programmes import ProgrammeEdit, Template, check_prescriptions, custom_exercise
 from analysis.pseudonyms import ResearchCohort, pseudonym_key, pseudonymise_cohort, pseudonymise_ids
 from analysis.roles import (
@@ -53,8 +53,10 @@ from analysis.roles import (
     describe_ids,
     programme_owner,
 )
+from analysis.schema import CohortTables
 from analysis.settings import DEFAULT_SETTINGS, Settings
 from analysis.store import EntryReport, PatientCheck, PatientLookup, Store, StoreError, UploadReport, safe_filename
+from analysis.tables import IngestResult
 from analysis.timeline import DateLike, to_day
 
 __all__ = [

@@ -38,11 +38,12 @@ from rich.text import Text
 
 import analysis
 from analysis.errors import IngestError
-from analysis.ingest import IngestResult, ingest_file
+from analysis.ingest import ingest_file
+from analysis.tables import IngestResult
 
 if TYPE_CHECKING:  # pragma: no cover - imported lazily by the commands that need them
-    from analysis.cohort import CohortTables
     from analysis.distributed import DaskCohort
+    from analysis.schema import CohortTables
 
 __all__ = ["app", "EXIT_OK", "EXIT_REJECTED", "EXIT_UNREADABLE", "DASHBOARD_APP", "export_fhir"]
 

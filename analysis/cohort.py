@@ -1,6 +1,6 @@
 """Cohort-level tables: one call for what the dashboard and the notebooks show.
 
-* :class:`CohortTables` bundles the five canonical tables;
+* the five canonical tables come as :class:`analysis.schema.CohortTables`;
 * :func:`weekly_progress` joins each patient's weekly adherence and weekly pain
   on the programme-week clock of :mod:`analysis.timeline`;
 * :func:`cohort_summary` gives one row per patient with the headline of every
@@ -32,7 +32,7 @@ from analysis.adherence import adherence_summary, weekly_adherence
 from analysis.errors import RehabtrackError
 from analysis.flags import FLAG_KINDS, flag_counts, safety_flags
 from analysis.outcomes import pain_change, prom_change
-from analysis.schema import empty_frame
+from analysis.schema import CohortTables
 from analysis.scoring import score_proms
 from analysis.settings import DEFAULT_SETTINGS, Settings
 from analysis.timeline import (
@@ -40,7 +40,6 @@ from analysis.timeline import (
     DateLike,
     epoch_day,
     epoch_days,
-    resolve_as_of,
     silence_from,
     stopped_logging,
     week_of_day,
@@ -48,7 +47,6 @@ from analysis.timeline import (
 from analysis.trends import STATUS_NOT_ENOUGH_DATA, TREND_WORSENING, pain_trends, weekly_pain
 
 __all__ = [
-    "CohortTables",
     "weekly_progress",
     "AttentionRule",
     "ATTENTION_RULES",
@@ -62,32 +60,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class CohortTables:
-    """The canonical tables of one cohort (see :mod:`analysis.schema`).
-
-    Attributes
-    ----------
-    patients, prescriptions, sessions, pain, proms
-        Canonical DataFrames; empty tables have the canonical columns.
-    """
-
-    patients: pd.DataFrame
-    prescriptions: pd.DataFrame
-    sessions: pd.DataFrame
-    pain: pd.DataFrame
-    proms: pd.DataFrame
-
-    @classmethod
-    def empty(cls) -> CohortTables:
-        """A cohort with no rows in any table."""
-        return cls(*(empty_frame(t) for t in ("patients", "prescriptions", "sessions", "pain", "proms")))
-
-    def as_of(self, as_of: DateLike | None = None) -> pd.Timestamp:
-        """The analysis date: ``as_of`` if given, else the last session or pain entry."""
-        return resolve_as_of(as_of, (self.sessions, "performed_at"), (self.pain, "recorded_at"))
 
 
 def weekly_progress(

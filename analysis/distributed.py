@@ -58,9 +58,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from analysis.cohort import CohortTables
 from analysis.errors import IngestError
-from analysis.schema import TABLES, conform, empty_frame
+from analysis.schema import TABLES, CohortTables, conform, empty_frame
 from analysis.settings import DEFAULT_SETTINGS, Settings
 from analysis.timeline import DateLike, week_of_day
 
@@ -344,7 +343,7 @@ def resolve_as_of_dask(cohort: DaskCohort, as_of: DateLike | None = None) -> pd.
         The distributed tables.
     as_of
         A date, or ``None`` for the last session or pain entry in the whole cohort
-        (as :meth:`analysis.cohort.CohortTables.as_of`).
+        (as :meth:`analysis.schema.CohortTables.as_of`).
 
     Returns
     -------

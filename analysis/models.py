@@ -339,7 +339,7 @@ def patient_week_table(
     Parameters
     ----------
     cohort
-        A :class:`analysis.cohort.CohortTables` (canonical tables).
+        A :class:`analysis.schema.CohortTables` (canonical tables).
     as_of
         Analysis date (default: the last session or pain entry in the data).
     settings
@@ -453,7 +453,7 @@ def adherence_pain_model(
     Parameters
     ----------
     cohort
-        A :class:`analysis.cohort.CohortTables`; not needed when ``data`` is given.
+        A :class:`analysis.schema.CohortTables`; not needed when ``data`` is given.
     data
         A ready patient-week table (:func:`patient_week_table`, e.g. collected from
         a distributed cohort); built from ``cohort`` when ``None``.

@@ -25,11 +25,12 @@ import numpy as np
 import pandas as pd
 
 from analysis.adherence import dose_completion
-from analysis.cohort import CohortTables, cohort_summary, weekly_progress
+from analysis.cohort import cohort_summary, weekly_progress
 from analysis.errors import RehabtrackError
 from analysis.flags import FLAG_KINDS, load_progression, safety_flags
 from analysis.instruments import INSTRUMENTS
 from analysis.outcomes import pain_change, prom_change
+from analysis.schema import CohortTables
 from analysis.scoring import score_proms
 from analysis.settings import DEFAULT_SETTINGS, Settings
 from analysis.timeline import DateLike, add_programme_time

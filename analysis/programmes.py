@@ -29,9 +29,10 @@ from analysis.errors import RehabtrackError
 from analysis.exercises import EXERCISES, normalise_exercise
 from analysis.flags import load_progression
 from analysis.prescriptions import dose_in_force
-from analysis.schema import PRESCRIPTIONS, SIDES, conform, empty_frame, pandera_schema
+from analysis.schema import PRESCRIPTIONS, SIDES, conform, empty_frame
 from analysis.settings import DEFAULT_SETTINGS, Settings
 from analysis.timeline import DateLike, to_day
+from analysis.validation import validate_frame
 
 __all__ = [
     "ProgrammeError",
@@ -654,13 +655,12 @@ def check_prescriptions(periods: pd.DataFrame, patient_id: str) -> pd.DataFrame:
     others = sorted(set(new["patient_id"].dropna().astype(str)) - {str(patient_id)})
     if others or new["patient_id"].isna().any():
         raise ProgrammeError(f"these prescriptions are not all for patient {patient_id}")
-    try:
-        pandera_schema(PRESCRIPTIONS).validate(new, lazy=True)
-    except Exception as exc:  # pandera's SchemaErrors: report the failing cells in words
-        cases = getattr(exc, "failure_cases", None)
-        detail = "" if cases is None else "; ".join(
-            f"{r.column}: {r.failure_case} ({r.check})" for r in cases.head(5).itertuples())
-        raise ProgrammeError(f"the programme is not a valid prescription: {detail or exc}") from exc
+    checked = validate_frame(new, PRESCRIPTIONS, keys=False)  # the validation engine of every upload
+    if not checked.ok:
+        cases = checked.by_column().head(5)
+        detail = "; ".join(f"{column}: {checked.value(row, column)} ({check})" for row, column, check in
+                           zip(cases["row"], cases["column"], cases["check"], strict=True))
+        raise ProgrammeError(f"the programme is not a valid prescription: {detail}")
     return new
 
 

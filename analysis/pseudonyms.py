@@ -36,7 +36,7 @@ from analysis.paths import data_dir as default_data_dir
 from analysis.timeline import programme_days, week_of_day
 
 if TYPE_CHECKING:  # pragma: no cover
-    from analysis.cohort import CohortTables
+    from analysis.schema import CohortTables
 
 __all__ = [
     "PSEUDONYM_KEY_ENV",

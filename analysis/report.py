@@ -39,7 +39,7 @@ import pandas as pd
 
 import analysis
 from analysis import plots
-from analysis.cohort import CohortTables, cohort_summary, weekly_progress
+from analysis.cohort import cohort_summary, weekly_progress
 from analysis.errors import NotEnoughDataError
 from analysis.export import write_csv
 from analysis.flags import FLAG_KINDS, load_progression, safety_flags
@@ -54,6 +54,7 @@ from analysis.models import (
 )
 from analysis.outcomes import KaplanMeierResult, LogrankResult, kaplan_meier, logrank, pain_change, time_to_events
 from analysis.pseudonyms import pseudonym_key, pseudonymise_ids
+from analysis.schema import CohortTables
 from analysis.settings import DEFAULT_SETTINGS, Settings
 from analysis.timeline import DateLike, week_of_day
 
@@ -969,7 +970,7 @@ def report_data(
     Parameters
     ----------
     cohort
-        A :class:`~analysis.cohort.CohortTables`, or a
+        A :class:`~analysis.schema.CohortTables`, or a
         :class:`~analysis.distributed.DaskCohort` (each table is then computed per
         partition of whole patients with :func:`analysis.distributed.map_patients`
         on the current Dask client, and collected).

@@ -35,7 +35,6 @@ from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.typing import RcKeyType  # noqa: E402
 
-from analysis.cohort import CohortTables  # noqa: E402
 from analysis.patient_detail import (  # noqa: E402
     DESCRIPTIVE_NOTE,
     PatientDetail,
@@ -51,6 +50,7 @@ from analysis.plots import (  # noqa: E402
     plot_pain_timeline,
     plot_questionnaires,
 )
+from analysis.schema import CohortTables  # noqa: E402
 from analysis.settings import DEFAULT_SETTINGS, Settings  # noqa: E402
 from analysis.timeline import DateLike  # noqa: E402
 

@@ -26,11 +26,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.cohort import CohortTables
 from analysis.errors import NotEnoughDataError
 from analysis.outcomes import KaplanMeierResult, kaplan_meier, time_to_events
 from analysis.pseudonyms import ResearchCohort
-from analysis.schema import conform
+from analysis.schema import CohortTables, conform
 from analysis.settings import DEFAULT_SETTINGS, Settings
 
 __all__ = [

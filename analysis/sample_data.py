@@ -34,9 +34,8 @@ import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
-from analysis.cohort import CohortTables
 from analysis.errors import IngestError
-from analysis.schema import TABLES, conform, table_spec
+from analysis.schema import TABLES, CohortTables, conform, table_spec
 
 __all__ = [
     "SNAPSHOT_DATE",
@@ -978,7 +977,7 @@ def load_cohort(directory: str | Path = SAMPLE_DIR, *, today: date | None = None
         If a file is missing, or ingestion rejects or drops as duplicate any row
         (the message names the file, the counts and the first reasons).
     """
-    from analysis.ingest import ingest_file  # ingestion imports pandera; keep this module light
+    from analysis.ingest import ingest_file  # only when reading files: ingestion brings the importers along
 
     folder = Path(directory)
     missing = [f"{name}.csv" for name in TABLES if not (folder / f"{name}.csv").is_file()]

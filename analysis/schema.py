@@ -2,10 +2,12 @@
 
 Every table a user can upload or the store keeps is described here by a
 :class:`TableSpec`: its columns, their pandas dtypes, units, allowed ranges and
-whether they are required. Ingestion coerces files to these specs, the pandera
-schemas used for validation are built from them, the tests generate data from
-them and the README's data-model section is printed from them
-(``python -m analysis.schema``).
+whether they are required. The validation engine (:mod:`analysis.validation`)
+checks uploads and in-app entries against these specs, the pandera schemas the
+tests use as an independent check are built from them, the tests generate data
+from them and the README's data-model section is printed from them
+(``python -m analysis.schema``). :class:`CohortTables` holds the five tables of
+one cohort, as the store and the sample data return them.
 
 Conventions
 -----------
@@ -27,6 +29,8 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.timeline import DateLike, resolve_as_of
+
 __all__ = [
     "ColumnSpec",
     "TableSpec",
@@ -34,6 +38,7 @@ __all__ = [
     "PAIN_LOCATIONS",
     "INSTRUMENTS",
     "TABLES",
+    "CohortTables",
     "PATIENTS",
     "PRESCRIPTIONS",
     "SESSIONS",
@@ -350,24 +355,62 @@ def conform(frame: pd.DataFrame, table: str | TableSpec) -> pd.DataFrame:
     """Return ``frame`` with exactly the canonical columns, order and dtypes.
 
     Missing optional columns are added empty; extra columns are dropped. Values
-    are cast, not validated: use :func:`analysis.ingest.ingest_frame` for data
+    are cast, not validated: use :func:`analysis.tables.ingest_frame` for data
     from outside.
     """
     spec = table_spec(table)
     out = {}
     for c in spec.columns:
+        dtype: Any = c.dtype  # a dtype name ("Int64", "string", ...): pandas-stubs types astype by literal
         if c.name in frame.columns:
             col = frame[c.name]
             if c.is_datetime:
                 col = pd.to_datetime(col)
                 if c.date_only:
                     col = col.dt.normalize()
-                out[c.name] = col.astype(c.dtype)
+                out[c.name] = col.astype(dtype)
             else:
-                out[c.name] = col.astype(c.dtype)
+                out[c.name] = col.astype(dtype)
         else:
             out[c.name] = pd.Series(index=frame.index, dtype=c.dtype)  # all missing
     return pd.DataFrame(out, index=frame.index)
+
+
+@dataclass(frozen=True)
+class CohortTables:
+    """The canonical tables of one cohort (see :data:`TABLES`).
+
+    Attributes
+    ----------
+    patients, prescriptions, sessions, pain, proms
+        Canonical DataFrames; empty tables have the canonical columns.
+    """
+
+    patients: pd.DataFrame
+    prescriptions: pd.DataFrame
+    sessions: pd.DataFrame
+    pain: pd.DataFrame
+    proms: pd.DataFrame
+
+    @classmethod
+    def empty(cls) -> CohortTables:
+        """A cohort with no rows in any table."""
+        return cls(*(empty_frame(t) for t in ("patients", "prescriptions", "sessions", "pain", "proms")))
+
+    def as_of(self, as_of: DateLike | None = None) -> pd.Timestamp:
+        """The analysis date: ``as_of`` if given, else the last session or pain entry.
+
+        Parameters
+        ----------
+        as_of
+            An explicit analysis date (anything :class:`pandas.Timestamp` reads), or ``None``.
+
+        Returns
+        -------
+        pandas.Timestamp
+            See :func:`analysis.timeline.resolve_as_of`.
+        """
+        return resolve_as_of(as_of, (self.sessions, "performed_at"), (self.pain, "recorded_at"))
 
 
 def pandera_schema(table: str | TableSpec) -> Any:

@@ -107,7 +107,6 @@ from sqlalchemy.engine.processors import int_to_boolean as _int_to_boolean
 from sqlalchemy.engine.processors import str_to_date as _str_to_date
 from sqlalchemy.engine.processors import str_to_datetime as _str_to_datetime
 
-from analysis.cohort import CohortTables
 from analysis.entries import EntryError
 from analysis.errors import IngestError, RehabtrackError
 from analysis.paths import DATA_DIR_ENV, data_dir
@@ -120,8 +119,9 @@ from analysis.programmes import (
     template_to_dict,
 )
 from analysis.sample_data import SAMPLE_DIR, SNAPSHOT_DATE
-from analysis.schema import TABLES, ColumnSpec, TableSpec, conform
+from analysis.schema import TABLES, CohortTables, ColumnSpec, TableSpec, conform
 from analysis.timeline import DateLike, to_day
+from analysis.validation import DUPLICATE, validate_frame
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -1820,26 +1820,26 @@ def _audit_record(changed_by: str, now: datetime, table: str, key: list[str], ol
 
 
 def _validated_entries(rows: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
-    """``rows`` conformed to ``spec`` and checked (required values, ranges, unique keys); ``EntryError`` if not."""
-    from pandera.errors import SchemaErrors
+    """``rows`` conformed to ``spec`` and checked (required values, ranges, unique keys); ``EntryError`` if not.
 
+    The checks are those of every upload (:func:`analysis.validation.validate_frame`): missing
+    required columns first, then the first failing cell in the table's column order, then repeated keys.
+    """
     from analysis.entries import EntryError
-    from analysis.schema import conform, pandera_schema
 
-    missing = [c for c in spec.required if c not in rows.columns]
-    if missing:
-        raise EntryError(f"the {spec.name} entry has no {', '.join(missing)}")
-    frame = conform(rows, spec).reset_index(drop=True)
+    checked = validate_frame(rows, spec)
+    for failure in checked.file_failures:
+        raise EntryError(f"the {spec.name} entry has no {', '.join(failure.columns)}")
+    frame = checked.frame
     if frame.empty:
         raise EntryError("there is nothing to save")
-    try:
-        pandera_schema(spec).validate(frame, lazy=True)
-    except SchemaErrors as exc:
-        case = exc.failure_cases.iloc[0]
-        col = case.get("column")
+    problems = checked.by_column()
+    cells = problems[problems["check"] != DUPLICATE]
+    if len(cells):
+        col = str(cells["column"].iloc[0])
         allowed = spec.column(col).range_text() if col in spec.column_names else ""
-        raise EntryError(f"{col}: {case.get('failure_case')!r} is not allowed"
-                         + (f" (allowed: {allowed})" if allowed else "") + "; nothing was saved") from exc
-    if frame.duplicated(list(spec.key)).any():
+        raise EntryError(f"{col}: {checked.value(int(cells['row'].iloc[0]), col)!r} is not allowed"
+                         + (f" (allowed: {allowed})" if allowed else "") + "; nothing was saved")
+    if len(problems):
         raise EntryError(f"two {spec.name} rows have the same {', '.join(spec.key)}; nothing was saved")
     return frame

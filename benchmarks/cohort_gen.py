@@ -44,8 +44,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analysis import sample_data as sd
-from analysis.cohort import CohortTables
-from analysis.schema import TABLES, conform
+from analysis.schema import TABLES, CohortTables, conform
 
 __all__ = [
     "SHAPES",

@@ -28,7 +28,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.adherence import weekly_adherence
-from analysis.cohort import CohortTables
+from analysis.schema import CohortTables
 from analysis.settings import DEFAULT_SETTINGS
 from analysis.trends import daily_pain, grouped_ols, grouped_theil_sen
 

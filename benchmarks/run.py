@@ -166,8 +166,7 @@ def _load_columns(directory: Path) -> Any:
     """The four tables the aggregates need, only the columns they use (as DuckDB reads them)."""
     import pyarrow.parquet as pq
 
-    from analysis.cohort import CohortTables
-    from analysis.schema import empty_frame
+    from analysis.schema import CohortTables, empty_frame
     from benchmarks.cohort_gen import _CATEGORICAL, parquet_paths
 
     paths = parquet_paths(directory)
@@ -237,8 +236,7 @@ def _child_duckdb(args: argparse.Namespace, mem: _Memory) -> dict:
 
 def _canonical(cohort: Any) -> Any:
     """The tables with canonical dtypes (``string`` ids), as ingestion and the store return them."""
-    from analysis.cohort import CohortTables
-    from analysis.schema import TABLES, conform
+    from analysis.schema import TABLES, CohortTables, conform
 
     return CohortTables(**{name: conform(getattr(cohort, name), name) for name in TABLES})
 

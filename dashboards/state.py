@@ -35,15 +35,16 @@ import streamlit as st
 
 from analysis import access
 from analysis.access import cohort_for, summary_for
-from analysis.cohort import CohortTables, weekly_progress
+from analysis.cohort import weekly_progress
 from analysis.errors import RehabtrackError
-from analysis.ingest import IngestResult
 from analysis.paths import data_dir as store_data_dir
 from analysis.pseudonyms import ResearchCohort
 from analysis.roles import AccessDenied, User
 from analysis.sample_data import SNAPSHOT_DATE
+from analysis.schema import CohortTables
 from analysis.settings import SETTINGS_FILE_ENV, Settings, clinic_settings, settings_file
 from analysis.store import DATABASE_URL_ENV, Store, UploadReport, safe_filename
+from analysis.tables import IngestResult
 from analysis.trends import daily_pain
 from dashboards import auth
 

@@ -29,10 +29,9 @@ from analysis.accounts import (
     lookup_user,
     users_file,
 )
-from analysis.cohort import CohortTables
 from analysis.pseudonyms import ResearchCohort
 from analysis.roles import AccessDenied, User
-from analysis.schema import TABLES
+from analysis.schema import TABLES, CohortTables
 from analysis.store import Store
 
 from .test_store import SAMPLE, TODAY, pain_csv

@@ -21,7 +21,6 @@ from analysis.adherence import adherence_summary
 from analysis.cohort import (
     ATTENTION_RULES,
     SUMMARY_COLUMNS,
-    CohortTables,
     UnknownPhysioError,
     attention_rules,
     caseload,
@@ -32,7 +31,7 @@ from analysis.errors import IngestError
 from analysis.flags import FLAG_KINDS, flag_counts, safety_flags
 from analysis.outcomes import pain_change, prom_change
 from analysis.sample_data import SNAPSHOT_DATE, generate_cohort, load_cohort
-from analysis.schema import conform
+from analysis.schema import CohortTables, conform
 from analysis.scoring import score_proms
 from analysis.settings import DEFAULT_SETTINGS
 from analysis.trends import pain_trends

@@ -148,8 +148,7 @@ def test_missing_table_directory_names_the_fix(tmp_path) -> None:
 
 def test_a_table_without_rows_round_trips(cohort, tmp_path) -> None:
     # a clinic without questionnaires: the proms directory holds no file, and the summary still matches pandas
-    from analysis.cohort import CohortTables
-    from analysis.schema import empty_frame
+    from analysis.schema import CohortTables, empty_frame
 
     no_proms = CohortTables(cohort.patients, cohort.prescriptions, cohort.sessions, cohort.pain, empty_frame("proms"))
     write_parquet_cohort(no_proms, tmp_path, patients_per_partition=25)

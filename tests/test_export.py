@@ -26,12 +26,11 @@ from hypothesis import strategies as st
 from analysis import access
 from analysis import export as export_mod
 from analysis.access import research_export
-from analysis.cohort import CohortTables
 from analysis.escaping import FORMULA_TRIGGERS, escape_markdown, escape_text, neutralise_cell, neutralise_formulas
 from analysis.export import ExportError, to_csv_bytes, to_excel_bytes
 from analysis.pseudonyms import pseudonym_key, pseudonymise_cohort, pseudonymise_ids
 from analysis.roles import User
-from analysis.schema import conform, empty_frame
+from analysis.schema import CohortTables, conform, empty_frame
 from analysis.store import Store
 
 KEY = b"0123456789abcdef0123456789abcdef"

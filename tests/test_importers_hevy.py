@@ -16,8 +16,9 @@ import pytest
 from analysis.importers import detect_format
 from analysis.importers.hevy import read_hevy
 from analysis.importers.workouts import KG_PER_LB, M_PER_MILE
-from analysis.ingest import IngestResult, ingest_file
+from analysis.ingest import ingest_file
 from analysis.schema import pandera_schema
+from analysis.tables import IngestResult
 from tests.conftest import REFERENCE_DIR
 
 FIXTURE = Path(__file__).parent / "fixtures" / "importers" / "hevy_quirks.csv"

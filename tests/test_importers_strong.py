@@ -21,8 +21,10 @@ from analysis.errors import MissingColumnsError
 from analysis.importers import detect_format
 from analysis.importers.strong import ingest_strong, read_strong
 from analysis.importers.workouts import KG_PER_LB, M_PER_MILE
-from analysis.ingest import REJECTED_COLUMNS, IngestResult, ingest_file
+from analysis.ingest import ingest_file
 from analysis.schema import pandera_schema, table_spec
+from analysis.tables import IngestResult
+from analysis.validation import REJECTED_COLUMNS
 from tests.conftest import REFERENCE_DIR
 
 FIXTURES = Path(__file__).parent / "fixtures" / "importers"

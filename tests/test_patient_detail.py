@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.cohort import CohortTables, cohort_summary
+from analysis.cohort import cohort_summary
 from analysis.patient_detail import (
     UnknownPatientError,
     headline_table,
@@ -16,7 +16,7 @@ from analysis.patient_detail import (
     weekly_table,
 )
 from analysis.sample_data import SNAPSHOT_DATE, load_cohort
-from analysis.schema import conform
+from analysis.schema import CohortTables, conform
 from analysis.settings import DEFAULT_SETTINGS
 
 START = pd.Timestamp("2026-01-05")  # a Monday: week 1 = 5-11 Jan, week 2 = 12-18 Jan

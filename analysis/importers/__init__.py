@@ -21,39 +21,50 @@ xlsx       an Excel workbook                                      any table
 json       any other JSON (records)                               any table
 ========== ===================================================== =================
 
+:func:`dispatch` is the format dispatcher: it calls :func:`find_importer` and
+runs the app importer it names, or else reads the file as a rehabtrack table
+(:func:`analysis.reading.read_table`, then :func:`analysis.tables.ingest_raw`).
 :func:`analysis.ingest.ingest_file` (and so the upload page and
-``rehabtrack validate``) calls :func:`find_importer` first, so app exports are
-recognised wherever a file is read; the result's ``format`` names the
-importer and its first warning says how the file was read. A file that is
-none of these raises :class:`UnknownFormatError`, whose message lists the
-supported formats.
+``rehabtrack validate``) delegates to it, so app exports are recognised
+wherever a file is read; the result's ``format`` names the importer and its
+first warning says how the file was read. A file that is none of these raises
+:class:`UnknownFormatError`, whose message lists the supported formats.
+
+Dependencies go one way: the importers use :mod:`analysis.reading`,
+:mod:`analysis.tables` and :mod:`analysis.validation`, and none of those
+imports this package; :mod:`analysis.ingest` sits on top.
 """
 
 from __future__ import annotations
 
 import csv
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from analysis.errors import IngestError, UnknownTableError, UnreadableFileError
-from analysis.ingest import IngestResult, ingest_file
+from analysis.importers.fhir import ingest_fhir, sniff_fhir
+from analysis.importers.fitnotes import ingest_fitnotes, sniff_fitnotes
+from analysis.importers.hevy import ingest_hevy, sniff_hevy
+from analysis.importers.strong import ingest_strong, sniff_strong
+from analysis.reading import HEAD_BYTES, decode_head, read_table, reject_binary, sniff_delimiter, sniff_encoding
+from analysis.tables import IngestResult, ingest_raw
+from analysis.validation import check_table_name
 
 __all__ = [
     "Importer",
     "IMPORTERS",
     "UnknownFormatError",
     "detect_format",
+    "dispatch",
     "find_importer",
     "import_file",
     "run_importer",
     "supported_formats",
     "unknown_format",
 ]
-
-_HEAD_BYTES = 1 << 16
-
 
 @dataclass(frozen=True)
 class Importer:
@@ -71,9 +82,9 @@ class Importer:
     example
         A one-line example of the format (for the README and error messages).
     ingest
-        Reads a file into an :class:`~analysis.ingest.IngestResult`
+        Reads a file into an :class:`~analysis.tables.IngestResult`
         (the signature of :func:`analysis.ingest.ingest_file`); ``None`` for
-        the generic formats, which :func:`analysis.ingest.ingest_file` reads.
+        the generic formats, which :func:`dispatch` reads as rehabtrack tables.
     """
 
     name: str
@@ -88,42 +99,18 @@ class Importer:
         return self.ingest is not None
 
 
-def _strong(*args: object, **kwargs: object) -> IngestResult:
-    from analysis.importers.strong import ingest_strong
-
-    return ingest_strong(*args, **kwargs)  # type: ignore[arg-type]
-
-
-def _hevy(*args: object, **kwargs: object) -> IngestResult:
-    from analysis.importers.hevy import ingest_hevy
-
-    return ingest_hevy(*args, **kwargs)  # type: ignore[arg-type]
-
-
-def _fitnotes(*args: object, **kwargs: object) -> IngestResult:
-    from analysis.importers.fitnotes import ingest_fitnotes
-
-    return ingest_fitnotes(*args, **kwargs)  # type: ignore[arg-type]
-
-
-def _fhir(*args: object, **kwargs: object) -> IngestResult:
-    from analysis.importers.fhir import ingest_fhir
-
-    return ingest_fhir(*args, **kwargs)  # type: ignore[arg-type]
-
-
 #: Every supported format, app importers first (the order detection tries them).
 IMPORTERS: dict[str, Importer] = {i.name: i for i in (
     Importer("strong", "Strong workout export (CSV)", ("sessions",),
              "Date,Workout Name,Duration,Exercise Name,Set Order,Weight,Reps,Distance,Seconds,Notes,"
-             "Workout Notes,RPE", _strong),
+             "Workout Notes,RPE", ingest_strong),
     Importer("hevy", "Hevy workout export (CSV)", ("sessions",),
              '"title","start_time","end_time","description","exercise_title","superset_id","exercise_notes",'
-             '"set_index","set_type","weight_kg","reps","distance_km","duration_seconds","rpe"', _hevy),
+             '"set_index","set_type","weight_kg","reps","distance_km","duration_seconds","rpe"', ingest_hevy),
     Importer("fitnotes", "FitNotes workout export (CSV)", ("sessions",),
-             "Date,Exercise,Category,Weight (kgs),Reps,Distance,Distance Unit,Time,Comment", _fitnotes),
+             "Date,Exercise,Category,Weight (kgs),Reps,Distance,Distance Unit,Time,Comment", ingest_fitnotes),
     Importer("fhir", "FHIR R4 JSON (Bundle, Observation, QuestionnaireResponse; NDJSON or a folder)",
-             ("pain", "proms"), '{"resourceType": "Bundle", "type": "collection", "entry": [...]}', _fhir),
+             ("pain", "proms"), '{"resourceType": "Bundle", "type": "collection", "entry": [...]}', ingest_fhir),
     Importer("csv", "rehabtrack table as CSV (any delimiter)", ("sessions", "pain", "prescriptions", "patients",
                                                                 "proms"),
              "patient_id,performed_at,exercise,side,sets,reps,hold_s"),
@@ -161,7 +148,7 @@ class _Head:
 
 def _head(source: str | Path | bytes, filename: str | None) -> _Head | None:
     if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source[:_HEAD_BYTES])
+        data = bytes(source[:HEAD_BYTES])
         return _Head(filename or "<upload>", data)
     path = Path(source)
     name = filename or path.name
@@ -170,31 +157,27 @@ def _head(source: str | Path | bytes, filename: str | None) -> _Head | None:
         head = b""
         if files:
             with sorted(files)[0].open("rb") as fh:
-                head = fh.read(_HEAD_BYTES)
+                head = fh.read(HEAD_BYTES)
         return _Head(name, head, is_dir=True, dir_has_json=bool(files))
     if not path.is_file():
         return None  # the generic reader says that it does not exist
     with path.open("rb") as fh:
-        return _Head(name, fh.read(_HEAD_BYTES))
+        return _Head(name, fh.read(HEAD_BYTES))
 
 
 def _text(head: bytes) -> str | None:
-    from analysis.ingest import _decode_head, _reject_binary, _sniff_encoding
-
-    encoding = _sniff_encoding(head)
-    text = _decode_head(head, encoding)
+    encoding = sniff_encoding(head)
+    text = decode_head(head, encoding)
     try:
-        _reject_binary(text, "")
+        reject_binary(text, "")
     except UnreadableFileError:
         return None
     return text.lstrip("\ufeff")
 
 
 def _table_head(text: str) -> tuple[list[str], list[list[str]], str]:
-    from analysis.ingest import _sniff_delimiter
-
-    truncated = len(text.encode("utf-8", errors="replace")) >= _HEAD_BYTES - 4
-    delimiter = _sniff_delimiter(text, truncated)
+    truncated = len(text.encode("utf-8", errors="replace")) >= HEAD_BYTES - 4
+    delimiter = sniff_delimiter(text, truncated)
     lines = text.splitlines()
     if truncated and len(lines) > 1:
         lines = lines[:-1]
@@ -208,12 +191,9 @@ def _table_head(text: str) -> tuple[list[str], list[list[str]], str]:
     return [h.strip() for h in parsed[0]], parsed[1:], delimiter
 
 
-def _sniffers() -> list[tuple[str, Callable[[Sequence[str], Sequence[Sequence[str]], str], bool]]]:
-    from analysis.importers.fitnotes import sniff_fitnotes
-    from analysis.importers.hevy import sniff_hevy
-    from analysis.importers.strong import sniff_strong
-
-    return [("hevy", sniff_hevy), ("strong", sniff_strong), ("fitnotes", sniff_fitnotes)]
+#: The CSV app sniffers, in the order they are tried.
+_SNIFFERS: tuple[tuple[str, Callable[[Sequence[str], Sequence[Sequence[str]], str], bool]], ...] = (
+    ("hevy", sniff_hevy), ("strong", sniff_strong), ("fitnotes", sniff_fitnotes))
 
 
 def find_importer(source: str | Path | bytes, filename: str | None = None) -> Importer | None:
@@ -242,8 +222,6 @@ def find_importer(source: str | Path | bytes, filename: str | None = None) -> Im
         return None
     if head.is_dir:
         if head.dir_has_json and (text := _text(head.data)) is not None:
-            from analysis.importers.fhir import sniff_fhir
-
             if sniff_fhir(text):
                 return IMPORTERS["fhir"]
         return None
@@ -256,11 +234,9 @@ def find_importer(source: str | Path | bytes, filename: str | None = None) -> Im
                                  "nor an Excel .xlsx workbook", source=head.name)
     stripped = text.lstrip()
     if stripped[:1] in ("{", "["):
-        from analysis.importers.fhir import sniff_fhir
-
         return IMPORTERS["fhir"] if sniff_fhir(stripped) else None
     headers, rows, delimiter = _table_head(text)
-    for name, sniff in _sniffers():
+    for name, sniff in _SNIFFERS:
         if headers and sniff(headers, rows, delimiter):
             return IMPORTERS[name]
     return None
@@ -293,8 +269,9 @@ def detect_format(source: str | Path | bytes, filename: str | None = None) -> Im
         return found
     head = _head(source, filename)
     name = head.name if head else (filename or str(source))
-    if head is None:
-        raise UnreadableFileError(f"{source} does not exist", source=name)
+    if head is None:  # only a path can be missing
+        raise UnreadableFileError(f"{os.fspath(source) if not isinstance(source, bytes) else name} does not exist",
+                                  source=name)
     if head.is_dir:
         raise UnknownFormatError("the folder holds no FHIR .json or .ndjson files", source=name)
     if not head.data.strip():
@@ -321,7 +298,7 @@ def run_importer(
 ) -> IngestResult:
     """Run an app importer, after checking that it can give the table asked for."""
     if importer.ingest is None:
-        raise ValueError(f"{importer.name} is read by analysis.ingest.ingest_file")
+        raise ValueError(f"{importer.name} is read by analysis.importers.dispatch")
     if table is not None and table not in importer.tables:
         raise UnknownTableError(
             f"this is a {importer.label}, which holds {' and '.join(importer.tables)} rows; it cannot be read as "
@@ -367,8 +344,56 @@ def import_file(
     if importer.name == "fhir" and fhir_mapping is not None:
         return run_importer(importer, source, filename=filename, table=table, patient_id=patient_id,
                             dayfirst=dayfirst, today=today, mapping=fhir_mapping)
-    return ingest_file(source, filename=filename, table=table, patient_id=patient_id, dayfirst=dayfirst,
-                       today=today)
+    return dispatch(source, filename=filename, table=table, patient_id=patient_id, dayfirst=dayfirst, today=today)
+
+
+def dispatch(
+    source: str | Path | bytes,
+    *,
+    filename: str | None = None,
+    table: str | None = None,
+    patient_id: str | None = None,
+    dayfirst: bool = True,
+    today: date | None = None,
+) -> IngestResult:
+    """Recognise a file's format from its content and read it with the right importer.
+
+    App exports (Strong, Hevy, FitNotes) and FHIR are recognised first
+    (:func:`find_importer`); anything else is read as a rehabtrack table
+    (:func:`analysis.reading.read_table`, then :func:`analysis.tables.ingest_raw`).
+    This is the body of :func:`analysis.ingest.ingest_file`.
+
+    Parameters
+    ----------
+    source, filename, table, patient_id, dayfirst, today
+        As in :func:`analysis.ingest.ingest_file`.
+
+    Returns
+    -------
+    IngestResult
+        ``format`` names the importer used.
+
+    Raises
+    ------
+    UnreadableFileError
+        The file is missing, empty, binary, has a header but no rows, or cannot
+        be parsed as CSV / xlsx / JSON.
+    MissingColumnsError
+        Required columns are absent.
+    UnknownTableError
+        ``table`` is not a canonical table, or the columns match none
+        (:class:`UnknownFormatError`, listing the formats).
+    """
+    table = check_table_name(table, filename)
+    importer = find_importer(source, filename)
+    if importer is not None:
+        return run_importer(importer, source, filename=filename, table=table, patient_id=patient_id,
+                            dayfirst=dayfirst, today=today)
+    frame, info = read_table(source, filename, table, as_category=True)
+    try:
+        return ingest_raw(frame, info, table=table, patient_id=patient_id, dayfirst=dayfirst, today=today)
+    except UnknownTableError as exc:  # columns of no table and of no app: say what can be read
+        raise unknown_format(exc) from None
 
 
 def unknown_format(error: IngestError) -> UnknownFormatError:

@@ -56,7 +56,6 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import UnknownTableError, UnreadableFileError
-from analysis.ingest import REJECTED_COLUMNS, IngestResult, ingest_frame
 from analysis.interop.fhir import (
     FLARE_EXTENSION,
     LOINC,
@@ -67,6 +66,8 @@ from analysis.interop.fhir import (
     validate_resource,
 )
 from analysis.schema import PAIN, PROMS, empty_frame
+from analysis.tables import IngestResult, ingest_frame
+from analysis.validation import MALFORMED, REJECTED_COLUMNS, REQUIRED, STATUS, VOCABULARY
 
 __all__ = [
     "LABEL",
@@ -342,6 +343,11 @@ def _ordinal(coding: dict[str, Any]) -> float | None:
     return None
 
 
+def _value_check(holder: dict[str, Any]) -> str:
+    """The rule a value that could not be read fails: an answer code the mapping lacks, or no value at all."""
+    return VOCABULARY if "valueCoding" in holder or "valueCodeableConcept" in holder else REQUIRED
+
+
 def _value(holder: dict[str, Any], mapping: FhirMapping) -> tuple[str | None, str | None]:
     """The value as text (for the generic converters) or why there is none."""
     if "valueInteger" in holder:
@@ -450,7 +456,7 @@ class FhirImport:
     source
         File or folder name.
     results
-        ``"pain"`` and/or ``"proms"`` -> :class:`analysis.ingest.IngestResult`
+        ``"pain"`` and/or ``"proms"`` -> :class:`analysis.tables.IngestResult`
         for the values of that table (only tables with values, or the table
         asked for). Each result's ``rejected`` also lists the unusable
         resources, so every result accounts for every resource it could have read.
@@ -474,16 +480,16 @@ class _Rows:
     counter: Iterator[int]
     where: dict[int, str]
     records: list[dict[str, Any]] = field(default_factory=list)
-    problems: list[tuple[int, str, str, str]] = field(default_factory=list)  # row, column, value, reason
+    problems: list[tuple[int, str, str, str, str]] = field(default_factory=list)  # row, column, check, value, reason
 
     def value(self, where: str, **record: Any) -> None:
         row = next(self.counter)
         self.records.append({"row": row, **record})
         self.where[row] = where
 
-    def problem(self, where: str, reason: str, column: str = "", value: str = "") -> None:
+    def problem(self, where: str, reason: str, check: str = MALFORMED, column: str = "", value: str = "") -> None:
         row = next(self.counter)
-        self.problems.append((row, column, value, f"{where}: {reason}"))
+        self.problems.append((row, column, check, value, f"{where}: {reason}"))
         self.where[row] = where
 
 
@@ -518,7 +524,7 @@ def read_fhir(
     Returns
     -------
     FhirImport
-        One :class:`~analysis.ingest.IngestResult` per table with values.
+        One :class:`~analysis.tables.IngestResult` per table with values.
 
     Raises
     ------
@@ -532,7 +538,7 @@ def read_fhir(
     if not any(isinstance(r.resource, dict) and "resourceType" in r.resource for r in resources):
         raise UnreadableFileError("no FHIR resource (a JSON object with a resourceType) was found", source=name)
     patients = _patients_in(resources)
-    counter, where_of = itertools.count(1), {}
+    counter, where_of = itertools.count(1), dict[int, str]()
     rows = {"pain": _Rows(counter, where_of), "proms": _Rows(counter, where_of)}
     shared = _Rows(counter, where_of)  # unusable resources: reported in every table's result
     skipped: Counter[str] = Counter()
@@ -581,13 +587,13 @@ def _read_observation(res: dict[str, Any], where: str, patient: str | None, mapp
         return
     status = str(res.get("status", ""))
     if status not in _OK_OBSERVATION:
-        shared.problem(where, f"the Observation's status is {status!r}, so it was not read")
+        shared.problem(where, f"the Observation's status is {status!r}, so it was not read", STATUS)
         return
     when = _when(res)
     for holder, target in mapped:
         value, why = _value(holder, mapping)
         if why:
-            shared.problem(where, why)
+            shared.problem(where, why, _value_check(holder))
             continue
         if target.table == "pain":
             notes = "\n".join(str(n.get("text")) for n in res.get("note") or []
@@ -627,19 +633,19 @@ def _read_response(res: dict[str, Any], where: str, patient: str | None, mapping
         return
     status = str(res.get("status", ""))
     if status not in _OK_RESPONSE:
-        shared.problem(where, f"the QuestionnaireResponse's status is {status!r}, so it was not read")
+        shared.problem(where, f"the QuestionnaireResponse's status is {status!r}, so it was not read", STATUS)
         return
     when = str(res["authored"]) if res.get("authored") else None
     for link, target, answers in found:
         at = f"{where}, item {link!r}"
         if not answers:
-            shared.problem(at, "the item has no answer")
+            shared.problem(at, "the item has no answer", REQUIRED)
             continue
         if len(answers) > 1:
             skipped["extra answers to one item (the first was read)"] += len(answers) - 1
         value, why = _value(answers[0], mapping)
         if why:
-            shared.problem(at, why)
+            shared.problem(at, why, _value_check(answers[0]))
             continue
         if target.table == "pain":
             rows["pain"].value(at, patient_id=patient, recorded_at=when, nprs=value, location=None, flare=None,
@@ -678,8 +684,8 @@ def _result(table: str, rows: _Rows, shared: _Rows, source: str, patient_id: str
         rejected = problems.iloc[0:0]
         accepted, n_rows, duplicates, warnings, order = empty_frame(spec), 0, np.empty(0, np.int64), [], "day-first"
     both = pd.concat([problems, rejected], ignore_index=True).sort_values("row", kind="stable")
-    both = both.reset_index(drop=True).astype({"row": np.int64, "column": "string", "value": "string",
-                                               "reason": "string"})
+    both = both.reset_index(drop=True).astype({"row": np.int64, "column": "string", "check": "string",
+                                               "value": "string", "reason": "string"})
     notes = [f"read as a {LABEL}: {len(rows.records)} {table} value{'s' if len(rows.records) != 1 else ''} "
              "from Observations and QuestionnaireResponses"]
     if skipped:

@@ -35,7 +35,9 @@ from analysis.importers.workouts import (
     parse_duration,
     parse_numbers,
 )
-from analysis.ingest import IngestResult, read_raw
+from analysis.reading import read_raw
+from analysis.tables import IngestResult
+from analysis.validation import MALFORMED, NUMBER, RANGE, REQUIRED, VOCABULARY
 
 __all__ = ["LABEL", "FitNotesExport", "sniff_fitnotes", "read_fitnotes", "ingest_fitnotes"]
 
@@ -114,11 +116,12 @@ def read_fitnotes(
 
     problems = SetProblems()
     for row, reason in info.bad_rows:
-        problems.add(np.array([row]), "", [""], reason)
+        problems.add(np.array([row]), "", [""], reason, MALFORMED)
     bad = np.zeros(n, dtype=bool)
     for role, column, what in (("date", "performed_at", "date"), ("exercise", "exercise", "exercise")):
         blank = cells(role).astype("string").str.strip().fillna("").eq("").to_numpy()
-        problems.add_mask(blank & ~bad, rows, column, cells(role), f"{what} is missing; every row needs one")
+        problems.add_mask(blank & ~bad, rows, column, cells(role), f"{what} is missing; every row needs one",
+                          REQUIRED)
         bad |= blank
     decimal_comma = info.delimiter in (";", "\t", "|")
     numbers: dict[str, np.ndarray] = {}
@@ -127,12 +130,13 @@ def read_fitnotes(
         values, not_number = parse_numbers(cells(role), decimal_comma=decimal_comma)
         negative = np.nan_to_num(values) < 0
         problems.add_mask((not_number | negative) & ~bad, rows, column, cells(role),
-                          f"{what} ({roles.get(role, role)}) must be a number of 0 or more; got {{value!r}}")
+                          f"{what} ({roles.get(role, role)}) must be a number of 0 or more; got {{value!r}}",
+                          np.where(not_number, NUMBER, RANGE))
         bad |= not_number | negative
         numbers[role] = np.where(not_number | negative, np.nan, values)
     seconds, not_time = parse_duration(cells("time"))
     problems.add_mask(not_time & ~bad, rows, "hold_s", cells("time"),
-                      f"time ({roles.get('time', 'Time')}) must be a duration like 0:01:30; got {{value!r}}")
+                      f"time ({roles.get('time', 'Time')}) must be a duration like 0:01:30; got {{value!r}}", NUMBER)
     bad |= not_time
 
     if "weight_unit" in roles:
@@ -148,7 +152,7 @@ def read_fitnotes(
             (d_units, "distance", "distance unit", "m, km, mi, yd or ft", canonical_distance_unit)):
         unknown = map_distinct(units.to_numpy(dtype=object), converter).eq("").to_numpy()
         unknown &= (np.nan_to_num(numbers[role]) > 0) & ~bad
-        problems.add_mask(unknown, rows, "", units, f"{what} must be {allowed}; got {{value!r}}")
+        problems.add_mask(unknown, rows, "", units, f"{what} must be {allowed}; got {{value!r}}", VOCABULARY)
         bad |= unknown
 
     keep = ~bad

@@ -36,7 +36,9 @@ from analysis.importers.workouts import (
     parse_numbers,
     weight_factor,
 )
-from analysis.ingest import IngestResult, read_raw
+from analysis.reading import read_raw
+from analysis.tables import IngestResult
+from analysis.validation import MALFORMED, NUMBER, RANGE, REQUIRED, VOCABULARY
 
 __all__ = ["LABEL", "HevyExport", "sniff_hevy", "read_hevy", "ingest_hevy"]
 
@@ -89,7 +91,7 @@ def read_hevy(source: str | Path | bytes, *, filename: str | None = None) -> Hev
         The file cannot be read, or is not a Hevy export.
     """
     frame, info = read_raw(source, filename)
-    by_key = {}
+    by_key: dict[str, str] = {}
     for header in frame.columns:
         by_key.setdefault(_key(str(header)), str(header))
     if not _SIGNATURE <= by_key.keys():
@@ -104,23 +106,26 @@ def read_hevy(source: str | Path | bytes, *, filename: str | None = None) -> Hev
 
     weight_key = next((k for k in by_key if _WEIGHT.match(k)), None)
     distance_key = next((k for k in by_key if _DISTANCE.match(k)), None)
-    weight_unit = _WEIGHT.match(weight_key).group(1) if weight_key else "kg"
-    distance_unit = _DISTANCE.match(distance_key).group(1) if distance_key else "km"
+    weight_match = _WEIGHT.match(weight_key) if weight_key else None
+    distance_match = _DISTANCE.match(distance_key) if distance_key else None
+    weight_unit = weight_match.group(1) if weight_match else "kg"
+    distance_unit = distance_match.group(1) if distance_match else "km"
     assert weight_factor(weight_unit) is not None and distance_factor(distance_unit) is not None
 
     problems = SetProblems()
     for row, reason in info.bad_rows:
-        problems.add(np.array([row]), "", [""], reason)
+        problems.add(np.array([row]), "", [""], reason, MALFORMED)
     bad = np.zeros(n, dtype=bool)
     set_type = cells("set_type").astype("string").str.strip().str.lower().fillna("normal")
     set_type = set_type.mask(set_type.eq(""), "normal")
     wrong = ~set_type.isin(SET_KINDS).to_numpy()
     problems.add_mask(wrong, rows, "sets", cells("set_type"),
-                      "set_type must be normal, warmup, failure or dropset; got {value!r}")
+                      "set_type must be normal, warmup, failure or dropset; got {value!r}", VOCABULARY)
     bad |= wrong
-    for key, column, what in (("start_time", "performed_at", "date"), ("exercise_title", "exercise", "exercise")):
-        blank = cells(key).astype("string").str.strip().fillna("").eq("").to_numpy()
-        problems.add_mask(blank & ~bad, rows, column, cells(key), f"{what} is missing; every row needs one")
+    for name, column, what in (("start_time", "performed_at", "date"), ("exercise_title", "exercise", "exercise")):
+        blank = cells(name).astype("string").str.strip().fillna("").eq("").to_numpy()
+        problems.add_mask(blank & ~bad, rows, column, cells(name), f"{what} is missing; every row needs one",
+                          REQUIRED)
         bad |= blank
     numbers: dict[str, np.ndarray] = {}
     for key, column, what in (("reps", "reps", "repetitions"), (weight_key, "", "weight"),
@@ -129,7 +134,8 @@ def read_hevy(source: str | Path | bytes, *, filename: str | None = None) -> Hev
         values, not_number = parse_numbers(cells(key))
         negative = np.nan_to_num(values) < 0
         problems.add_mask((not_number | negative) & ~bad, rows, column, cells(key),
-                          f"{what} ({by_key.get(key or '', key)}) must be a number of 0 or more; got {{value!r}}")
+                          f"{what} ({by_key.get(key or '', key)}) must be a number of 0 or more; got {{value!r}}",
+                          np.where(not_number, NUMBER, RANGE))
         bad |= not_number | negative
         numbers[what] = np.where(not_number | negative, np.nan, values)
     # length of the workout (set table only); another date style leaves it unknown rather than guessed

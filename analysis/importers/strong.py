@@ -49,7 +49,9 @@ from analysis.importers.workouts import (
     weight_factor,
     workout_ingest_result,
 )
-from analysis.ingest import IngestResult, RawInfo, read_raw
+from analysis.reading import RawInfo, read_raw
+from analysis.tables import IngestResult
+from analysis.validation import MALFORMED, NUMBER, RANGE, REQUIRED, VOCABULARY
 
 __all__ = ["LABEL", "LAYOUTS", "StrongExport", "sniff_strong", "read_strong", "ingest_strong"]
 
@@ -202,7 +204,7 @@ def read_strong(
     rows = info.row_numbers
     problems = SetProblems()
     for row, reason in info.bad_rows:
-        problems.add(np.array([row]), "", [""], reason)
+        problems.add(np.array([row]), "", [""], reason, MALFORMED)
 
     def cells(role: str) -> pd.Series:
         header = roles.get(role)
@@ -219,11 +221,13 @@ def read_strong(
     bad = np.zeros(n, dtype=bool)
     bad_kind = (kind == "") & ~rest
     problems.add_mask(bad_kind, rows, "sets", order,
-                      "set order must be a set number, W (warm-up), D (drop set) or F (failure); got {value!r}")
+                      "set order must be a set number, W (warm-up), D (drop set) or F (failure); got {value!r}",
+                      VOCABULARY)
     bad |= bad_kind
     for role, column, what in (("date", "performed_at", "date"), ("exercise", "exercise", "exercise")):
         blank = cells(role).astype("string").str.strip().fillna("").eq("").to_numpy() & ~rest
-        problems.add_mask(blank & ~bad, rows, column, cells(role), f"{what} is missing; every row needs one")
+        problems.add_mask(blank & ~bad, rows, column, cells(role), f"{what} is missing; every row needs one",
+                          REQUIRED)
         bad |= blank
 
     numbers: dict[str, np.ndarray] = {}
@@ -234,7 +238,8 @@ def read_strong(
         negative = np.nan_to_num(values) < 0
         wrong = (not_number | negative) & ~rest & ~bad
         problems.add_mask(wrong, rows, column, cells(role),
-                          f"{what} ({roles.get(role, role)}) must be a number of 0 or more; got {{value!r}}")
+                          f"{what} ({roles.get(role, role)}) must be a number of 0 or more; got {{value!r}}",
+                          np.where(not_number, NUMBER, RANGE))
         bad |= wrong
         numbers[role] = np.where(not_number | negative, np.nan, values)
 
@@ -249,7 +254,7 @@ def read_strong(
         converter = canonical_weight_unit if role == "weight" else canonical_distance_unit
         unknown = map_distinct(units.to_numpy(dtype=object), converter).eq("").to_numpy()
         unknown &= (np.nan_to_num(numbers[role]) > 0) & ~rest & ~bad
-        problems.add_mask(unknown, rows, "", units, f"{what} must be {allowed}; got {{value!r}}")
+        problems.add_mask(unknown, rows, "", units, f"{what} must be {allowed}; got {{value!r}}", VOCABULARY)
         bad |= unknown
 
     duration, _ = parse_duration(cells("duration"))  # "2h 38m", "62m" or seconds ("Duration (sec)")

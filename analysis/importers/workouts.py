@@ -4,7 +4,7 @@ Every gym-app importer reads its file into the same *set table* (one row per
 set, units converted once) and hands it to :func:`build_workout_log`, which
 combines the sets of one exercise in one session into one canonical
 ``sessions`` row. :func:`workout_ingest_result` then validates those rows with
-the project's generic ingestion (:func:`analysis.ingest.ingest_frame`), so the
+the project's generic ingestion (:func:`analysis.tables.ingest_frame`), so the
 ranges, vocabularies, date rules and duplicate handling are the ones of
 :mod:`analysis.schema` and nowhere else.
 
@@ -56,13 +56,16 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
 from analysis.errors import IngestError, MissingColumnsError, UnreadableFileError
-from analysis.ingest import REJECTED_COLUMNS, IngestResult, RawInfo, ingest_frame
+from analysis.reading import RawInfo
 from analysis.schema import SESSIONS, empty_frame
+from analysis.tables import IngestResult, ingest_frame
+from analysis.validation import REJECTED_COLUMNS, empty_rejected
 
 __all__ = [
     "SET_COLUMNS",
@@ -210,7 +213,7 @@ def parse_numbers(cells: pd.Series, *, decimal_comma: bool = False) -> tuple[np.
     blank = text.isna() | text.str.lower().isin(_NA)
     if decimal_comma:
         text = text.str.replace(r"^([+-]?\d*),(\d+)$", r"\1.\2", regex=True)
-    values = pd.to_numeric(text.where(~blank, None), errors="coerce").astype("float64").to_numpy()
+    values = pd.to_numeric(text.where(~blank, cast(Any, None)), errors="coerce").astype("float64").to_numpy()
     bad = ~blank.to_numpy(dtype=bool) & ~np.isfinite(values)
     return values, bad
 
@@ -265,44 +268,54 @@ def _one_duration(value: str) -> float:
 
 @dataclass
 class SetProblems:
-    """Set rows an importer could not use: row number, canonical column (or ``""``), value, reason."""
+    """Set rows an importer could not use: row number, canonical column (or ``""``), rule, value, reason."""
 
     rows: list[np.ndarray] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
+    checks: list[np.ndarray] = field(default_factory=list)
     values: list[np.ndarray] = field(default_factory=list)
     reasons: list[np.ndarray] = field(default_factory=list)
 
-    def add(self, rows: np.ndarray, column: str, values: Iterable[object], reasons: Iterable[str] | str) -> None:
-        """Record a problem for each of ``rows``."""
+    def add(self, rows: np.ndarray, column: str, values: Iterable[object], reasons: Iterable[str] | str,
+            check: Iterable[str] | str) -> None:
+        """Record a problem for each of ``rows`` (``check``: the rule, see :data:`analysis.validation.ROW_CHECKS`)."""
         rows = np.asarray(rows, dtype=np.int64)
         if rows.size == 0:
             return
         vals = np.array(["" if _missing(v) else str(v) for v in values], dtype=object)
         why = np.full(rows.size, reasons, dtype=object) if isinstance(reasons, str) else np.array(
             list(reasons), dtype=object)
+        rule = np.full(rows.size, check, dtype=object) if isinstance(check, str) else np.array(
+            list(check), dtype=object)
         self.rows.append(rows)
         self.columns.append(column)
+        self.checks.append(rule)
         self.values.append(vals)
         self.reasons.append(why)
 
     def add_mask(self, mask: np.ndarray, row_numbers: np.ndarray, column: str, cells: pd.Series,
-                 reason: str) -> None:
-        """Record ``reason`` (``{value}`` is replaced by the cell) for the rows where ``mask`` is true."""
+                 reason: str, check: str | np.ndarray) -> None:
+        """Record ``reason`` (``{value}`` is replaced by the cell) for the rows where ``mask`` is true.
+
+        ``check`` is the rule that failed: one name, or one per row of ``mask``.
+        """
         idx = np.flatnonzero(mask)
         if idx.size == 0:
             return
         values = cells.iloc[idx].astype("string").fillna("").str.strip().to_numpy(dtype=object)
-        self.add(row_numbers[idx], column, values, [reason.format(value=v) for v in values])
+        rule = check if isinstance(check, str) else np.asarray(check, dtype=object)[idx]
+        self.add(row_numbers[idx], column, values, [reason.format(value=v) for v in values], rule)
 
     def frame(self) -> pd.DataFrame:
-        """The problems as a rejected-rows table (columns of :data:`analysis.ingest.REJECTED_COLUMNS`)."""
+        """The problems as a rejected-rows table (columns of :data:`analysis.validation.REJECTED_COLUMNS`)."""
         if not self.rows:
-            return _empty_rejected()
+            return empty_rejected()
         return pd.DataFrame({
             "row": np.concatenate(self.rows).astype(np.int64),
             "column": pd.array(np.concatenate([np.full(len(r), c, dtype=object)
                                                for r, c in zip(self.rows, self.columns, strict=True)]),
                                dtype="string"),
+            "check": pd.array(np.concatenate(self.checks), dtype="string"),
             "value": pd.array(np.concatenate(self.values), dtype="string"),
             "reason": pd.array(np.concatenate(self.reasons), dtype="string"),
         })
@@ -310,18 +323,9 @@ class SetProblems:
 
 def _missing(value: object) -> bool:
     try:
-        return bool(pd.isna(value))  # type: ignore[arg-type]
+        return bool(pd.isna(cast(Any, value)))
     except (TypeError, ValueError):
         return False
-
-
-def _empty_rejected() -> pd.DataFrame:
-    return pd.DataFrame({
-        "row": np.empty(0, dtype=np.int64),
-        "column": pd.array([], dtype="string"),
-        "value": pd.array([], dtype="string"),
-        "reason": pd.array([], dtype="string"),
-    })
 
 
 @dataclass(frozen=True)
@@ -458,10 +462,10 @@ def build_set_table(
         "set_kind": pd.Series(np.asarray(set_kind, dtype=object)).astype("string"),
         "reps": np.where(reps > 0, reps, np.nan),
         "weight": weight,
-        "weight_unit": units_w.where(~np.isnan(weight), None).astype("string"),
+        "weight_unit": units_w.where(~np.isnan(weight), cast(Any, None)).astype("string"),
         "weight_kg": weight * factor_w,
         "distance": distance,
-        "distance_unit": units_d.where(~np.isnan(distance), None).astype("string"),
+        "distance_unit": units_d.where(~np.isnan(distance), cast(Any, None)).astype("string"),
         "distance_m": distance * factor_d,
         "seconds": np.where(seconds > 0, seconds, np.nan),
         "rpe": np.where(rpe > 0, rpe, np.nan),  # 0 = not applicable in the apps' exports
@@ -728,14 +732,14 @@ def workout_ingest_result(
         duplicates, date_order = result.duplicate_rows, result.date_order
         warnings += result.warnings
     elif n_bad_sets:
-        accepted, rejected, n_rows = empty_frame("sessions"), _empty_rejected(), 0
+        accepted, rejected, n_rows = empty_frame("sessions"), empty_rejected(), 0
         duplicates, date_order = np.empty(0, dtype=np.int64), "day-first" if dayfirst else "month-first"
     else:
         raise UnreadableFileError(f"this {label} holds no sets with repetitions, time or distance",
                                   source=info.source)
     both = pd.concat([set_rejected, rejected], ignore_index=True).sort_values("row", kind="stable")
     both = both.reset_index(drop=True)[list(REJECTED_COLUMNS)].astype(
-        {"row": np.int64, "column": "string", "value": "string", "reason": "string"})
+        {"row": np.int64, "column": "string", "check": "string", "value": "string", "reason": "string"})
     return IngestResult(
         table="sessions", source=info.source, format=importer, encoding=info.encoding,
         delimiter=info.delimiter, date_order=date_order, header_mapping=dict(header_mapping),

@@ -11,7 +11,6 @@ import pandas as pd
 import streamlit as st
 from matplotlib.figure import Figure
 
-from analysis.cohort import CohortTables
 from analysis.errors import NotEnoughDataError, RehabtrackError
 from analysis.escaping import escape_markdown
 from analysis.instruments import get_instrument
@@ -20,6 +19,7 @@ from analysis.plots import plot_adherence_vs_change, plot_km, plot_responder_rat
 from analysis.pseudonyms import ResearchCohort
 from analysis.research import MIN_GROUP_SIZE, as_canonical, responder_rates, select_group, time_to_mcid, too_small
 from analysis.roles import ADMIN, RESEARCHER, User
+from analysis.schema import CohortTables
 from analysis.settings import Settings
 from dashboards import auth, state
 

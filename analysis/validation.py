@@ -1,0 +1,1086 @@
+"""One validation engine for every row that enters rehabtrack, driven by :mod:`analysis.schema`.
+
+Every rule comes from the :class:`~analysis.schema.ColumnSpec` of a column (its
+dtype, whether it is required, its range and its vocabulary) and from the key of
+its :class:`~analysis.schema.TableSpec`; nothing here lists a range of its own.
+The engine has two doors onto the same rules:
+
+* :func:`validate_cells` checks cells **as written** (text from a file, read by
+  :mod:`analysis.reading` and mapped to canonical columns by
+  :mod:`analysis.tables`): it converts every cell to its canonical dtype and
+  checks it, and is what :func:`analysis.ingest.ingest_file`, the upload page,
+  ``rehabtrack validate`` and the app importers use;
+* :func:`validate_frame` checks a table that already has canonical values (an
+  entry made in the app, a programme saved by a physio): the store calls it
+  before it writes anything.
+
+Both report **file-level failures first** (the file is unreadable, the table is
+unknown, required columns are missing; nothing else is checked then) and **then
+row failures**. For a file the file-level failures are raised before any cell
+is checked, as the typed errors of :mod:`analysis.errors` (by
+:mod:`analysis.reading`, :func:`check_table_name` and the header mapping of
+:mod:`analysis.tables`); :func:`validate_frame` returns them as
+:class:`FileFailure` (whose :meth:`~FileFailure.error` is the same typed error).
+Row failures are one row of :data:`REJECTED_COLUMNS` per problem: ``row`` (as a
+person counts lines: the header is line 1, the first data row line 2; for JSON
+the 1-based record number), ``column``, ``check`` (the rule, one of
+:data:`ROW_CHECKS`), ``value`` (the cell as written) and ``reason`` (plain words).
+
+Rules for cells as written
+--------------------------
+* Numbers: ``2,5`` is 2.5 when the delimiter is ``;``, tab or ``|`` (never in a
+  comma-separated file, where it would be a guess). Whole-number columns
+  reject ``2.5``. A hold header in minutes (``Hold (min)``) is converted to seconds.
+* Dates: ISO 8601 first (``2026-09-08``, ``2026-09-08 07:30``), then numeric
+  dates in the caller's day order (``dayfirst``), then month names
+  (``8 Sep 2026``); a trailing time zone is dropped and the clock time kept.
+  A date that only makes sense in the other day order is rejected with a
+  reason naming the day order, and a warning says so. Dates of things that
+  happened (sessions, pain ratings, questionnaires) after ``today`` are
+  rejected; planning dates (programme start, prescription periods) may lie
+  ahead. Dates before 1900 are rejected. Date-only columns become midnight.
+* Words: side ``L``/``R``/``B``/``bilateral``... become left/right/both and a
+  blank side is both; flare ``yes/no/y/n/true/false/1/0``; exercise names go
+  through :func:`analysis.exercises.normalise_exercises` and unknown names are
+  kept as written and counted in a warning.
+* Free text (notes) is stored verbatim, including ``=1+1``.
+* Rows repeating the table key (:attr:`analysis.schema.TableSpec.key`) of an
+  earlier valid row are counted once; the first is kept.
+
+Every check runs on whole columns, and every conversion on the *distinct*
+values of a column (a log repeats the same few exercise names, sides and
+session times many times): on a 5-million-row sessions CSV ingestion takes
+about as long as ``pandas.read_csv(path, parse_dates=["performed_at"])``.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, cast
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from analysis.errors import IngestError, MissingColumnsError, UnknownTableError, UnreadableFileError
+from analysis.exercises import is_known, normalise_exercises
+from analysis.headers import COLUMN_LABELS, fold_header
+from analysis.reading import cell_text
+from analysis.schema import TABLES, ColumnSpec, TableSpec, conform, table_spec
+
+__all__ = [
+    "REJECTED_COLUMNS",
+    "FIRST_DATA_ROW",
+    "FILE_CHECKS",
+    "ROW_CHECKS",
+    "UNREADABLE",
+    "UNKNOWN_TABLE",
+    "MISSING_COLUMNS",
+    "REQUIRED",
+    "NUMBER",
+    "RANGE",
+    "WHOLE_NUMBER",
+    "DATE",
+    "FUTURE",
+    "TOO_EARLY",
+    "YES_NO",
+    "VOCABULARY",
+    "PATIENT",
+    "PERIOD",
+    "STATUS",
+    "MALFORMED",
+    "DUPLICATE",
+    "FileFailure",
+    "ColumnCells",
+    "CellValidation",
+    "FrameValidation",
+    "check_table_name",
+    "validate_cells",
+    "validate_frame",
+    "empty_rejected",
+]
+
+# Rules of the whole file: when one fails, no row is checked.
+UNREADABLE = "unreadable"  #: the file cannot be read as a table
+UNKNOWN_TABLE = "unknown_table"  #: the table named (or the columns) match no canonical table
+MISSING_COLUMNS = "missing_columns"  #: required columns are absent
+
+#: Short names of the file-level rules, in the order they are checked.
+FILE_CHECKS: tuple[str, ...] = (UNREADABLE, UNKNOWN_TABLE, MISSING_COLUMNS)
+
+# Rules of one row (the ``check`` column of the rejected rows).
+REQUIRED = "required"  #: a required cell is empty
+NUMBER = "number"  #: not a number
+RANGE = "range"  #: a number outside the column's range
+WHOLE_NUMBER = "whole_number"  #: a count or rating that is not a whole number
+DATE = "date"  #: not a date that can be read, or not a real date (in the day order used)
+FUTURE = "future"  #: the date of something that happened is after today
+TOO_EARLY = "too_early"  #: a date before 1900
+YES_NO = "yes_no"  #: a yes/no column holds another word
+VOCABULARY = "vocabulary"  #: a word outside the column's vocabulary
+PATIENT = "patient"  #: the row names another patient than the file's own
+PERIOD = "period"  #: a prescription period ends before it starts
+STATUS = "status"  #: a FHIR resource whose status says it is not a final value
+MALFORMED = "malformed"  #: the line or record cannot be read as a row (too many values, not a valid record)
+DUPLICATE = "duplicate"  #: the row repeats the key of an earlier row
+
+#: Short names of the row-level rules.
+ROW_CHECKS: tuple[str, ...] = (REQUIRED, NUMBER, RANGE, WHOLE_NUMBER, DATE, FUTURE, TOO_EARLY, YES_NO,
+                               VOCABULARY, PATIENT, PERIOD, STATUS, MALFORMED, DUPLICATE)
+
+#: Columns of a row-failure table (:attr:`analysis.tables.IngestResult.rejected`).
+REJECTED_COLUMNS: tuple[str, ...] = ("row", "column", "check", "value", "reason")
+
+#: Row number of the first data row (the header is row 1).
+FIRST_DATA_ROW = 2
+
+#: Columns holding when something happened: a value after ``today`` cannot be right.
+#: Planning dates (programme start, prescription start and end) may lie ahead.
+_HAPPENED = frozenset({"performed_at", "recorded_at", "completed_at"})
+
+_NA_TOKENS = frozenset({"", "na", "n/a", "nan", "none", "null", "nil", "-", "--"})
+_TRUE = frozenset({"yes", "y", "true", "t", "1"})
+_FALSE = frozenset({"no", "n", "false", "f", "0"})
+_MAX_LISTED = 20
+# Written values of vocabulary columns (folded with analysis.headers.fold_header) -> canonical value.
+_VOCABULARY: dict[str, dict[str, str]] = {
+    "side": {
+        **dict.fromkeys(("l", "lt", "left", "left side", "left leg", "left hand side"), "left"),
+        **dict.fromkeys(("r", "rt", "right", "right side", "right leg", "right hand side"), "right"),
+        **dict.fromkeys(
+            ("b", "both", "both sides", "both legs", "bilateral", "bilat", "l r", "lr", "r l",
+             "left right", "left and right", "l and r", "each", "each side", "each leg"),
+            "both",
+        ),
+    },
+    "location": {
+        **dict.fromkeys(("back", "lower back", "low back", "lumbar", "lbp", "back pain"), "back"),
+        **dict.fromkeys(("leg", "legs", "leg pain", "buttock", "sciatica"), "leg"),
+        **dict.fromkeys(("both", "back and leg", "back leg", "back and legs", "back legs"), "both"),
+    },
+    "instrument": {
+        **dict.fromkeys(("odi", "oswestry", "oswestry disability index", "odi v2 1a", "odi 2 1a"), "odi"),
+        **dict.fromkeys(("rmdq", "rmq", "rmdq 24", "roland morris", "roland morris disability questionnaire"),
+                        "rmdq"),
+        **dict.fromkeys(("psfs", "patient specific functional scale"), "psfs"),
+        **dict.fromkeys(("startback", "start back", "keele start back", "keele startback", "sbst",
+                         "start back screening tool"), "startback"),
+        **dict.fromkeys(("nprs", "nrs", "numeric pain rating scale"), "nprs"),
+        **dict.fromkeys(("vas", "visual analogue scale", "visual analog scale"), "vas"),
+    },
+}
+_VOCABULARY_DEFAULT: dict[str, str] = {"side": "both"}  # a blank side means both sides
+
+# Date formats: ISO first on every value, then the caller's day order, then month names.
+_ISO_FORMATS = (
+    "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S.%f", "%Y/%m/%d", "%Y/%m/%d %H:%M", "%Y/%m/%d %H:%M:%S",
+)
+_DAY_FIRST_FORMATS = (
+    "%d/%m/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%y", "%d/%m/%y %H:%M", "%d/%m/%y %H:%M:%S",
+    "%d/%m/%Y %I:%M %p", "%d/%m/%Y %I:%M:%S %p", "%d/%m/%y %I:%M %p",
+)
+_MONTH_FIRST_FORMATS = tuple(f.replace("%d/%m", "%m/%d") for f in _DAY_FIRST_FORMATS)
+_NAMED_MONTH_FORMATS = (
+    "%d %b %Y", "%d %B %Y", "%d %b %Y %H:%M", "%d %B %Y %H:%M", "%d %b %Y %H:%M:%S", "%d %b %y",
+    "%b %d %Y", "%B %d %Y", "%b %d %Y %H:%M", "%B %d %Y %H:%M", "%b %d %Y %I:%M %p",
+    "%a %d %b %Y", "%A %d %B %Y", "%a %d %b %Y %H:%M", "%a %d %b %Y %H:%M:%S",
+)
+_NUMERIC_DATE = r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4}|\d{2})(?:(?:,\s*|\s+|T)(.*))?$"
+_ISO_DATE = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:$|[ T])")
+_NUMERIC_DATE_RE = re.compile(_NUMERIC_DATE)
+_TZ_SUFFIX = r"(?<=\d)\s*(?:Z|UTC|GMT|[+-]\d{2}:?\d{2})$"
+
+
+# ---------------------------------------------------------------------------
+# what the engine reports
+
+
+@dataclass(frozen=True)
+class FileFailure:
+    """A failure of the whole file or table: when there is one, no row is checked.
+
+    Attributes
+    ----------
+    check
+        One of :data:`FILE_CHECKS`: ``"unreadable"``, ``"unknown_table"`` or
+        ``"missing_columns"``.
+    reason
+        What is wrong, in plain words.
+    table
+        The table the rows were checked as (``""`` when unknown).
+    columns
+        For ``"missing_columns"``: the canonical names of the absent required columns.
+    """
+
+    check: str
+    reason: str
+    table: str = ""
+    columns: tuple[str, ...] = ()
+
+    def error(self, source: str | None = None) -> IngestError:
+        """The typed exception ingestion raises for this failure.
+
+        Parameters
+        ----------
+        source
+            File name for the message.
+
+        Returns
+        -------
+        IngestError
+            :class:`~analysis.errors.MissingColumnsError`,
+            :class:`~analysis.errors.UnknownTableError` or
+            :class:`~analysis.errors.UnreadableFileError`.
+        """
+        if self.check == MISSING_COLUMNS:
+            return MissingColumnsError(self.table, self.columns, source=source)
+        if self.check == UNKNOWN_TABLE:
+            return UnknownTableError(self.reason, source=source)
+        return UnreadableFileError(self.reason, source=source)
+
+
+@dataclass(frozen=True)
+class ColumnCells:
+    """The cells of one file column mapped to a canonical column, as distinct values.
+
+    Attributes
+    ----------
+    header
+        The header as written in the file.
+    codes
+        Per row, the index of its cell in ``text``; ``-1`` for an empty cell
+        (see :func:`analysis.reading.distinct_values`).
+    text
+        The distinct cells as ``str``.
+    """
+
+    header: str
+    codes: npt.NDArray[np.integer[Any]]
+    text: npt.NDArray[np.object_]
+
+
+@dataclass(frozen=True)
+class CellValidation:
+    """What :func:`validate_cells` found.
+
+    Attributes
+    ----------
+    accepted
+        The valid rows as a canonical table (exactly the columns and dtypes of
+        :mod:`analysis.schema`), rows repeating an earlier row's key removed, a
+        fresh ``RangeIndex``.
+    rejected
+        One row per problem, columns :data:`REJECTED_COLUMNS`, sorted by row and
+        then by the column's place in the table (problems of the whole row first).
+    duplicate_rows
+        Row numbers of the valid rows that repeat an earlier valid row's key.
+    warnings
+        Things that did not stop a row but that the user should know (unknown
+        exercise names, dates that could be read either way, repeated rows).
+    """
+
+    accepted: pd.DataFrame
+    rejected: pd.DataFrame
+    duplicate_rows: npt.NDArray[np.int64]
+    warnings: list[str]
+
+
+@dataclass(frozen=True)
+class FrameValidation:
+    """What :func:`validate_frame` found.
+
+    Attributes
+    ----------
+    table
+        The table checked (``""`` when the name is unknown).
+    frame
+        The rows conformed to the table (:func:`analysis.schema.conform`, fresh
+        ``RangeIndex``); empty when a file-level failure stopped the checks.
+    file_failures
+        Failures of the table as a whole (unknown table, missing required
+        columns); when there are any, ``rejected`` is empty.
+    rejected
+        One row per problem, columns :data:`REJECTED_COLUMNS`, sorted by row and
+        then by the column's place in the table; ``row`` counts as a person would
+        if the rows were written below a header (the first row is
+        :data:`FIRST_DATA_ROW`).
+    """
+
+    table: str
+    frame: pd.DataFrame
+    file_failures: tuple[FileFailure, ...]
+    rejected: pd.DataFrame
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing failed."""
+        return not self.file_failures and self.rejected.empty
+
+    def by_column(self) -> pd.DataFrame:
+        """The row failures column by column (the table's order), then rule by rule, then row by row.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``rejected`` reordered: the first row is the first problem of the
+            first column that has one (an empty required cell before a value
+            out of range or outside the vocabulary, repeated keys last).
+        """
+        spec = table_spec(self.table)
+        position = {name: i for i, name in enumerate(spec.column_names)}
+        rejected = self.rejected
+        rank = [self._rank(spec, int(row), str(column), str(check)) for row, column, check in
+                zip(rejected["row"], rejected["column"], rejected["check"], strict=True)]
+        order = np.lexsort((
+            rejected["row"].to_numpy(dtype=np.int64),
+            np.asarray(rank, dtype=np.int64),
+            np.array([position.get(c, len(position)) for c in rejected["column"]], dtype=np.int64),
+        ))
+        return rejected.iloc[order].reset_index(drop=True)
+
+    def _rank(self, spec: TableSpec, row: int, column: str, check: str) -> int:
+        """Order of the rules within a column: required, below the minimum, above the maximum, vocabulary."""
+        if check == REQUIRED:
+            return 0
+        if check == RANGE:
+            low = spec.column(column).min
+            return 1 if low is not None and float(self.value(row, column)) < low else 2
+        return {VOCABULARY: 3}.get(check, 4)
+
+    def value(self, row: int, column: str) -> Any:
+        """The value of ``column`` in the row numbered ``row`` (as stored, not as text).
+
+        Parameters
+        ----------
+        row
+            A row number of ``rejected``.
+        column
+            A canonical column.
+
+        Returns
+        -------
+        object
+            The scalar of :attr:`frame` (``pd.NA`` / ``NaT`` / ``nan`` when missing).
+        """
+        return self.frame[column].iloc[int(row) - FIRST_DATA_ROW]
+
+
+# ---------------------------------------------------------------------------
+# public API
+
+
+def check_table_name(table: str | None, source: str | None) -> str | None:
+    """Check a table name given by the caller (file level: before anything is read).
+
+    Parameters
+    ----------
+    table
+        A canonical table name, or ``None`` (to be worked out from the columns).
+    source
+        File name for the message.
+
+    Returns
+    -------
+    str or None
+        ``table`` unchanged.
+
+    Raises
+    ------
+    UnknownTableError
+        ``table`` is not one of :data:`analysis.schema.TABLES`.
+    """
+    if table is None or table in TABLES:
+        return table
+    raise UnknownTableError(f"there is no table called {table!r}; choose one of {', '.join(TABLES)}", source=source)
+
+
+def validate_cells(
+    cells: Mapping[str, ColumnCells],
+    table: str | TableSpec,
+    row_numbers: npt.NDArray[np.int64],
+    *,
+    dayfirst: bool,
+    today: date,
+    decimal_comma: bool = False,
+    scale: Mapping[str, float] | None = None,
+    patient_id: str | None = None,
+    bad_rows: Sequence[tuple[int, str]] = (),
+) -> CellValidation:
+    """Convert and check cells as written, column by column, and drop repeated rows.
+
+    Parameters
+    ----------
+    cells
+        Canonical column -> its cells. A column of the table that is not here
+        is empty in every row (a missing optional column; a required column is
+        only left out when ``patient_id`` fills it, or for ``side``).
+    table
+        The canonical table.
+    row_numbers
+        Per row, its row number in the file (header = 1).
+    dayfirst
+        Read dates such as 01/02/2026 as 1 February (True) or as January 2.
+    today
+        Dates of things that happened after this day are rejected.
+    decimal_comma
+        Read ``2,5`` as 2.5 (files whose delimiter is not a comma).
+    scale
+        Canonical column -> factor for its values (a hold in minutes: 60).
+    patient_id
+        The patient whose own file this is: fills empty ``patient_id`` cells,
+        and a row naming another patient is rejected.
+    bad_rows
+        ``(row, reason)`` of rows that could not be split into columns
+        (:attr:`analysis.reading.RawInfo.bad_rows`); reported with the check
+        ``"malformed"``.
+
+    Returns
+    -------
+    CellValidation
+        Accepted rows, rejected rows (:data:`REJECTED_COLUMNS`), repeated rows
+        and warnings.
+    """
+    spec = table_spec(table)
+    factors = scale or {}
+    numbers = np.asarray(row_numbers, dtype=np.int64)
+    n = len(numbers)
+    warn: list[str] = []
+    columns: dict[str, _Column] = {}
+    for col in spec.columns:
+        given = cells.get(col.name)
+        if given is None:
+            codes: npt.NDArray[np.integer[Any]] = np.full(n, -1, dtype=np.int64)
+            text: npt.NDArray[np.object_] = np.empty(0, dtype=object)
+        else:
+            codes, text = given.codes, given.text
+        verdict = _convert(text, col, dayfirst=dayfirst, today=today, decimal_comma=decimal_comma,
+                           scale=factors.get(col.name, 1.0),
+                           expected=patient_id if col.name == "patient_id" else None)
+        columns[col.name] = _to_rows(verdict, codes, text, col, patient_id)
+        if col.name == "exercise" and given is not None:
+            warn.extend(_unknown_exercise_warnings(verdict, codes))
+        if isinstance(verdict, _DateVerdict) and given is not None:
+            warn.extend(_date_warnings(verdict, codes, text, numbers, given.header, dayfirst))
+
+    bad_any = np.zeros(n, dtype=bool)
+    pieces: list[_Piece] = []
+    for name, c in columns.items():
+        bad_any |= c.bad
+        idx, values, reasons, checks = c.problems()
+        if idx.size:
+            pieces.append((numbers[idx], name, checks, values, reasons))
+    if {"start_date", "end_date"} <= columns.keys():
+        wrong = _end_before_start(columns["start_date"], columns["end_date"])
+        idx = np.flatnonzero(wrong)
+        if idx.size:
+            end = columns["end_date"]
+            pieces.append((numbers[idx], "end_date", np.full(idx.size, PERIOD, dtype=object),
+                           end.text[end.codes[idx]],
+                           np.full(idx.size, "the end date is before the start date", dtype=object)))
+            bad_any |= wrong
+    if bad_rows:
+        lines, why = zip(*bad_rows, strict=True)
+        pieces.append((np.asarray(lines, dtype=np.int64), "", np.full(len(lines), MALFORMED, dtype=object),
+                       np.full(len(lines), "", dtype=object), np.asarray(why, dtype=object)))
+    rejected = _rejected_frame(pieces, spec)
+
+    keep = np.flatnonzero(~bad_any)
+    duplicate_rows = np.empty(0, dtype=np.int64)
+    if spec.key and len(keep) > 1:
+        duplicated = _duplicated([columns[k].key_codes()[keep] for k in spec.key])
+        if duplicated.any():
+            duplicate_rows = numbers[keep[duplicated]]
+            keep = keep[~duplicated]
+            warn.append(_duplicate_warning(duplicate_rows, spec))
+    everything = len(keep) == n
+    accepted = pd.DataFrame({name: c.rows(None if everything else keep) for name, c in columns.items()},
+                            copy=False)
+    accepted = conform(accepted, spec)  # the schema's own guarantee of columns, order and dtypes
+    return CellValidation(accepted, rejected, duplicate_rows, warn)
+
+
+def validate_frame(frame: pd.DataFrame, table: str | TableSpec, *, keys: bool = True) -> FrameValidation:
+    """Check a table of canonical values (an in-app entry, a programme) before it is stored.
+
+    Parameters
+    ----------
+    frame
+        Rows with canonical column names; values are cast to the canonical
+        dtypes first (:func:`analysis.schema.conform`, which raises on a value
+        that cannot be cast, such as 2.5 in a count).
+    table
+        The canonical table.
+    keys
+        Also report rows that repeat the key of an earlier row (check ``"duplicate"``).
+
+    Returns
+    -------
+    FrameValidation
+        File-level failures first: an unknown table, then required columns the
+        frame does not have (no row is checked then). Otherwise every empty
+        required cell (``"required"``), number outside its column's range
+        (``"range"``), word outside its vocabulary (``"vocabulary"``) and, with
+        ``keys``, repeated key (``"duplicate"``).
+    """
+    name = table.name if isinstance(table, TableSpec) else str(table)
+    if not isinstance(table, TableSpec) and table not in TABLES:
+        failure = FileFailure(UNKNOWN_TABLE, f"there is no table called {name!r}; choose one of {', '.join(TABLES)}")
+        return FrameValidation("", frame.iloc[0:0], (failure,), empty_rejected())
+    spec = table_spec(table)
+    missing = tuple(c for c in spec.required if c not in frame.columns)
+    if missing:
+        failure = FileFailure(MISSING_COLUMNS, f"the {spec.name} rows have no {', '.join(missing)}", spec.name,
+                              missing)
+        return FrameValidation(spec.name, conform(frame.iloc[0:0], spec), (failure,), empty_rejected())
+    conformed = conform(frame, spec).reset_index(drop=True)
+    numbers = np.arange(len(conformed), dtype=np.int64) + FIRST_DATA_ROW
+    pieces: list[_Piece] = []
+    for col in spec.columns:
+        values = conformed[col.name]
+        missing_value = values.isna().to_numpy()
+        checks = np.full(len(conformed), None, dtype=object)
+        reasons = np.full(len(conformed), None, dtype=object)
+        if col.required:
+            checks[missing_value] = REQUIRED
+            reasons[missing_value] = f"{_label(col)} is missing; every row needs one"
+        if col.is_numeric and (col.min is not None or col.max is not None):
+            numbers_ = values.to_numpy(dtype=float, na_value=np.nan)
+            ok, rule = _number_problems(numbers_, col)
+            wrong = ~ok & ~missing_value
+            checks[wrong] = rule[wrong]
+            reasons[wrong] = [f"{_label(col)} must be {_number_rule(col, col.dtype == 'Int64')}; got {v:g}"
+                              for v in numbers_[wrong]]
+        if col.allowed is not None:
+            outside = ~missing_value & ~values.isin(col.allowed).to_numpy()
+            checks[outside] = VOCABULARY
+            reasons[outside] = [f"{_label(col)} must be {col.range_text()}; got {v!r}" for v in values[outside]]
+        idx = np.flatnonzero(checks != None)  # noqa: E711 - element-wise
+        if idx.size:
+            text = np.array(["" if m else _value_text(v) for v, m in
+                             zip(values.iloc[idx], missing_value[idx], strict=True)], dtype=object)
+            pieces.append((numbers[idx], col.name, checks[idx], text, reasons[idx]))
+    if keys and spec.key and len(conformed) > 1:
+        codes = [pd.factorize(conformed[k], use_na_sentinel=False)[0].astype(np.int64) for k in spec.key]
+        idx = np.flatnonzero(_duplicated(codes))
+        if idx.size:
+            labels = [COLUMN_LABELS.get(k, k) for k in spec.key]
+            pieces.append((numbers[idx], "", np.full(idx.size, DUPLICATE, dtype=object),
+                           np.full(idx.size, "", dtype=object),
+                           np.full(idx.size, f"this row repeats an earlier row with the same {_and(labels)}",
+                                   dtype=object)))
+    return FrameValidation(spec.name, conformed, (), _rejected_frame(pieces, spec))
+
+
+def empty_rejected() -> pd.DataFrame:
+    """An empty row-failure table with the columns and dtypes of :data:`REJECTED_COLUMNS`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``row`` int64, the other columns pandas ``string``.
+    """
+    return pd.DataFrame({
+        "row": np.empty(0, dtype=np.int64),
+        "column": pd.array([], dtype="string"),
+        "check": pd.array([], dtype="string"),
+        "value": pd.array([], dtype="string"),
+        "reason": pd.array([], dtype="string"),
+    })
+
+
+# ---------------------------------------------------------------------------
+# per column: values and verdicts
+
+_Piece = tuple[npt.NDArray[np.int64], str, npt.NDArray[np.object_], npt.NDArray[np.object_], npt.NDArray[np.object_]]
+
+
+def _strip(text: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
+    return np.array([t.strip() for t in text], dtype=object)
+
+
+def _blank_text(text: npt.NDArray[np.object_]) -> npt.NDArray[np.bool_]:
+    return np.array([not t.strip() for t in text], dtype=bool)
+
+
+def _none_where(mask: npt.NDArray[np.bool_], values: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
+    """``values`` with ``None`` where ``mask`` is true."""
+    out: npt.NDArray[np.object_] = np.where(mask, cast(Any, None), values)
+    return out
+
+
+def _with_sentinel(per_unique: npt.NDArray[Any], fill: Any) -> npt.NDArray[Any]:
+    """Append the value for empty cells, so that ``out[codes]`` maps code -1 to ``fill``."""
+    return np.append(per_unique, np.array([fill], dtype=per_unique.dtype))
+
+
+@dataclass
+class _Verdict:
+    """Per distinct value: canonical value, whether it is empty, why it is invalid and by which rule (None if valid)."""
+
+    values: Any
+    blank: npt.NDArray[np.bool_]
+    reason: npt.NDArray[np.object_]
+    check: npt.NDArray[np.object_]
+
+
+@dataclass
+class _Column:
+    """One canonical column after conversion: values per distinct cell, and per row of the file."""
+
+    values: Any  # canonical value per distinct cell
+    fill: Any  # value of an empty cell (None = missing)
+    codes: npt.NDArray[np.integer[Any]]  # per row: index into ``values`` (-1 = empty cell)
+    bad: npt.NDArray[np.bool_]  # per row: the cell is rejected
+    reason: npt.NDArray[np.object_]  # why, per distinct cell plus one for empty cells (None = valid)
+    check: npt.NDArray[np.object_]  # the rule that failed, per distinct cell plus one for empty cells
+    text: npt.NDArray[np.object_]  # cell as written, per distinct cell plus "" for empty cells
+
+    def problems(
+        self,
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.object_], npt.NDArray[np.object_], npt.NDArray[np.object_]]:
+        """Positions of the rejected rows, their cells as written, the reasons and the rules."""
+        idx = np.flatnonzero(self.bad)
+        codes = self.codes[idx]
+        return idx, self.text[codes], self.reason[codes], self.check[codes]
+
+    def rows(self, positions: npt.NDArray[np.intp] | None = None) -> Any:
+        """Canonical values of the rows at ``positions`` (all rows when None)."""
+        codes = self.codes if positions is None else self.codes[positions]
+        return pd.api.extensions.take(self.values, codes, allow_fill=True, fill_value=self.fill)
+
+    def key_codes(self) -> npt.NDArray[np.int64]:
+        """Per row, an integer that is equal for equal canonical values (for duplicate detection)."""
+        extended = pd.api.extensions.take(self.values, np.append(np.arange(len(self.values)), -1),
+                                          allow_fill=True, fill_value=self.fill)
+        distinct, _ = pd.factorize(cast(Any, extended), use_na_sentinel=False)
+        codes: npt.NDArray[np.int64] = distinct.astype(np.int64)[self.codes]
+        return codes
+
+
+def _empty_reasons(k: int) -> npt.NDArray[np.object_]:
+    return np.full(k, None, dtype=object)
+
+
+def _label(col: ColumnSpec) -> str:
+    return COLUMN_LABELS.get(col.name, col.name)
+
+
+def _and(words: Sequence[str]) -> str:
+    """``"a"``, ``"a and b"``, ``"a, b and c"``."""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _value_text(value: Any) -> str:
+    """A stored value as text for the ``value`` column (a whole float without ``.0``)."""
+    return cell_text(value.item() if isinstance(value, np.generic) else value)
+
+
+# ---------------------------------------------------------------------------
+# converters: distinct text values -> canonical values + reasons + rules
+
+
+def _convert_text(text: npt.NDArray[np.object_], col: ColumnSpec, expected: str | None = None) -> _Verdict:
+    stripped = _strip(text)
+    blank = stripped == ""
+    reason = _empty_reasons(len(text))
+    check = _empty_reasons(len(text))
+    if expected is not None:
+        other = ~blank & (stripped != expected)
+        reason[other] = [f"this row belongs to patient {v}, not to you" for v in stripped[other]]
+        check[other] = PATIENT
+    values = pd.array(_none_where(blank, stripped), dtype="string")
+    return _Verdict(values, blank, reason, check)
+
+
+def _convert_free_text(text: npt.NDArray[np.object_], col: ColumnSpec) -> _Verdict:
+    blank = _blank_text(text)
+    values = pd.array(_none_where(blank, text), dtype="string")  # kept verbatim, never interpreted
+    return _Verdict(values, blank, _empty_reasons(len(text)), _empty_reasons(len(text)))
+
+
+def _convert_exercise(text: npt.NDArray[np.object_], col: ColumnSpec) -> _Verdict:
+    stripped = _strip(text)
+    blank = stripped == ""
+    names = normalise_exercises(pd.Series(_none_where(blank, stripped), dtype=object))
+    none = _empty_reasons(len(text))
+    return _Verdict(pd.array(cast(Any, names), dtype="string"), blank, none, none.copy())
+
+
+def _convert_vocabulary(text: npt.NDArray[np.object_], col: ColumnSpec) -> _Verdict:
+    words = {_fold_vocabulary(a, col.name): a for a in col.allowed or ()}
+    words.update(_VOCABULARY.get(col.name, {}))
+    default = _VOCABULARY_DEFAULT.get(col.name)
+    folded = [_fold_vocabulary(t, col.name) for t in text]
+    blank = np.array([f == "" for f in folded], dtype=bool)
+    mapped = [words.get(f) for f in folded]
+    reason = _empty_reasons(len(text))
+    check = _empty_reasons(len(text))
+    for i, (m, b) in enumerate(zip(mapped, blank, strict=True)):
+        if b:
+            mapped[i] = default
+        elif m is None:
+            reason[i] = f"{_label(col)} must be {col.range_text()}; got {text[i].strip()!r}"
+            check[i] = VOCABULARY
+    if default is not None:
+        blank = np.zeros(len(text), dtype=bool)  # a blank side is a value (both), not a gap
+    return _Verdict(pd.array(mapped, dtype="string"), blank, reason, check)
+
+
+def _fold_vocabulary(value: str, column: str) -> str:
+    if column == "age_band":  # "40 - 49", "40–49", "40 to 49", "80 plus" -> "40-49", "80+"
+        text = re.sub(r"\s+", "", value.lower().replace("\u2013", "-").replace("\u2014", "-"))
+        text = re.sub(r"^(\d+)to(\d+)$", r"\1-\2", text)
+        return re.sub(r"^(\d+)(plus|andover|ormore)$", r"\1+", text)
+    return fold_header(value)
+
+
+def _parse_numbers(
+    text: npt.NDArray[np.object_], decimal_comma: bool
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """Numbers from text: float values (NaN where not a number) and the mask of empty cells."""
+    stripped = pd.Series(_strip(text), dtype=object)
+    blank = stripped.str.lower().isin(_NA_TOKENS).to_numpy()
+    if decimal_comma:
+        stripped = stripped.str.replace(r"^([+-]?\d*),(\d+)$", r"\1.\2", regex=True)
+    numbers = pd.to_numeric(stripped.where(~blank, None), errors="coerce")
+    return np.asarray(numbers, dtype=float), blank
+
+
+def _number_rule(col: ColumnSpec, whole: bool) -> str:
+    kind = "a whole number" if whole else "a number"
+    if col.min is not None and col.max is not None:
+        return f"{kind} from {col.min:g} to {col.max:g}"
+    return f"{kind} {col.range_text()}".rstrip()
+
+
+def _range_ok(values: npt.NDArray[np.float64], col: ColumnSpec) -> npt.NDArray[np.bool_]:
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(values)
+        if col.min is not None:
+            ok &= values >= col.min
+        if col.max is not None:
+            ok &= values <= col.max
+    return ok
+
+
+def _number_problems(
+    values: npt.NDArray[np.float64], col: ColumnSpec
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.object_]]:
+    """Which numbers are valid for ``col`` (finite, in range, whole for a count), and else which rule failed."""
+    ok = _range_ok(values, col)
+    if col.dtype == "Int64":
+        with np.errstate(invalid="ignore"):
+            ok &= np.floor(values) == values
+    rule = np.where(~np.isfinite(values), NUMBER, np.where(_range_ok(values, col), WHOLE_NUMBER, RANGE))
+    return ok, rule.astype(object)
+
+
+def _convert_number(text: npt.NDArray[np.object_], col: ColumnSpec, decimal_comma: bool, scale: float) -> _Verdict:
+    values, blank = _parse_numbers(text, decimal_comma)
+    values = values * scale
+    whole = col.dtype == "Int64"
+    ok, rule = _number_problems(values, col)
+    bad = ~ok & ~blank
+    reason = _empty_reasons(len(text))
+    check = _empty_reasons(len(text))
+    unit = " (read in minutes and converted to seconds)" if scale != 1 else ""
+    reason[bad] = [f"{_label(col)} must be {_number_rule(col, whole)}; got {t.strip()}{unit}" for t in text[bad]]
+    check[bad] = rule[bad]
+    if whole:
+        arr: Any = pd.arrays.IntegerArray(np.where(ok, values, 0).astype(np.int64), ~ok)
+    else:
+        arr = np.where(ok, values, np.nan)
+    return _Verdict(arr, blank, reason, check)
+
+
+def _convert_boolean(text: npt.NDArray[np.object_], col: ColumnSpec) -> _Verdict:
+    lowered = [t.strip().lower() for t in text]
+    blank = np.array([t in _NA_TOKENS for t in lowered], dtype=bool)
+    is_true = np.array([t in _TRUE for t in lowered], dtype=bool)
+    is_false = np.array([t in _FALSE for t in lowered], dtype=bool)
+    bad = ~(is_true | is_false | blank)
+    reason = _empty_reasons(len(text))
+    check = _empty_reasons(len(text))
+    reason[bad] = [f"{_label(col)} must be yes or no; got {t.strip()!r}" for t in text[bad]]
+    check[bad] = YES_NO
+    return _Verdict(pd.arrays.BooleanArray(is_true, ~(is_true | is_false)), blank, reason, check)
+
+
+@dataclass
+class _DateVerdict(_Verdict):
+    ambiguous: npt.NDArray[np.bool_]  # read by the caller's day order although the other order would also work
+    contradicts: npt.NDArray[np.bool_]  # impossible under the caller's day order, possible under the other
+
+
+def _parse_with(values: pd.Series[Any], formats: Sequence[str]) -> npt.NDArray[Any]:
+    """Parse text with the first matching format of ``formats`` (per value); NaT where none matches."""
+    out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[ns]")
+    todo = np.arange(len(values))
+    order = list(formats)
+    if len(values) > 500:  # try the formats in the order they fit a sample, so most values parse at once
+        sample = values.iloc[:200]
+        hits = {f: int(pd.to_datetime(sample, format=f, errors="coerce").notna().sum()) for f in formats}
+        order.sort(key=lambda f: -hits[f])
+    for fmt in order:
+        if todo.size == 0:
+            break
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            parsed = pd.to_datetime(values.iloc[todo], format=fmt, errors="coerce")
+        if getattr(parsed.dt, "tz", None) is not None:  # pragma: no cover - formats carry no zone
+            parsed = parsed.dt.tz_localize(None)
+        found = parsed.to_numpy(dtype="datetime64[ns]")
+        ok = ~np.isnat(found)
+        out[todo[ok]] = found[ok]
+        todo = todo[~ok]
+    return out
+
+
+def _convert_datetime(text: npt.NDArray[Any], col: ColumnSpec, dayfirst: bool, today: date) -> _DateVerdict:
+    stripped = pd.Series(_strip(text), dtype=object)
+    blank = stripped.str.lower().isin(_NA_TOKENS).to_numpy()
+    k = len(text)
+    out = np.full(k, np.datetime64("NaT"), dtype="datetime64[ns]")
+    todo = np.flatnonzero(~blank)
+    # 1. ISO 8601 on every value
+    if todo.size:
+        out[todo] = _parse_with(stripped.iloc[todo], _ISO_FORMATS)
+        todo = todo[np.isnat(out[todo])]
+    # 2. numeric day/month dates in the caller's order, only on what ISO did not read
+    numeric = np.zeros(k, dtype=bool)
+    if todo.size:
+        normal = stripped.iloc[todo].str.replace(_NUMERIC_DATE, r"\1/\2/\3 \4", regex=True).str.strip()
+        parsed = _parse_with(normal, _DAY_FIRST_FORMATS if dayfirst else _MONTH_FIRST_FORMATS)
+        ok = ~np.isnat(parsed)
+        out[todo[ok]] = parsed[ok]
+        numeric[todo[ok]] = True
+        todo = todo[~ok]
+    # 3. month names ("3 Feb 2026", "Feb 3, 2026", "15 Sep 2025, 07:48"), then a stripped time zone
+    if todo.size:
+        named = (stripped.iloc[todo].str.replace(r"(\d)(st|nd|rd|th)\b", r"\1", regex=True)
+                 .str.replace(",", " ").str.replace(r"(?<=[A-Za-z\d])-(?=[A-Za-z\d])", " ", regex=True)
+                 .str.replace(r"\s+", " ", regex=True).str.strip())
+        parsed = _parse_with(named, _NAMED_MONTH_FORMATS)
+        ok = ~np.isnat(parsed)
+        out[todo[ok]] = parsed[ok]
+        todo = todo[~ok]
+    if todo.size:
+        zoneless = stripped.iloc[todo].str.replace(_TZ_SUFFIX, "", regex=True)
+        changed = (zoneless != stripped.iloc[todo]).to_numpy()
+        if changed.any():
+            parsed = _parse_with(zoneless[changed], _ISO_FORMATS)
+            ok = ~np.isnat(parsed)
+            out[todo[changed][ok]] = parsed[ok]
+            todo = todo[np.isnat(out[todo])]
+    reason = _empty_reasons(k)
+    check = _empty_reasons(k)
+    contradicts = np.zeros(k, dtype=bool)
+    order = "day-first (day/month/year)" if dayfirst else "month-first (month/day/year)"
+    other = "month-first" if dayfirst else "day-first"
+    for i in todo:
+        reason[i], contradicts[i] = _date_problem(stripped.iloc[i], dayfirst, order, other)
+        check[i] = DATE
+    # 4. dates that parse but cannot be right
+    if col.date_only:
+        out = out.astype("datetime64[D]").astype("datetime64[ns]")
+    parsed_ok = ~np.isnat(out)
+    too_old = parsed_ok & (out < np.datetime64("1900-01-01"))
+    reason[too_old] = [f"{_label(col)} {t.strip()!r} is before 1900; check the year" for t in text[too_old]]
+    check[too_old] = TOO_EARLY
+    if col.name in _HAPPENED:
+        tomorrow = np.datetime64(today + timedelta(days=1), "ns")
+        future = parsed_ok & (out >= tomorrow)
+        reason[future] = [f"{_label(col)} {t.strip()!r} is in the future (today is {today.isoformat()})"
+                          for t in text[future]]
+        check[future] = FUTURE
+    out[np.array([r is not None for r in reason], dtype=bool)] = np.datetime64("NaT")
+    ambiguous = np.zeros(k, dtype=bool)
+    if numeric.any():
+        parts = stripped[numeric].str.extract(_NUMERIC_DATE).iloc[:, :2]
+        first = pd.to_numeric(parts[0], errors="coerce").to_numpy(dtype=float)
+        second = pd.to_numeric(parts[1], errors="coerce").to_numpy(dtype=float)
+        ambiguous[numeric] = (first <= 12) & (second <= 12) & (first != second)
+    ambiguous &= ~np.isnat(out)  # a date rejected for another reason is reported as that
+    return _DateVerdict(out, blank, reason, check, ambiguous, contradicts)
+
+
+def _date_problem(value: str, dayfirst: bool, order: str, other: str) -> tuple[str, bool]:
+    """Why a date could not be read, in plain words; and whether the other day order would read it."""
+    iso = _ISO_DATE.match(value)
+    numeric = _NUMERIC_DATE_RE.match(value)
+    if iso:
+        year, month, day = (int(g) for g in iso.groups())
+        problem = _calendar_problem(year, month, day)
+        if problem:
+            return f"{value!r} is not a real date: {problem}", False
+    elif numeric:
+        first, second, year_text = int(numeric.group(1)), int(numeric.group(2)), numeric.group(3)
+        year = int(year_text) + (2000 if len(year_text) == 2 else 0)
+        day, month = (first, second) if dayfirst else (second, first)
+        problem = _calendar_problem(year, month, day)
+        if problem:
+            if not _calendar_problem(year, day, month):
+                return (f"{value!r} is not a date when dates are read {order}: {problem}. If this file "
+                        f"writes dates {other}, read it {other}"), True
+            return f"{value!r} is not a real date: {problem}", False
+    return (f"{value!r} is not a date that can be read; write dates like 2026-09-08 or "
+            f"2026-09-08 07:30", False)
+
+
+def _calendar_problem(year: int, month: int, day: int) -> str:
+    if not 1 <= month <= 12:
+        return f"there is no month {month}"
+    if not 1 <= year <= 9999:
+        return f"there is no year {year}"
+    days = calendar.monthrange(year, month)[1]
+    if not 1 <= day <= days:
+        return f"{calendar.month_name[month]} {year} has no day {day}"
+    return ""
+
+
+# ---------------------------------------------------------------------------
+# rows
+
+
+def _convert(
+    text: npt.NDArray[Any], col: ColumnSpec, *, dayfirst: bool, today: date, decimal_comma: bool, scale: float,
+    expected: str | None,
+) -> _Verdict:
+    if col.is_datetime:
+        return _convert_datetime(text, col, dayfirst, today)
+    if col.is_numeric:
+        return _convert_number(text, col, decimal_comma, scale)
+    if col.dtype == "boolean":
+        return _convert_boolean(text, col)
+    if col.name == "exercise":
+        return _convert_exercise(text, col)
+    if col.allowed is not None:
+        return _convert_vocabulary(text, col)
+    if col.name in ("notes", "condition_notes"):
+        return _convert_free_text(text, col)
+    return _convert_text(text, col, expected)
+
+
+def _to_rows(verdict: _Verdict, codes: npt.NDArray[Any], text: npt.NDArray[Any], col: ColumnSpec,
+             patient_id: str | None) -> _Column:
+    """Per-row problems and reasons from the verdict on the distinct values."""
+    reason_u = _with_sentinel(verdict.reason, None)
+    check_u = _with_sentinel(verdict.check, None)
+    bad_u = np.array([r is not None for r in reason_u], dtype=bool)
+    fill = patient_id if col.name == "patient_id" else _VOCABULARY_DEFAULT.get(col.name)
+    if col.required and fill is None:  # an empty required cell is a problem of its own
+        blank_u = _with_sentinel(verdict.blank, True)
+        reason_u[blank_u] = f"{_label(col)} is missing; every row needs one"
+        check_u[blank_u] = REQUIRED
+        bad_u |= blank_u
+    text_u = _with_sentinel(np.asarray(text, dtype=object), "")
+    return _Column(verdict.values, fill, codes, bad_u[codes], reason_u, check_u, text_u)
+
+
+def _duplicated(key_codes: list[npt.NDArray[Any]]) -> npt.NDArray[Any]:
+    """Rows whose combination of key codes appeared on an earlier row."""
+    combined = np.zeros(len(key_codes[0]), dtype=np.int64)
+    radix = 1
+    for codes in key_codes:
+        width = int(codes.max()) + 1 if len(codes) else 1
+        radix *= width
+        if radix >= 2**62:  # too many combinations for one integer: let pandas hash the columns
+            frame = pd.DataFrame(dict(enumerate(key_codes)), copy=False)
+            return frame.duplicated(keep="first").to_numpy()
+        combined = combined * width + codes
+    return pd.Series(combined, copy=False).duplicated(keep="first").to_numpy()
+
+
+def _end_before_start(start: _Column, end: _Column) -> npt.NDArray[Any]:
+    """Rows of a prescription period whose (valid) end date is before its start date."""
+    s = np.asarray(start.rows(), dtype="datetime64[ns]")
+    e = np.asarray(end.rows(), dtype="datetime64[ns]")
+    wrong: npt.NDArray[np.bool_] = ~np.isnat(s) & ~np.isnat(e) & (e < s) & ~end.bad
+    return wrong
+
+
+def _rejected_frame(pieces: list[_Piece], spec: TableSpec) -> pd.DataFrame:
+    """The row failures as one table (:data:`REJECTED_COLUMNS`), by row, then by the column's place."""
+    if not pieces:
+        return empty_rejected()
+    rows = np.concatenate([p[0] for p in pieces]).astype(np.int64)
+    cols = np.concatenate([np.full(len(p[0]), p[1], dtype=object) for p in pieces])
+    checks = np.concatenate([np.asarray(p[2], dtype=object) for p in pieces])
+    values = np.concatenate([np.asarray(p[3], dtype=object) for p in pieces])
+    reasons = np.concatenate([np.asarray(p[4], dtype=object) for p in pieces])
+    position = {name: i for i, name in enumerate(["", *spec.column_names])}
+    order = np.lexsort((np.array([position[c] for c in cols], dtype=np.int64), rows))
+    return pd.DataFrame({
+        "row": rows[order],
+        "column": pd.array(cols[order], dtype="string"),
+        "check": pd.array(checks[order], dtype="string"),
+        "value": pd.array(values[order], dtype="string"),
+        "reason": pd.array(reasons[order], dtype="string"),
+    })
+
+
+# ---------------------------------------------------------------------------
+# warnings
+
+
+def _rows_text(rows: npt.NDArray[Any]) -> str:
+    """``"row 5"`` or ``"rows 5, 9 and 12 more"``."""
+    shown = ", ".join(str(r) for r in rows[:_MAX_LISTED])
+    more = len(rows) - _MAX_LISTED
+    return ("row " if len(rows) == 1 else "rows ") + shown + (f" and {more} more" if more > 0 else "")
+
+
+def _unknown_exercise_warnings(verdict: _Verdict, codes: npt.NDArray[Any]) -> list[str]:
+    names = np.asarray(verdict.values.to_numpy(dtype=object, na_value=None), dtype=object)
+    unknown = np.array([n is not None and not is_known(n) for n in names], dtype=bool)
+    if not unknown.any():
+        return []
+    counts = np.bincount(codes[codes >= 0], minlength=len(names))
+    per_name = pd.Series(counts[unknown], index=pd.Index(names[unknown], dtype=object)).groupby(level=0,
+                                                                                              sort=False).sum()
+    per_name = per_name.sort_values(ascending=False, kind="stable")
+    out = [f"exercise {name!r} is not in the exercise list ({count} row{'s' if count != 1 else ''}); "
+           "it was kept as written" for name, count in per_name.head(_MAX_LISTED).items()]
+    if len(per_name) > _MAX_LISTED:
+        rest = per_name.iloc[_MAX_LISTED:]
+        out.append(f"{len(rest)} more exercise names are not in the exercise list ({int(rest.sum())} rows); "
+                   "they were kept as written")
+    return out
+
+
+def _date_warnings(verdict: _DateVerdict, codes: npt.NDArray[Any], text: npt.NDArray[Any], numbers: npt.NDArray[Any],
+                   header: str, dayfirst: bool) -> list[str]:
+    out = []
+    order, other = ("day-first", "month-first") if dayfirst else ("month-first", "day-first")
+    contradicting = _with_sentinel(verdict.contradicts, False)[codes]
+    if contradicting.any():
+        rows = numbers[contradicting]
+        example = text[codes[contradicting][0]].strip()
+        one = len(rows) == 1
+        out.append(
+            f"dates were read {order}, but {len(rows)} value{'' if one else 's'} of {header!r} "
+            f"(e.g. {example!r}) only make{'s' if one else ''} sense {other}: {_rows_text(rows)} "
+            f"{'was' if one else 'were'} rejected. If the file writes dates {other}, read it {other}")
+    ambiguous = _with_sentinel(verdict.ambiguous, False)[codes]
+    if ambiguous.any():
+        example = text[codes[ambiguous][0]].strip()
+        when = pd.Timestamp(verdict.values[codes[ambiguous][0]])
+        one = int(ambiguous.sum()) == 1
+        out.append(
+            f"{int(ambiguous.sum())} date{'' if one else 's'} of {header!r} such as "
+            f"{example!r} could be read either way; {'it was' if one else 'they were'} read {order} "
+            f"({when.day} {when.month_name()} {when.year}). If the file writes dates {other}, read it {other}")
+    return out
+
+
+def _duplicate_warning(rows: npt.NDArray[Any], spec: TableSpec) -> str:
+    key = _and([COLUMN_LABELS.get(k, k) for k in spec.key])
+    many = len(rows) != 1
+    return (f"{len(rows)} row{'s' if many else ''} repeat{'' if many else 's'} an earlier row with the same "
+            f"{key} and {'were' if many else 'was'} counted once ({_rows_text(rows)}); the first was kept")
