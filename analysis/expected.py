@@ -113,6 +113,9 @@ __all__ = [
     "fold_of",
     "decile_table",
     "FunnelResult",
+    "TERM_LABELS",
+    "effects_table",
+    "methods_text",
 ]
 
 #: Fewest completed programmes (patients) the model is fitted on; below it every function
@@ -1541,3 +1544,121 @@ def _restrict(inputs: ExpectedInputs, patients: np.ndarray, up_to_week: int) -> 
     wk = inputs.weeks.loc[inputs.weeks["patient_id"].isin(patients).to_numpy(bool)
                           & (inputs.weeks["week"] <= up_to_week).to_numpy(bool)]
     return dataclasses.replace(inputs, covariates=cov.reset_index(drop=True), weeks=wk.reset_index(drop=True))
+
+
+# =========================================================================== words
+
+
+#: Plain-language meaning of each fixed-effect term (points of weekly pain per unit).
+TERM_LABELS: dict[str, str] = {
+    "Intercept": "weekly pain at t = 0 (week 1) for average covariates and the reference categories",
+    "t": "change per week (reference patient)",
+    "t2": "curvature per week squared",
+    "bp": "per point of baseline pain",
+    "age10": "per 10 years of age",
+    "age_missing": "age band not recorded",
+    "sb_medium": "STarT Back medium vs low risk",
+    "sb_high": "STarT Back high vs low risk",
+    "sb_missing": "STarT Back not recorded vs low risk",
+    "odi10": "per 10 points of baseline ODI",
+    "odi_missing": "no baseline ODI",
+    "sex_male": "male vs female",
+    "sex_other": "other vs female",
+    "sex_missing": "sex not recorded vs female",
+    "t_bp": "change per week, per point of baseline pain",
+    "t_age10": "change per week, per 10 years of age",
+    "t_sb_medium": "change per week, STarT Back medium vs low",
+    "t_sb_high": "change per week, STarT Back high vs low",
+    "t_sb_missing": "change per week, STarT Back not recorded vs low",
+    "t_odi10": "change per week, per 10 points of baseline ODI",
+    "t_odi_missing": "change per week, no baseline ODI",
+    "t_sex_male": "change per week, male vs female",
+    "t_sex_missing": "change per week, sex not recorded vs female",
+}
+
+
+def effects_table(model: ExpectedCourseModel) -> pd.DataFrame:
+    """The fixed effects with their meaning: ``term``, ``meaning``, ``estimate``, ``ci_low``, ``ci_high``, ``p``.
+
+    Units: points of weekly pain (NPRS 0-10) per unit of the term; terms starting ``t_`` are
+    differences in the weekly change (negative = pain falls faster).
+    """
+    fe = model.fixed_effects
+    out = pd.DataFrame({
+        "term": fe["term"].astype("string"),
+        "meaning": pd.array([TERM_LABELS.get(str(t), str(t)) for t in fe["term"]], dtype="string"),
+        "estimate": fe["estimate"].to_numpy(float),
+        "ci_low": fe["ci_low"].to_numpy(float),
+        "ci_high": fe["ci_high"].to_numpy(float),
+        "p": fe["p"].to_numpy(float),
+    })
+    return out
+
+
+def methods_text(model: ExpectedCourseModel | NotEnoughData, cal: CalibrationResult | None = None) -> str:
+    """The methods paragraph of the expected-course comparison, for the report and the notebook.
+
+    Parameters
+    ----------
+    model
+        :func:`fit_expected_course` output.
+    cal
+        :func:`calibration` output for the same data, to state the coverage and the error.
+
+    Returns
+    -------
+    str
+        What was fitted on what, the covariates, the interval and the status rule, the
+        cross-validated calibration and the limits; or why there is no model yet.
+    """
+    if isinstance(model, NotEnoughData):
+        return (f"Expected course (docs/clinical-reference.md section 10): {model.message}. The comparison with "
+                "similar patients is shown once the clinic has enough completed programmes.")
+    spec = model.spec
+    used = [c for c in spec.covariates
+            if any(_SLOT_OF.get(term.removeprefix("t_")) == c for term in model.terms)]
+    names = {"baseline_pain": "baseline pain (mean of programme days 0-6)", "age": "age band",
+             "startback": "STarT Back risk group", "baseline_odi": "baseline ODI", "sex": "sex"}
+    slope = [names[c].split(" (")[0] for c in spec.slope_covariates if any(
+        t.startswith("t_") and _SLOT_OF.get(t[2:]) == c for t in model.terms)]
+    left_out = [names[c] for c in spec.covariates if c not in used]
+    level = f"{spec.interval * 100:.0f} %"
+    g = model.re_cov
+    lines = [
+        "Expected course (docs/clinical-reference.md section 10). A linear mixed model of weekly mean pain "
+        f"(NPRS: the mean of the daily means of a programme week rated on at least {model.min_days} days) over "
+        f"programme weeks {spec.first_week}-{model.max_week}, with a random intercept and a random slope of week "
+        f"per patient, was fitted by REML (statsmodels MixedLM) on the {model.n_patients} programmes completed by "
+        f"{model.as_of.date().isoformat()} ({model.n_obs} patient-weeks).",
+        "Covariates: " + ", ".join(names[c] for c in used)
+        + (f"; {' and '.join(slope)} also with week (the rate of recovery)" if slope else "")
+        + (f"; not used because they did not vary or were not recorded: {', '.join(left_out)}" if left_out else "")
+        + ". A covariate not recorded enters as its own category.",
+        f"Between patients the SD of the level was {math.sqrt(max(g[0, 0], 0)):.2f} points and of the weekly "
+        f"change {math.sqrt(max(g[1, 1], 0)):.2f} points a week; a week's mean varied around the patient's own "
+        f"line with SD {math.sqrt(model.residual_var):.2f} points.",
+        f"For each patient the expected weekly pain and an {level} prediction interval come from the baseline "
+        "alone: the fixed effects, the between-patient variance and the residual variance of a weekly mean, plus "
+        "the uncertainty of the fixed effects. A patient whose mean pain of the last "
+        f"{spec.recent_weeks} complete weeks lies above the interval is 'behind expected', below it 'ahead of "
+        "expected'; assessment starts once week 2 is complete.",
+    ]
+    if cal is not None and cal.status == "calibrated":
+        lines.append(
+            f"In {cal.folds}-fold cross-validation by patient ({cal.n_patients} patients, {cal.n_weeks} held-out "
+            f"patient-weeks) the {level} interval covered {cal.coverage * 100:.0f} % of the held-out weeks and the "
+            f"mean absolute error of the expected value was {cal.mae:.2f} points."
+            + (f" The folds were fitted on fewer than the minimum of {spec.min_patients} patients."
+               if cal.fits_below_minimum else "")
+        )
+    lines.append(
+        "This is a comparison with similar patients of this clinic, not a diagnosis: with an "
+        f"{level} interval, 1 in {round(2 / (1 - spec.interval))} patients who are like the clinic's completed "
+        "programmes is above it by chance at any week. Limits: observational data of one clinic (the comparison "
+        "inherits who completed a programme there); a straight-line course per patient; the variance components "
+        "are plugged in, so intervals are slightly too narrow with few patients; weeks with fewer rated days are "
+        "noisier than the model assumes."
+    )
+    if not model.converged:  # pragma: no cover - non-converged fits are refused by fit_expected_course
+        lines.append("Caution: the model fit did not converge.")
+    return " ".join(lines)

@@ -69,13 +69,15 @@ def add_expected_band(ax: Any, course: pd.DataFrame, *, x: str = "week", given_w
         xs = weeks
     else:
         raise ValueError(f"x must be 'week' or 'day', got {x!r}")
-    colour = _OWN if given_weeks else _BAND
-    default = (f"given this patient's weeks so far ({level:.0%})" if given_weeks
-               else f"similar patients of this clinic ({level:.0%})")
-    ax.fill_between(xs, lower, upper, color=colour, alpha=0.18 if not given_weeks else 0.0,
-                    hatch=None if not given_weeks else "///", edgecolor=colour if given_weeks else None,
-                    linewidth=0, label=label or default)
-    ax.plot(xs, mean, color=colour, lw=1.6, ls="--" if given_weeks else "-")
+    default = (f"given this patient's weeks so far ({level * 100:.0f} %)" if given_weeks
+               else f"similar patients of this clinic ({level * 100:.0f} %)")
+    if given_weeks:  # dashed line and dashed interval limits, so the shaded band stays readable
+        ax.plot(xs, mean, color=_OWN, lw=1.6, ls="--", label=label or default)
+        ax.plot(xs, lower, color=_OWN, lw=0.9, ls=":")
+        ax.plot(xs, upper, color=_OWN, lw=0.9, ls=":")
+    else:
+        ax.fill_between(xs, lower, upper, color=_BAND, alpha=0.25, linewidth=0, label=label or default)
+        ax.plot(xs, mean, color=_BAND, lw=1.6)
 
 
 def plot_expected_course(course: pd.DataFrame, patient_id: str, *, given_weeks: bool = True,
@@ -89,7 +91,7 @@ def plot_expected_course(course: pd.DataFrame, patient_id: str, *, given_weeks: 
     patient_id
         The patient drawn.
     given_weeks
-        Also draw the second view (dashed, hatched band).
+        Also draw the second view (dashed line, dotted interval limits).
     title
         Figure title (default: the patient id).
     ax
@@ -120,7 +122,7 @@ def plot_expected_course(course: pd.DataFrame, patient_id: str, *, given_weeks: 
     ax.set_xlabel("Programme week (week 1 = baseline)")
     ax.set_ylabel("Weekly pain (NPRS, 0-10)")
     ax.grid(alpha=0.3)
-    ax.legend(frameon=False, fontsize=7, loc="upper right")
+    ax.legend(frameon=False, fontsize=7, loc="best")
     ax.set_title(title if title is not None else patient_id)
     return fig
 
@@ -152,7 +154,7 @@ def plot_calibration(result: Any, *, title: str | None = None, ax: Any = None) -
     if len(dec):
         ax.plot(dec["expected"], dec["observed"], "o-", color=OKABE_ITO["blue"], ms=5,
                 label=f"deciles of {result.n_weeks} held-out patient-weeks")
-        ax.plot([], [], " ", label=f"{result.interval:.0%} interval covered {result.coverage:.0%}")
+        ax.plot([], [], " ", label=f"{result.interval * 100:.0f} % interval covered {result.coverage * 100:.0f} %")
         ax.plot([], [], " ", label=f"mean absolute error {result.mae:.2f} points")
     else:
         ax.text(5, 5, result.message or "no calibration", ha="center", va="center", fontsize=8, wrap=True)
