@@ -1079,7 +1079,8 @@ def expected_status(
         reached = done >= at_week
         latest = np.where(reached, at_week, latest)
         reason[~reached] = f"week {at_week} not complete yet"
-        not_yet = ~reached
+        not_yet = ~reached | (latest < spec.first_week)
+        reason[reached & (latest < spec.first_week)] = f"assessment starts in week {spec.first_week}"
     else:
         not_yet = latest < spec.first_week
         reason[not_yet] = f"week {spec.first_week} not complete yet (week 1 is the baseline week)"

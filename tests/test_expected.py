@@ -336,6 +336,8 @@ def test_at_week_uses_only_the_weeks_up_to_it() -> None:
     assert at4["status"] == STATUS_ON_TRACK and at4["weeks_used"] == "3-4" and at4["week"] == 4
     late = expected_status(model, tables, "2026-04-13", at_week=9).iloc[0]
     assert late["status"] == STATUS_NOT_ASSESSED and late["reason"] == "week 9 not complete yet"
+    first = expected_status(model, tables, "2026-04-13", at_week=1).iloc[0]
+    assert first["status"] == STATUS_NOT_ASSESSED and first["reason"] == "assessment starts in week 2"
 
 
 def test_not_enough_completed_programmes_below_the_minimum() -> None:
@@ -531,3 +533,63 @@ def test_the_sample_calibration_is_reported(sample) -> None:
     assert cal.status == "calibrated" and cal.n_patients == 23 and cal.folds == 5
     assert cal.fits_below_minimum == 5  # 18-19 training patients per fold, below the minimum of 20
     assert 0.6 <= cal.coverage <= 0.9 and 0.5 < cal.mae < 2.0
+
+
+def test_held_out_status_compares_completed_programmes_by_the_fold_that_left_them_out(sample) -> None:
+    _, inputs, model, folds = sample
+    held = ex.held_out_status(model, inputs, folds=folds)
+    plain = expected_status(model, inputs)
+    assert list(held["patient_id"]) == list(plain["patient_id"]) and not held["in_fit"].any()
+    fitted = plain["in_fit"].to_numpy()
+    assert set(held.loc[fitted, "compared_by"]) == {f"fold {k} of 5" for k in range(1, 6)}
+    assert set(held.loc[~fitted, "compared_by"]) == {"completed programmes"}
+    # patients in progress: the same comparison as expected_status
+    pd.testing.assert_frame_equal(held.loc[~fitted, plain.columns].reset_index(drop=True),
+                                  plain.loc[~fitted].reset_index(drop=True))
+    # a completed programme: exactly what its fold model says
+    pid = held.loc[fitted & held["observed"].notna().to_numpy(), "patient_id"].iloc[0]
+    own = expected_status(folds[pid], inputs).set_index("patient_id").loc[pid]
+    assert held.set_index("patient_id").loc[pid, "expected"] == pytest.approx(own["expected"])
+
+
+def test_methods_text_states_the_model_the_calibration_and_the_limits(sample) -> None:
+    _, inputs, model, folds = sample
+    cal = calibration(inputs, folds=folds)
+    text = ex.methods_text(model, cal)
+    assert f"on the {model.n_patients} programmes completed by 2026-11-20" in text
+    assert "STarT Back risk group" in text and "not recorded: sex" in text
+    assert f"covered {cal.coverage * 100:.0f} %" in text and f"{cal.mae:.2f} points" in text
+    assert "not a diagnosis" in text and "1 in 10" in text
+    none = ex.methods_text(NotEnoughData(4, 20, inputs.as_of, "not enough completed programmes yet: 4 of the 20"))
+    assert "4 of the 20" in none
+    table = ex.effects_table(model)
+    assert list(table["term"]) == list(model.terms) and table["meaning"].notna().all()
+
+
+def test_the_figures_draw_from_the_tables(sample) -> None:
+    import matplotlib.pyplot as plt
+
+    from analysis import plots_expected
+
+    _, inputs, model, folds = sample
+    course = expected_course(model, inputs)
+    fig = plots_expected.plot_expected_course(course, "P002")
+    ax = fig.axes[0]
+    assert ax.get_ylim() == (0, 10) and len(ax.collections) == 1  # the 80 % band
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["similar patients of this clinic (80 %)", "given this patient's weeks so far (80 %)",
+                      "this patient (weekly mean)"]
+    assert "no expected course" in plots_expected.plot_expected_course(course, "nobody").axes[0].texts[0].get_text()
+    # the band on a day axis: each week is drawn over its 7 days
+    fig2, ax2 = plt.subplots()
+    plots_expected.add_expected_band(ax2, course.loc[course["patient_id"] == "P002"], x="day")
+    xs = ax2.lines[0].get_xdata()
+    assert xs[0] == 7 and xs[1] == 13 and xs[-1] == 83
+    cal = calibration(inputs, folds=folds)
+    fig3 = plots_expected.plot_calibration(cal)
+    assert len(fig3.axes[0].lines[1].get_xdata()) == 10
+    funnel = physio_funnel(ex.held_out_status(model, inputs, folds=folds))
+    fig4 = plots_expected.plot_funnel(funnel)
+    assert len(fig4.axes[0].texts) == len(funnel.physios)
+    for f in (fig, fig2, fig3, fig4):
+        plt.close(f)
