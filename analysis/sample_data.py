@@ -149,6 +149,20 @@ _CONDITION_NOTES = np.array(
 _AGE_BANDS = np.array(["18-29", "30-39", "40-49", "50-59", "60-69", "70-79", "80+"], dtype=object)
 _AGE_WEIGHTS = np.array([0.08, 0.17, 0.24, 0.24, 0.16, 0.09, 0.02])
 
+#: Second, separate random stream (``default_rng([seed, _STARTBACK_STREAM])``) for the baseline
+#: STarT Back questionnaire, drawn after everything else so that adding it left every other
+#: table of the sample unchanged (issue 20).
+_STARTBACK_STREAM = 20
+#: P(low, medium, high STarT Back risk) given the planted outcome: slow recoverers (flat and
+#: worsening courses) are more often high risk, as in Hill et al. 2008 (high-risk patients had
+#: poorer outcomes). The association is planted; the risk group does not change any pain value.
+_STARTBACK_RISK_P: dict[str, tuple[float, float, float]] = {
+    "responder": (0.55, 0.35, 0.10),
+    "flat": (0.20, 0.40, 0.40),
+    "worsening": (0.10, 0.30, 0.60),
+}
+_RISK_GROUPS = np.array(["low", "medium", "high"], dtype=object)
+
 _NS_PER_MIN = 60 * 10**9
 _NS_PER_DAY = 24 * 60 * _NS_PER_MIN
 
@@ -580,6 +594,81 @@ def _proms_table(rng: np.random.Generator, plan: _Plan, pain: _PainCourse, weeks
     )
 
 
+def _startback_groups(proms: pd.DataFrame) -> pd.Series:
+    """STarT Back risk group per patient (first questionnaire), scored by :mod:`analysis.scoring`."""
+    from analysis.scoring import score_proms
+
+    rows = proms.loc[proms["instrument"] == "startback"]
+    if len(rows) == 0:
+        return pd.Series(dtype="string")
+    scored = score_proms(rows)
+    scored = scored.loc[scored["band"].notna()].sort_values(["patient_id", "completed_at"], kind="stable")
+    return scored.groupby(scored["patient_id"].astype(str))["band"].first().astype("string")
+
+
+def _startback_items(rng: np.random.Generator, risk: np.ndarray) -> np.ndarray:
+    """Nine 0/1 STarT Back answers per patient that score to ``risk`` (Hill et al. 2008).
+
+    Low: total 0-3. Medium: total >= 4 with the psychosocial subscale (items 5-9) <= 3.
+    High: psychosocial subscale 4-5 (the total is then >= 4).
+    """
+    n = len(risk)
+    psych = np.select(
+        [risk == "low", risk == "medium"],
+        [rng.integers(0, 4, n), rng.integers(0, 4, n)],
+        rng.integers(4, 6, n),
+    )
+    low_total = rng.integers(0, 4, n)
+    physical = np.select(
+        [risk == "low", risk == "medium"],
+        # low: the rest of a total of 0-3; medium: enough physical items for a total >= 4
+        [np.maximum(low_total - psych, 0), rng.integers(np.maximum(4 - psych, 0), 5)],
+        rng.integers(0, 5, n),
+    )
+    psych = np.where(risk == "low", np.minimum(psych, low_total), psych)
+    # which items are ticked: the first `k` of a random order within each subscale
+    phys_rank = np.argsort(rng.random((n, 4)), axis=1).argsort(axis=1)
+    psych_rank = np.argsort(rng.random((n, 5)), axis=1).argsort(axis=1)
+    items = np.concatenate([phys_rank < physical[:, None], psych_rank < psych[:, None]], axis=1)
+    return items.astype(np.int64)
+
+
+def _with_startback(seed: int, plan: _Plan, proms: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Add a baseline (day 0) STarT Back questionnaire for every patient, from its own random stream.
+
+    The risk group is drawn given the planted outcome (:data:`_STARTBACK_RISK_P`); it is
+    completed at the day-0 ODI/RMDQ visit when there was one, else at a time of its own on day 0.
+    Returns the proms table with the new rows (sorted by the natural key) and the risk groups.
+    """
+    rng = np.random.default_rng([seed, _STARTBACK_STREAM])
+    n = plan.n
+    probs = np.array([_STARTBACK_RISK_P[o] for o in plan.outcome])
+    risk = _RISK_GROUPS[(rng.random(n)[:, None] > np.cumsum(probs, axis=1)).sum(axis=1)]
+    items = _startback_items(rng, risk)
+    own_minute = 540 + 5 * rng.integers(0, 96, n)  # 09:00-16:55
+    when = plan.timestamps(np.arange(n), np.zeros(n, dtype=np.int64), own_minute)
+    if len(proms):
+        codes = pd.Categorical(proms["patient_id"], categories=list(plan.patient_ids)).codes
+        day0 = proms["completed_at"].to_numpy(dtype="datetime64[ns]") < plan.timestamps(
+            codes, np.ones(len(codes), dtype=np.int64), np.zeros(len(codes), dtype=np.int64)
+        )
+        first = pd.Series(proms["completed_at"].to_numpy()[day0]).groupby(codes[day0]).min()
+        when[first.index.to_numpy()] = first.to_numpy(dtype="datetime64[ns]")
+    p_i, j_i = np.nonzero(np.ones((n, 9), dtype=bool))
+    rows = pd.DataFrame(
+        {
+            "patient_id": _strings(plan.patient_ids[p_i]),
+            "completed_at": when[p_i],
+            "instrument": _strings(np.full(len(p_i), "startback", dtype=object)),
+            "item": _strings(np.array([str(j + 1) for j in j_i], dtype=object)),
+            "value": items[p_i, j_i].astype(np.float64),
+        }
+    )
+    out = pd.concat([conform(proms, "proms"), conform(rows, "proms")], ignore_index=True)
+    key = list(table_spec("proms").key)
+    return out.sort_values(key, kind="stable").reset_index(drop=True), risk
+
+
 def _prescriptions_table(plan: _Plan, rx: _Regimen) -> pd.DataFrame:
     """One row per slot and period whose dose or weekly target differs from the period before."""
     begins = rx.begins
@@ -741,6 +830,10 @@ def generate_cohort(
       sessions a week for 40 %; second review 21-35 days later: knee-to-chest 3
       sets for 60 %, hamstring 5 reps for 40 %, extras 2 sets for 50 %. Reviews
       happen only while the patient still logs.
+    * STarT Back (every patient) at day 0, from a separate random stream
+      ``default_rng([seed, 20])``: the risk group is drawn given the planted outcome
+      (:data:`_STARTBACK_RISK_P`: non-responders are more often high risk) and nine 0/1
+      answers that score to it; adding it changed no other value of the sample.
     * ODI (75 % of patients) and RMDQ (50 %) at baseline (day 0), week ``weeks/2``
       and week ``weeks`` when reached: ODI items ~ Binomial(5, p) with
       p = (6 x latent pain + N(0, 4)) / 100 and one section missing in 12 %;
@@ -762,6 +855,7 @@ def generate_cohort(
     diary, self_flare_without_spike = _pain_table(rng, plan, pain)
     proms = _proms_table(rng, plan, pain, weeks)
     patients = _patients_table(rng, plan, n_physios)
+    proms, _ = _with_startback(seed, plan, proms)  # own random stream: the draws above are unchanged
     return SampleCohort(
         patients=conform(patients, "patients"),
         prescriptions=conform(_prescriptions_table(plan, regimen), "prescriptions"),
@@ -1034,6 +1128,15 @@ def _readme(cohort: SampleCohort, *, seed: int, snapshot: date) -> str:
         return ids(mask if detail is None else mask & (planted["detail"] == detail), planted)
 
     open_ended = ids(rx["end_date"].isna(), rx)
+    risk = _startback_groups(proms)
+
+    def risk_ids(group: str) -> list[str]:
+        return sorted(risk.index[risk == group])
+
+    outcome = planted.loc[planted["behaviour"] == "outcome"].set_index("patient_id")["detail"]
+    crosstab = pd.crosstab(outcome.reindex(risk.index), risk).reindex(
+        index=["responder", "flat", "worsening"], columns=list(_RISK_GROUPS), fill_value=0
+    )
     knee_sets = rx[rx["exercise"] == "knee_to_chest"].groupby("patient_id")["sets"].max()
     n_spikes = int((planted["behaviour"] == "pain_spike").sum())
     behaviours = [
@@ -1056,6 +1159,8 @@ def _readme(cohort: SampleCohort, *, seed: int, snapshot: date) -> str:
         ("rapid load jump (7 days at +2 sets and double reps, a spike 4 days in)", truth("load_jump")),
         ("a session with pain during > 5", ids(sessions["pain_during"] > 5, sessions)),
         ("RPE recorded", ids(sessions["rpe"].notna(), sessions)),
+        ("STarT Back high risk at baseline", risk_ids("high")),
+        ("STarT Back medium risk at baseline", risk_ids("medium")),
         ("ODI completed", ids(proms["instrument"] == "odi", proms)),
         ("RMDQ completed", ids(proms["instrument"] == "rmdq", proms)),
     ]
@@ -1088,8 +1193,8 @@ def _readme(cohort: SampleCohort, *, seed: int, snapshot: date) -> str:
         f"| `sessions.csv` | {len(sessions)} | canonical `sessions`: one row per exercise and side done "
         f"({sessions.groupby(['patient_id', 'performed_at']).ngroups} sessions) |",
         f"| `pain.csv` | {len(pain)} | canonical `pain`: daily NPRS diary, mostly one evening rating a day |",
-        f"| `proms.csv` | {len(proms)} | canonical `proms` (long): ODI items `1`-`10` (0-5) and "
-        "RMDQ items `1`-`24` (0/1), no totals |",
+        f"| `proms.csv` | {len(proms)} | canonical `proms` (long): ODI items `1`-`10` (0-5), "
+        "RMDQ items `1`-`24` (0/1) and the baseline STarT Back items `1`-`9` (0/1), no totals |",
         f"| `planted.csv` | {len(planted)} | ground truth of the planted behaviours (not a canonical table): "
         "`patient_id, behaviour, day, date, detail` |",
         f"| `my_sessions.csv` | {n_own['my_sessions']} | {SHOWCASE_PATIENT}'s sessions as a patient keeps them: "
@@ -1126,6 +1231,26 @@ def _readme(cohort: SampleCohort, *, seed: int, snapshot: date) -> str:
         "a few free-text notes. Sessions are in the morning (06:30-09:30) or evening (17:30-21:00), "
         "pain ratings in the evening (19:00-23:00), questionnaires at day 0, mid-programme and at the end "
         "(only when reached by the snapshot; ODI section 8 is the one most often left out).",
+        "",
+        "## Baseline covariates and the planted slow recoverers (issue 20)",
+        "",
+        "Every patient answers the Keele STarT Back Screening Tool (9 items, 0/1) at the day-0 visit "
+        "(with the ODI/RMDQ when they had one). The risk group is drawn **given the planted outcome**: "
+        + ", ".join(f"{o} {lo * 100:.0f} % low / {me * 100:.0f} % medium / {hi * 100:.0f} % high"
+                    for o, (lo, me, hi) in _STARTBACK_RISK_P.items())
+        + ". The slow recoverers (the planted non-responders, flat or worsening) are therefore more often "
+        "high risk, a true association an expected-course model (`analysis.expected`) can find. The answers "
+        "come from a random stream of their own (`default_rng([seed, 20])`), drawn after everything else: "
+        "no pain rating, session or other questionnaire changed when they were added, and the risk group "
+        "does not change any pain value. Baseline pain is not a planted covariate effect of its own: "
+        "responders fall to 2-3 points whatever their baseline, so among them a higher baseline means a "
+        "larger fall, while flat and worsening courses do not depend on it.",
+        "",
+        "| planted outcome | " + " | ".join(f"STarT Back {g}" for g in crosstab.columns) + " |",
+        "|---|" + "---|" * len(crosstab.columns),
+        *(f"| {o} | " + " | ".join(str(int(v)) for v in row) + " |" for o, row in crosstab.iterrows()),
+        "",
+        "Age band comes from the original draws and is unrelated to the course; sex is not recorded.",
         "",
         f"{SHOWCASE_PATIENT} is the showcase: an engaged responder with at most one session and one "
         "pain rating a day, a mid-week prescription change and a flare-up on day 38 ticked in the diary. "

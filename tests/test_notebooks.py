@@ -18,14 +18,15 @@ nbclient = pytest.importorskip("nbclient")
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
-EXPECTED = ["01_cohort_overview", "02_adherence_and_improvement", "03_responders", "04_safety_and_load"]
+EXPECTED = ["01_cohort_overview", "02_adherence_and_improvement", "03_responders", "04_safety_and_load",
+            "05_expected_recovery"]
 
 
 def ids(paths: list[Path]) -> list[str]:
     return [p.stem for p in paths]
 
 
-def test_the_four_notebooks_and_their_pairs_exist() -> None:
+def test_the_notebooks_and_their_pairs_exist() -> None:
     assert ids(NOTEBOOKS) == EXPECTED
     for nb in NOTEBOOKS:
         assert nb.with_suffix(".py").is_file(), f"{nb.name} has no paired .py (run: jupytext --sync {nb})"
