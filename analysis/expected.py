@@ -81,9 +81,10 @@ from scipy import stats as sps
 
 from analysis.models import DEFAULT_METHODS, fit_mixed_model
 from analysis.settings import DEFAULT_SETTINGS, Settings
+from analysis.timeline import DateLike
 
-if TYPE_CHECKING:  # the one place CohortTables is imported (moving to analysis.schema)
-    from analysis.cohort import CohortTables
+if TYPE_CHECKING:
+    from analysis.schema import CohortTables
 
 __all__ = [
     "MIN_COMPLETED_PATIENTS",
@@ -195,7 +196,8 @@ class ExpectedSettings:
         unknown = sorted(set(data) - set(known))
         if unknown:
             raise ValueError(f"unknown expected-course setting(s): {', '.join(unknown)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**values)
 
 
 DEFAULT_EXPECTED = ExpectedSettings()
@@ -280,7 +282,7 @@ def _latest_baseline_score(scored: pd.DataFrame, instrument: str, start: pd.Seri
 
 def prepare_inputs(
     tables: CohortTables | ExpectedInputs,
-    as_of: object = None,
+    as_of: DateLike | None = None,
     settings: Settings = DEFAULT_SETTINGS,
     spec: ExpectedSettings = DEFAULT_EXPECTED,
 ) -> ExpectedInputs:
@@ -385,7 +387,7 @@ def prepare_inputs(
     return ExpectedInputs(as_of=when, covariates=covariates, weeks=weeks, min_days=min_days)
 
 
-def completed_programmes(tables: CohortTables | ExpectedInputs, as_of: object = None,
+def completed_programmes(tables: CohortTables | ExpectedInputs, as_of: DateLike | None = None,
                          settings: Settings = DEFAULT_SETTINGS) -> list[str]:
     """Patients whose programme is completed by ``as_of``: prescriptions all ended before it.
 
@@ -393,7 +395,7 @@ def completed_programmes(tables: CohortTables | ExpectedInputs, as_of: object = 
     them open-ended, and the end of the last programme week (week = 7 days from the
     start) is before ``as_of``.
     """
-    cov = prepare_inputs(tables, as_of, settings).covariates
+    cov = prepare_inputs(tables, as_of, settings=settings).covariates
     return sorted(cov.loc[cov["completed"], "patient_id"].astype(str))
 
 
@@ -723,6 +725,8 @@ def _fit(inputs: ExpectedInputs, spec: ExpectedSettings, patients: np.ndarray | 
     terms = ("Intercept", *enc.columns)
     fe = res.fixed_effects.set_index("term").loc[list(terms)].reset_index()
     beta = fe["estimate"].to_numpy(dtype=float)
+    if res.fixed_cov is None:  # fit_mixed_model always fills it; a guard for the type checker
+        raise RuntimeError("the mixed model returned no covariance of its fixed effects")
     vcov = res.fixed_cov.loc[list(terms), list(terms)].to_numpy(dtype=float)
     re_ = res.random_effects
     var = re_.loc[re_["component"].str.endswith("variance")].set_index("term")["variance"]
@@ -741,7 +745,7 @@ def _fit(inputs: ExpectedInputs, spec: ExpectedSettings, patients: np.ndarray | 
 
 def fit_expected_course(
     tables: CohortTables | ExpectedInputs,
-    as_of: object = None,
+    as_of: DateLike | None = None,
     settings: Settings = DEFAULT_SETTINGS,
     spec: ExpectedSettings = DEFAULT_EXPECTED,
 ) -> ExpectedCourseModel | NotEnoughData:
@@ -771,7 +775,7 @@ def fit_expected_course(
     left out, as are columns collinear with earlier ones; :attr:`ExpectedCourseModel.terms`
     lists what was used.
     """
-    inputs = prepare_inputs(tables, as_of, settings, spec)
+    inputs = prepare_inputs(tables, as_of, settings=settings, spec=spec)
     return _fit(inputs, spec, None, spec.min_patients)
 
 
@@ -881,7 +885,7 @@ def _empty_course() -> pd.DataFrame:
 def expected_course(
     model: ExpectedCourseModel | NotEnoughData,
     tables: CohortTables | ExpectedInputs,
-    as_of: object = None,
+    as_of: DateLike | None = None,
     settings: Settings = DEFAULT_SETTINGS,
     *,
     patients: Sequence[str] | None = None,
@@ -924,7 +928,7 @@ def expected_course(
         out = _empty_course()
         out.attrs["message"] = model.message
         return out
-    inputs = prepare_inputs(tables, as_of, settings, model.spec)
+    inputs = prepare_inputs(tables, as_of, settings=settings, spec=model.spec)
     cov = inputs.covariates
     if patients is not None:
         cov = cov.loc[cov["patient_id"].isin(list(patients)).to_numpy(bool)].reset_index(drop=True)
@@ -994,7 +998,7 @@ def _fmt(values: np.ndarray) -> np.ndarray:
 def expected_status(
     model: ExpectedCourseModel | NotEnoughData,
     tables: CohortTables | ExpectedInputs,
-    as_of: object = None,
+    as_of: DateLike | None = None,
     settings: Settings = DEFAULT_SETTINGS,
     *,
     at_week: int | None = None,
@@ -1048,7 +1052,7 @@ def expected_status(
     With an 80 % interval, 1 in 10 patients who are exactly like the clinic's completed
     programmes is "behind expected" at any given week, by construction.
     """
-    inputs = prepare_inputs(tables, as_of, settings, getattr(model, "spec", DEFAULT_EXPECTED))
+    inputs = prepare_inputs(tables, as_of, settings=settings, spec=getattr(model, "spec", DEFAULT_EXPECTED))
     cov = inputs.covariates
     n = len(cov)
     out = pd.DataFrame(
@@ -1367,7 +1371,7 @@ def decile_table(expected: np.ndarray, observed: np.ndarray, covered: np.ndarray
 
 def calibration(
     tables: CohortTables | ExpectedInputs,
-    as_of: object = None,
+    as_of: DateLike | None = None,
     settings: Settings = DEFAULT_SETTINGS,
     spec: ExpectedSettings = DEFAULT_EXPECTED,
     *,
@@ -1400,7 +1404,7 @@ def calibration(
     (even when a training fold has fewer patients than the minimum: the result counts
     those fits) and predicts the held-out patients from their baseline only.
     """
-    inputs = prepare_inputs(tables, as_of, settings, spec)
+    inputs = prepare_inputs(tables, as_of, settings=settings, spec=spec)
     cov, wk = _fit_rows(inputs, None)
     empty = pd.DataFrame()
     if len(cov) < max(spec.min_patients, spec.folds, 3):
@@ -1413,7 +1417,7 @@ def calibration(
         )
     assignment = fold_of(cov["patient_id"], spec.folds, spec.seed)
     if folds is None:
-        folds = fold_models(inputs, spec=spec)
+        folds = fold_models(inputs, settings=settings, spec=spec)
     parts = []
     below = 0
     for k in range(spec.folds):
@@ -1464,7 +1468,7 @@ def calibration(
 
 def fold_models(
     tables: CohortTables | ExpectedInputs,
-    as_of: object = None,
+    as_of: DateLike | None = None,
     settings: Settings = DEFAULT_SETTINGS,
     spec: ExpectedSettings = DEFAULT_EXPECTED,
 ) -> dict[str, ExpectedCourseModel]:
@@ -1476,7 +1480,7 @@ def fold_models(
         ``{patient_id: model}``; the same ``spec.folds`` fits as :func:`calibration`.
         Empty when there are fewer completed programmes than ``spec.min_patients``.
     """
-    inputs = prepare_inputs(tables, as_of, settings, spec)
+    inputs = prepare_inputs(tables, as_of, settings=settings, spec=spec)
     cov, _ = _fit_rows(inputs, None)
     if len(cov) < max(spec.min_patients, spec.folds, 3):
         return {}
@@ -1492,7 +1496,7 @@ def fold_models(
 def held_out_status(
     model: ExpectedCourseModel | NotEnoughData,
     tables: CohortTables | ExpectedInputs,
-    as_of: object = None,
+    as_of: DateLike | None = None,
     settings: Settings = DEFAULT_SETTINGS,
     *,
     at_week: int | None = None,
@@ -1512,13 +1516,13 @@ def held_out_status(
         programmes" (``model``) or "fold k of K" (a cross-validation fit); ``in_fit`` is then
         False for every patient.
     """
-    inputs = prepare_inputs(tables, as_of, settings, getattr(model, "spec", DEFAULT_EXPECTED))
-    status = expected_status(model, inputs, at_week=at_week)
+    inputs = prepare_inputs(tables, as_of, settings=settings, spec=getattr(model, "spec", DEFAULT_EXPECTED))
+    status = expected_status(model, inputs, settings=settings, at_week=at_week)
     status["compared_by"] = pd.array(["completed programmes"] * len(status), dtype="string")
     if isinstance(model, NotEnoughData):
         return status
     if folds is None:
-        folds = fold_models(inputs, spec=model.spec)
+        folds = fold_models(inputs, settings=settings, spec=model.spec)
     ids = status["patient_id"].astype(str).to_numpy()
     distinct = {id(m): m for m in folds.values()}
     for k, fold_model in enumerate(distinct.values()):
@@ -1526,7 +1530,7 @@ def held_out_status(
         if not who.any():  # pragma: no cover - every fold holds patients
             continue
         sub = dataclasses.replace(inputs, covariates=inputs.covariates.loc[who].reset_index(drop=True))
-        part = expected_status(fold_model, sub, at_week=at_week)
+        part = expected_status(fold_model, sub, settings=settings, at_week=at_week)
         part["compared_by"] = pd.array([f"fold {k + 1} of {len(distinct)}"] * len(part), dtype="string")
         status.loc[who, part.columns] = part.to_numpy()
     status.loc[:, "in_fit"] = False
