@@ -31,7 +31,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "statistics": (
         "analysis.prescriptions", "analysis.adherence", "analysis.trends", "analysis.outcomes", "analysis.scoring",
         "analysis.flags", "analysis.cohort", "analysis.models", "analysis.patient_detail", "analysis.programmes",
-        "analysis.programme_templates", "analysis.entries", "analysis.questionnaires", "analysis.plots", "analysis.expected", "analysis.plots_expected",
+        "analysis.programme_templates", "analysis.entries", "analysis.questionnaires", "analysis.plots",
+        "analysis.expected", "analysis.plots_expected",
     ),
     # data in and out: reading files, app exports, FHIR / Open mHealth, pseudonymised and spreadsheet exports
     "data in/out": (
