@@ -19,10 +19,16 @@ Programme weeks
     Week 1 to the week holding the last day of any period (so an open-ended
     programme ends in the week holding ``as_of``); weeks after ``as_of`` are kept
     and marked ``'not yet'``. A patient with no usable prescription has no weeks.
+Analysis day
+    Data up to and including ``as_of`` count; ``as_of`` itself is the day of the
+    analysis and not yet over, so the *elapsed* days of a week are its whole days
+    before ``as_of`` (:func:`analysis.timeline.resolve_as_of`; default: the day
+    after the last entry).
 Week status
-    ``'complete'``: the week ended on or before ``as_of``; ``'in progress'``: it
-    contains ``as_of`` (``as_of`` itself counts as elapsed); ``'not yet'``: it
-    starts after ``as_of``; ``'stopped logging'``: a complete week that starts
+    ``'complete'``: the week ended before ``as_of``; ``'in progress'``: it
+    contains ``as_of`` (partial: prescribed sessions are pro-rated over its
+    elapsed whole days, 0 on its first day); ``'not yet'``: it starts after
+    ``as_of``; ``'stopped logging'``: a complete week that starts
     after the patient's last session or pain entry, when that entry is at least
     ``settings.logging_stopped_days`` before ``as_of`` (with no entry at all the
     silence is counted from the programme start).
@@ -60,6 +66,7 @@ from analysis.timeline import (
     stopped_logging,
     week_of_day,
 )
+from analysis.validation import checks_tables
 
 __all__ = [
     "WEEK_STATUSES",
@@ -334,7 +341,7 @@ def _week_status(c: _Cohort, code: np.ndarray, week: np.ndarray, settings: Setti
     """Status code (index into :data:`WEEK_STATUSES`) of programme ``week`` of patient ``code``."""
     first = 7 * (week - 1)
     as_of_day = c.as_of_day[code]
-    status = np.where(first > as_of_day, _NOT_YET, np.where(first + 6 <= as_of_day, _COMPLETE, _IN_PROGRESS))
+    status = np.where(first > as_of_day, _NOT_YET, np.where(first + 6 < as_of_day, _COMPLETE, _IN_PROGRESS))
     stopped = (status == _COMPLETE) & c.silent(settings)[code] & (first > c.silence_from[code])
     return np.where(stopped, _STOPPED, status).astype(np.int8)
 
@@ -395,7 +402,7 @@ def _weeks(c: _Cohort, prescriptions: pd.DataFrame, settings: Settings) -> _Week
     code = np.repeat(np.arange(c.n, dtype=np.int64), c.n_weeks)
     week = np.arange(n_rows, dtype=np.int64) - np.repeat(c.row_offset, c.n_weeks) + 1
     first = 7 * (week - 1)
-    days_elapsed = np.clip(c.as_of_day[code] - first + 1, 0, 7)
+    days_elapsed = np.clip(c.as_of_day[code] - first, 0, 7)  # whole days before as_of
 
     rate = _daily_rate(c, prescriptions, 7 * n_rows).reshape(n_rows, 7)
     elapsed = np.arange(7)[None, :] < days_elapsed[:, None]
@@ -414,6 +421,7 @@ def _weeks(c: _Cohort, prescriptions: pd.DataFrame, settings: Settings) -> _Week
     return _Weeks(code, week, days_elapsed, prescribed, completed, adherence, volume, status)
 
 
+@checks_tables(sessions="sessions", prescriptions="prescriptions", patients="patients", pain="pain")
 def weekly_adherence(
     sessions: pd.DataFrame,
     prescriptions: pd.DataFrame,
@@ -447,7 +455,9 @@ def weekly_adherence(
         - ``patient_id`` (string)
         - ``week`` (int64): programme week, 1 = days 0-6 from ``programme_start``
         - ``week_start``, ``week_end`` (datetime64[ns], dates): first and last day
-        - ``days_elapsed`` (int64, days 0-7): days of the week up to and including ``as_of``
+        - ``days_elapsed`` (int64, days 0-7): whole days of the week before ``as_of``
+        - ``partial`` (bool): the week is in progress (fewer than 7 whole days
+          elapsed); its rates are "on pace so far"
         - ``sessions_prescribed`` (float64, sessions): prescribed sessions in the
           week (see Notes); in an ``'in progress'`` week only the elapsed days
           count; in a ``'not yet'`` week the whole week's plan
@@ -484,9 +494,13 @@ def weekly_adherence(
     Because completed sessions are days, a rate above 7/week (twice daily) is
     capped at 7: it prescribes exercising every day. (Dose completion keeps the
     full rate: two sessions a day is twice the dose.)
-    The in-progress week is pro-rated the same way over its elapsed days (days up
-    to and including ``as_of``), so its rate says "on pace so far"; its
-    ``days_elapsed`` says how much of it has passed.
+    The in-progress week is pro-rated the same way over its elapsed whole days
+    (the days before ``as_of``: the analysis day is not over yet, and a snapshot
+    exported on it has no data for it), so its rate says "on pace so far"; its
+    ``days_elapsed`` says how much of it has passed and ``partial`` marks it. A
+    session logged on ``as_of`` itself counts (data up to and including
+    ``as_of``); the weekly cap keeps the rate at most 100 %. On the first day of a
+    week nothing of it has elapsed: 0 sessions prescribed, rate NaN.
 
     ``sessions_completed`` counts distinct calendar days with at least one
     session row with ``sets > 0``, of any exercise. A week with none is a 0 %
@@ -512,6 +526,7 @@ def weekly_adherence(
             "week_start": from_epoch_days(first),
             "week_end": from_epoch_days(first + 6),
             "days_elapsed": w.days_elapsed.astype(np.int64),
+            "partial": w.status == _IN_PROGRESS,
             "sessions_prescribed": w.prescribed,
             "sessions_completed": w.completed.astype(np.int64),
             "adherence_rate": w.adherence,
@@ -546,6 +561,7 @@ def _streaks(code: np.ndarray, meets: np.ndarray, n: int) -> tuple[np.ndarray, n
     return current, longest
 
 
+@checks_tables(sessions="sessions", prescriptions="prescriptions", patients="patients", pain="pain")
 def adherence_summary(
     sessions: pd.DataFrame,
     prescriptions: pd.DataFrame,
@@ -775,7 +791,7 @@ def _dose_weeks(
     lo = np.maximum(p_first[rep], 7 * week0)
     hi = np.minimum(p_last[rep], 7 * week0 + 6)
     as_of_day = c.as_of_day[c.p_code[prow][rep]]
-    days = np.where(7 * week0 > as_of_day, hi - lo + 1, np.clip(np.minimum(hi, as_of_day) - lo + 1, 0, None))
+    days = np.where(7 * week0 > as_of_day, hi - lo + 1, np.clip(np.minimum(hi, as_of_day - 1) - lo + 1, 0, None))
     pw_dose = days * spw[rep] / 7.0 * p_dose[rep]
 
     keys = np.concatenate([pg[rep] * n_weeks_max + week0, sg * n_weeks_max + sday // 7])
@@ -815,6 +831,7 @@ def _dose_weeks(
     return frame, group
 
 
+@checks_tables(sessions="sessions", prescriptions="prescriptions", patients="patients", pain="pain")
 def dose_completion(
     sessions: pd.DataFrame,
     prescriptions: pd.DataFrame,
@@ -886,6 +903,7 @@ def dose_completion(
     return _dose_weeks(sessions, prescriptions, patients, pain, as_of, settings)[0]
 
 
+@checks_tables(sessions="sessions", prescriptions="prescriptions", patients="patients", pain="pain")
 def dose_completion_summary(
     sessions: pd.DataFrame,
     prescriptions: pd.DataFrame,
@@ -974,6 +992,7 @@ def dose_completion_summary(
 # --------------------------------------------------------------------------- exclusions
 
 
+@checks_tables(sessions="sessions", prescriptions="prescriptions", patients="patients", pain="pain")
 def excluded_rows(
     sessions: pd.DataFrame,
     prescriptions: pd.DataFrame,

@@ -40,16 +40,24 @@ from analysis.timeline import (
     DateLike,
     epoch_day,
     epoch_days,
+    last_entry_days,
+    patient_codes,
     silence_from,
     stopped_logging,
     week_of_day,
 )
 from analysis.trends import STATUS_NOT_ENOUGH_DATA, TREND_WORSENING, pain_trends, weekly_pain
+from analysis.validation import checks_tables
 
 __all__ = [
     "weekly_progress",
     "AttentionRule",
+    "RuleHit",
+    "TriageFacts",
+    "TriageKey",
     "ATTENTION_RULES",
+    "TRIAGE_ORDER",
+    "triage_order_text",
     "LOGGING_STATUSES",
     "TRAFFIC_LIGHTS",
     "SUMMARY_COLUMNS",
@@ -62,6 +70,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
+@checks_tables(cohort="cohort")
 def weekly_progress(
     cohort: CohortTables, *, as_of: DateLike | None = None, settings: Settings = DEFAULT_SETTINGS
 ) -> pd.DataFrame:
@@ -113,6 +122,80 @@ def weekly_progress(
 
 
 @dataclass(frozen=True)
+class RuleHit:
+    """What one attention rule found: who it applies to, and the reason text for those rows.
+
+    Attributes
+    ----------
+    applies
+        Boolean per patient (the summary's rows, registry order).
+    reason
+        Given the positions of some patients the rule applies to, their reason
+        texts (one sentence each, with the numbers and the threshold used).
+    """
+
+    applies: np.ndarray
+    reason: Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class TriageFacts:
+    """Everything the attention rules read, one value per patient (registry order).
+
+    Attributes
+    ----------
+    summary
+        The summary columns (:data:`SUMMARY_COLUMNS` up to the flags), before the
+        attention columns are added.
+    settings
+        Thresholds in use.
+    as_of_epoch
+        The analysis day (days since 1970-01-01).
+    running
+        The programme has started and its last week has not ended before ``as_of``.
+    started
+        The programme has started (``as_of`` on or after ``programme_start``).
+    as_of_day
+        Programme day of ``as_of`` per patient.
+    silent_in_programme
+        No entry for at least ``logging_stopped_days`` days while the programme ran.
+    last_entry, has_entry
+        Epoch day of the last session or pain entry, and whether there is one.
+    last_pain, has_pain
+        Epoch day of the last pain rating on or before ``as_of``, and whether there is one.
+    pain_change
+        :func:`analysis.outcomes.pain_change` aligned to the patients.
+    questionnaires
+        :func:`analysis.outcomes.prom_change` rows of ``"odi"`` and ``"rmdq"``, aligned.
+    extra
+        Further per-patient arrays a rule added later may need (e.g. an expected-course
+        status), by name; empty by default.
+    """
+
+    summary: pd.DataFrame
+    settings: Settings
+    as_of_epoch: int
+    running: np.ndarray
+    started: np.ndarray
+    as_of_day: np.ndarray
+    silent_in_programme: np.ndarray
+    last_entry: np.ndarray
+    has_entry: np.ndarray
+    last_pain: np.ndarray
+    has_pain: np.ndarray
+    pain_change: pd.DataFrame
+    questionnaires: dict[str, pd.DataFrame]
+    extra: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+
+    def column(self, name: str) -> np.ndarray:
+        """A summary column as a numpy array (floats for numbers, NaN where missing)."""
+        values = self.summary[name]
+        if pd.api.types.is_numeric_dtype(values):
+            return values.to_numpy(dtype=np.float64, na_value=np.nan)
+        return values.to_numpy()
+
+
+@dataclass(frozen=True)
 class AttentionRule:
     """One rule of the attention score.
 
@@ -127,12 +210,143 @@ class AttentionRule:
         ``"red"`` or ``"amber"``: the traffic light the rule sets at least.
     description
         When the rule applies; thresholds are named by their ``Settings`` field.
+    evaluate
+        ``TriageFacts -> RuleHit``: which patients it applies to, and why. A new
+        rule is one more entry of :data:`ATTENTION_RULES` with its evaluator.
     """
 
     key: str
     points: int
     light: str
     description: str
+    evaluate: Callable[[TriageFacts], RuleHit] = dataclasses.field(repr=False, compare=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        """``key``, ``points``, ``light`` and ``description`` (JSON-friendly)."""
+        return {"key": self.key, "points": self.points, "light": self.light, "description": self.description}
+
+
+# --------------------------------------------------------------------------- the rules' evaluators
+
+
+def _rule_logging_stopped(f: TriageFacts) -> RuleHit:
+    days = int(f.settings.logging_stopped_days)
+    since = f.column("days_without_log")
+
+    def why(i: np.ndarray) -> np.ndarray:
+        has = f.has_entry[i]
+        since_txt = np.where(has, "no entry since " + _date_text(np.where(has, f.last_entry[i], 0)),
+                             "no entry since the programme start")
+        return "stopped logging: " + since_txt + " (" + _text(since[i], 0) + f" days; flag at >= {days})"
+
+    return RuleHit(f.silent_in_programme, why)
+
+
+def _rule_pain_rising(f: TriageFacts) -> RuleHit:
+    trend = f.summary["trend"].astype("string").fillna("")
+    worsening = trend.eq(TREND_WORSENING).to_numpy(dtype=bool)
+    text = f.summary["trend_text"].astype("string").fillna("").str.removeprefix(f"{TREND_WORSENING}: ")
+    words = text.to_numpy(dtype=object)
+    return RuleHit(worsening, lambda i: "pain rising: " + words[i])
+
+
+def _rule_pain_deteriorated(f: TriageFacts) -> RuleHit:
+    c = f.pain_change
+    ok = c["status"].astype("string").eq("ok").fillna(False).to_numpy(dtype=bool)
+    base, cur, change = (f.column(k) for k in ("pain_baseline", "pain_current", "pain_change"))
+    rci_cat = f.summary["rci_category"].fillna("").to_numpy(dtype=object)
+    rule = _mcid_rule_text(c, "worse")
+
+    def why(i: np.ndarray) -> np.ndarray:
+        return ("pain worse than at the start: " + _text(base[i]) + " -> " + _text(cur[i]) + " points ("
+                + _signed(change[i], 1) + "; " + rci_cat[i] + "; " + rule[i] + ")")
+
+    return RuleHit(ok & _worse_by_mcid_or_rci(c), why)
+
+
+def _open_flag_rule(kind: str, words: str, tail: str) -> Callable[[TriageFacts], RuleHit]:
+    def evaluate(f: TriageFacts) -> RuleHit:
+        k = f.summary[f"open_{kind}"].to_numpy(dtype=np.int64)
+        return RuleHit(k > 0, lambda i: _plural(k[i], words) + tail)
+
+    return evaluate
+
+
+def _rule_pain_during(f: TriageFacts) -> RuleHit:
+    st = f.settings
+    tail = f" (pain during > {st.pain_during_max:g}, or >= {st.pain_during_rise:g} points above the pain before)"
+    return _open_flag_rule("pain_during_exercise", "open pain-during-exercise flag", tail)(f)
+
+
+def _rule_pain_flare(f: TriageFacts) -> RuleHit:
+    st = f.settings
+    tail = (f" (a rating >= {st.flare_rise_points:g} points above the median of the previous "
+            f"{st.flare_baseline_days} days)")
+    return _open_flag_rule("pain_flare", "open pain flare", tail)(f)
+
+
+def _rule_self_reported(f: TriageFacts) -> RuleHit:
+    return _open_flag_rule("self_reported_flare", "open self-reported flare", "")(f)
+
+
+def _rule_load(f: TriageFacts) -> RuleHit:
+    tail = (f" (weekly dose > {f.settings.acwr_max:g} x the previous {f.settings.acwr_chronic_weeks} weeks and "
+            "above the plan; descriptive only)")
+    return _open_flag_rule("rapid_load_increase", "open rapid load increase", tail)(f)
+
+
+def _rule_no_sessions(f: TriageFacts) -> RuleHit:
+    no_session_day = f.summary["adherence_status"].eq("not started").fillna(False).to_numpy(dtype=bool)
+    prescribed = f.column("sessions_prescribed")
+    applies = (f.running & no_session_day & (prescribed > 0)
+               & (f.as_of_day + 1 >= f.settings.logging_stopped_days) & ~f.silent_in_programme)
+    return RuleHit(applies, lambda i: np.full(len(i), "no exercise session logged since the programme start",
+                                              dtype=object))
+
+
+def _rule_no_pain_ratings(f: TriageFacts) -> RuleHit:
+    days = int(f.settings.logging_stopped_days)
+    since_session = f.column("days_since_last_session")
+    logging_sessions = since_session < days  # NaN (no session) is False
+    quiet = ~f.has_pain | (f.as_of_epoch - np.where(f.has_pain, f.last_pain, 0) >= days)
+    applies = f.running & logging_sessions & quiet & ~f.silent_in_programme
+
+    def why(i: np.ndarray) -> np.ndarray:
+        has = f.has_pain[i]
+        since = _text(f.as_of_epoch - np.where(has, f.last_pain[i], f.as_of_epoch), 0)
+        return np.where(has, "sessions logged but no pain rating for " + since + f" days (flag at >= {days})",
+                        "sessions logged but no pain rating yet")
+
+    return RuleHit(applies, why)
+
+
+def _rule_low_adherence(f: TriageFacts) -> RuleHit:
+    adherence = f.column("adherence")
+    with np.errstate(invalid="ignore"):
+        low = adherence < f.settings.adherent_threshold
+    below = " (adherent from " + _percent([f.settings.adherent_threshold])[0] + ")"
+    return RuleHit(low, lambda i: "adherence " + _percent(adherence[i]) + below)
+
+
+def _rule_questionnaire(f: TriageFacts) -> RuleHit:
+    q = f.questionnaires
+    worse = {}
+    for key in _QUESTIONNAIRES:  # two instruments
+        ok = q[key]["status"].astype("string").eq("ok").fillna(False).to_numpy(dtype=bool)
+        worse[key] = ok & _worse_by_mcid_or_rci(q[key])
+    num = {(key, name): q[key][name].to_numpy(dtype=np.float64) for key in _QUESTIONNAIRES
+           for name in ("baseline", "latest", "change")}
+    rules = {key: _mcid_rule_text(q[key], "worse") for key in _QUESTIONNAIRES}
+
+    def one(key: str, i: np.ndarray) -> np.ndarray:
+        return (key.upper() + " worse: " + _text(num[key, "baseline"][i]) + " -> " + _text(num[key, "latest"][i])
+                + " (" + _signed(num[key, "change"][i], 1) + "; " + rules[key][i] + ")")
+
+    def why(i: np.ndarray) -> np.ndarray:
+        return np.where(worse["odi"][i] & worse["rmdq"][i], one("odi", i) + ", " + one("rmdq", i),
+                        np.where(worse["odi"][i], one("odi", i), one("rmdq", i)))
+
+    return RuleHit(worse["odi"] | worse["rmdq"], why)
 
 
 #: The rules of the attention score, in the order their reasons are listed.
@@ -140,48 +354,110 @@ class AttentionRule:
 #: look at first), chosen for this project; they are not clinical thresholds and
 #: the literature gives none (docs/clinical-reference.md section 8). Every clinical
 #: threshold a rule uses comes from :class:`~analysis.settings.Settings` or from the
-#: instrument registry.
+#: instrument registry. The table drives the score: a rule added here (with its
+#: evaluator) is scored, coloured, explained and listed on the caseload page.
 ATTENTION_RULES: tuple[AttentionRule, ...] = (
     AttentionRule(
         "logging_stopped", 3, "red",
-        "no session or pain entry for >= logging_stopped_days days, the silence having begun while the "
-        "programme was running (silence after the programme's end does not count)",
+        "no session or pain entry for >= logging_stopped_days days while the programme runs (a finished "
+        "programme reads 'programme finished' instead)", _rule_logging_stopped,
     ),
     AttentionRule(
         "pain_rising", 3, "red",
-        "diary pain rising: trend 'worsening' (Theil-Sen CI wholly above 0), or Mann-Kendall tau > 0 "
-        "with p < 1 - trend_confidence",
+        "diary pain rising: trend 'worsening' (Mann-Kendall p < 1 - trend_confidence, rising, with a "
+        "rising least-squares slope; flare ratings left out)", _rule_pain_rising,
     ),
     AttentionRule(
         "pain_deteriorated", 2, "red",
         "current diary pain worse than baseline by the MCID (absolute or mcid_percent) or by a reliable "
-        "change (RCI beyond rci_z)",
+        "change (RCI beyond rci_z)", _rule_pain_deteriorated,
     ),
     AttentionRule(
         "pain_during_exercise", 2, "red",
         "open pain-during-exercise flag (pain during > pain_during_max, or >= pain_during_rise above the "
-        "pre-session pain)",
+        "pre-session pain)", _rule_pain_during,
     ),
     AttentionRule(
         "pain_flare", 2, "amber",
-        "open pain-based flare flag (daily NPRS >= flare_rise_points above the trailing median)",
+        "open pain-based flare flag (a rating >= flare_rise_points above the trailing median)", _rule_pain_flare,
     ),
     AttentionRule(
         "no_sessions", 2, "amber",
         "sessions prescribed, the programme running for >= logging_stopped_days days, but no exercise "
-        "session logged (not counted together with logging_stopped)",
+        "session logged (not counted together with logging_stopped)", _rule_no_sessions,
     ),
-    AttentionRule("self_reported_flare", 1, "amber", "open self-reported flare flag"),
+    AttentionRule(
+        "no_pain_ratings", 2, "amber",
+        "sessions logged in the last logging_stopped_days days but no pain rating in them (or none at all), "
+        "while the programme runs: progress cannot be judged without the diary", _rule_no_pain_ratings,
+    ),
+    AttentionRule("self_reported_flare", 1, "amber", "open self-reported flare flag", _rule_self_reported),
     AttentionRule(
         "rapid_load_increase", 1, "amber",
-        "open rapid-load-increase flag (acute:chronic ratio > acwr_max; descriptive only)",
+        "open rapid-load-increase flag (weekly dose > acwr_max x the chronic load, floored at the prescribed "
+        "load, and above this week's plan; descriptive only)", _rule_load,
     ),
-    AttentionRule("low_adherence", 1, "amber", "overall session adherence below adherent_threshold"),
+    AttentionRule("low_adherence", 1, "amber", "overall session adherence below adherent_threshold",
+                  _rule_low_adherence),
     AttentionRule(
         "questionnaire_deteriorated", 1, "amber",
         "latest ODI or RMDQ worse than the first by the MCID (absolute or mcid_percent) or by a reliable change",
+        _rule_questionnaire,
     ),
 )
+
+
+@dataclass(frozen=True)
+class TriageKey:
+    """One key of the caseload order (see :data:`TRIAGE_ORDER`).
+
+    Attributes
+    ----------
+    column
+        The summary column sorted on.
+    descending
+        Larger values first.
+    words
+        The key in a physio's words, for the caseload page.
+    """
+
+    column: str
+    descending: bool
+    words: str
+
+
+#: The order of the caseload, key by key (the patient ID is never one of them).
+#: The first two keys are the traffic light and the attention score; the others
+#: break ties by severity (*project choice*, docs/clinical-reference.md sections 5 and 8).
+TRIAGE_ORDER: tuple[TriageKey, ...] = (
+    TriageKey("traffic_light", False, "red first, then amber, then green"),
+    TriageKey("attention_score", True, "the higher attention score first"),
+    TriageKey("days_without_log", True, "the longer without any session or pain entry"),
+    TriageKey("adherence", False, "the lower adherence"),
+    TriageKey("pain_change", True, "the larger rise in pain since the start"),
+)
+
+
+def triage_order_text() -> str:
+    """The caseload order in words a physio uses (built from :data:`TRIAGE_ORDER`).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> import textwrap
+    >>> print(textwrap.fill(triage_order_text(), 100))
+    Red first, then amber, then green; within a colour, the higher attention score first; on equal
+    scores, the longer without any session or pain entry, then the lower adherence, then the larger rise
+    in pain since the start. Patients equal on all of these keep the order of the patients table.
+    """
+    first, second, *rest = TRIAGE_ORDER
+    ties = ", then ".join(k.words for k in rest)
+    return (f"{first.words[0].upper()}{first.words[1:]}; within a colour, {second.words}; on equal scores, {ties}. "
+            "Patients equal on all of these keep the order of the patients table.")
+
 
 #: Values of ``logging_status`` in :func:`cohort_summary`.
 LOGGING_STATUSES: tuple[str, ...] = ("logging", "stopped logging", "programme finished", "not started yet")
@@ -250,9 +526,39 @@ def _percent(values: Any) -> np.ndarray:
     return _text(np.asarray(values, dtype=np.float64) * 100.0, 0) + " %"
 
 
-def _p_text(p: Any) -> np.ndarray:
-    p = np.asarray(p, dtype=np.float64)
-    return np.where(p < 0.001, "p < 0.001", "p = " + _text(p, 3)).astype(object)
+def _fixed_signed(values: Any, decimals: int = 1) -> np.ndarray:
+    """Signed numbers with a fixed number of decimals ('-3.0', '+0.5', '0.0'); 'n/a' for NaN."""
+    x = np.round(np.asarray(values, dtype=np.float64), decimals) + 0.0
+    text = np.char.mod(f"%+.{decimals}f", np.nan_to_num(x)).astype(object)
+    text[x == 0] = f"{0:.{decimals}f}"
+    text[np.isnan(x)] = "n/a"
+    return text
+
+
+def _mcid_rule_text(frame: pd.DataFrame, direction: str) -> np.ndarray:
+    """'MCID rule: 2 points or 30 % <direction>' per row, from the thresholds a change table used."""
+    abs_thr = frame["mcid_abs_threshold"].to_numpy(dtype=np.float64, na_value=np.nan)
+    pct_thr = frame["mcid_pct_threshold"].to_numpy(dtype=np.float64, na_value=np.nan)
+    text = "rule " + _text(abs_thr, 1) + " points"
+    has_pct = ~np.isnan(pct_thr)
+    text = np.where(has_pct, text + " or " + _text(pct_thr, 0) + " %", text)
+    return (text + f" {direction}").astype(object)
+
+
+def _mcid_text(change: pd.DataFrame) -> np.ndarray:
+    """The MCID verdict with its numbers and rule: 'MCID met: -3.0 points (-43 %); rule 2 points or 30 % better'."""
+    ok = change["status"].astype("string").eq("ok").fillna(False).to_numpy(dtype=bool)
+    met = pd.array(change["mcid_met"], dtype="boolean").fillna(False).to_numpy(dtype=bool)
+    diff = change["change"].to_numpy(dtype=np.float64, na_value=np.nan)
+    pct = change["pct_change"].to_numpy(dtype=np.float64, na_value=np.nan)
+    rule = _mcid_rule_text(change, "better")
+    which = change["mcid_rule"].astype("string").fillna("").to_numpy(dtype=object)
+    met_by = np.select([which == "both", which == "absolute", which == "%"],
+                       ["; both met", "; met by the points", "; met by the %"], "").astype(object)
+    head = np.where(met, "MCID met: ", "MCID not met: ").astype(object)
+    text = (head + _fixed_signed(diff, 1) + " points (" + _fixed_signed(pct, 0) + " %); " + rule + met_by)
+    status = change["status"].astype("string").fillna("").to_numpy(dtype=object)
+    return np.where(ok, text, "MCID not measurable: " + status).astype(object)
 
 
 def _plural(count: np.ndarray, word: str) -> np.ndarray:
@@ -308,11 +614,11 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "adherence", "adherent", "sessions_completed", "sessions_prescribed", "current_streak_weeks",
     "days_since_last_session", "days_with_data_last_30", "adherence_status",
     # engagement
-    "last_entry_date", "days_since_last_entry", "logging_status",
+    "last_entry_date", "days_since_last_entry", "days_without_log", "logging_status",
     # pain
     "n_days_rated", "pain_baseline", "pain_current", "pain_change", "pain_pct_change",
-    "ols_slope_per_week", "theil_sen_slope_per_week", "theil_sen_ci_low", "theil_sen_ci_high",
-    "kendall_tau", "kendall_p", "trend", "mcid_met", "mcid_rule", "rci", "rci_category", "recovered",
+    "trend_days", "trend_slope_per_week", "trend_ci_low", "trend_ci_high", "trend_tau", "trend_p", "trend",
+    "trend_text", "mcid_met", "mcid_rule", "mcid_text", "rci", "rci_category", "recovered",
     "pain_status", "pain_label",
     # questionnaires
     "odi_latest", "odi_latest_at", "odi_change", "odi_mcid_met", "odi_rci_category",
@@ -320,10 +626,11 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     # flags
     *(f"open_{k}" for k in FLAG_KINDS), "open_total", "flags_total",
     # attention
-    "attention_score", "attention_reasons", "traffic_light",
+    "attention_score", "attention_rules", "attention_reasons", "traffic_light",
 )
 
 
+@checks_tables(cohort="cohort")
 def cohort_summary(
     cohort: CohortTables, *, as_of: DateLike | None = None, settings: Settings = DEFAULT_SETTINGS
 ) -> pd.DataFrame:
@@ -518,12 +825,18 @@ def cohort_summary(
     change = pain_change(pain_upto, patients, settings=settings)
     scored = score_proms(proms_upto, settings=settings)
     proms = prom_change(scored, settings=settings)
-    flags = safety_flags(cohort.sessions, cohort.pain, patients, as_of=when, settings=settings)
+    flags = safety_flags(cohort.sessions, cohort.pain, patients, as_of=when, settings=settings,
+                         prescriptions=cohort.prescriptions)
     counts = flag_counts(flags, patients)
-    out = _assemble(patients, when, as_of_epoch, adh, trend, change, proms, counts, settings)
+    p_code = patient_codes(pain_upto["patient_id"], patients) if len(pain_upto) else np.zeros(0, np.int64)
+    p_epoch, p_dated = epoch_days(pain_upto["recorded_at"]) if len(pain_upto) else (p_code, p_code > 0)
+    keep = (p_code >= 0) & p_dated
+    last_pain = last_entry_days(len(patients), [(p_code[keep], p_epoch[keep])])
+    out = _assemble(patients, when, as_of_epoch, adh, trend, change, proms, counts, last_pain, settings)
     out.attrs["settings"] = settings.as_dict()
     out.attrs["as_of"] = when
-    out.attrs["attention_rules"] = [dataclasses.asdict(r) for r in ATTENTION_RULES]
+    out.attrs["attention_rules"] = [r.as_dict() for r in ATTENTION_RULES]
+    out.attrs["triage_order"] = triage_order_text()
     return out
 
 
@@ -536,6 +849,7 @@ def _assemble(
     change: pd.DataFrame,
     proms: pd.DataFrame,
     counts: pd.DataFrame,
+    last_pain: np.ndarray,
     settings: Settings,
 ) -> pd.DataFrame:
     ids = pd.Index(patients["patient_id"].astype("string"), name="patient_id")
@@ -554,17 +868,18 @@ def _assemble(
     programme_weeks = a["programme_weeks"].to_numpy(dtype=np.int64)
     # last programme day: end of the last programme week (no prescription: no known end)
     programme_last_day = np.where(programme_weeks > 0, 7 * programme_weeks - 1, np.maximum(as_of_day, 0))
+    finished = started & (programme_weeks > 0) & (programme_last_day < as_of_day)
+    running = started & ~finished
 
-    # ---- engagement: the last entry as analysis.adherence found it; silence counted up to the programme's end
+    # ---- engagement: the last entry as analysis.adherence found it; silence only while the programme runs
     entry_epoch, has_entry = epoch_days(a["last_entry_date"])
     last_entry = np.where(has_entry, entry_epoch, NO_DAY)
     silent_since = silence_from(last_entry, start)
-    # the silence counted up to the earlier of as_of and the programme's last day: it began while the programme ran
-    silent_in_programme = started & stopped_logging(
-        np.minimum(as_of_day, programme_last_day), silent_since, settings.logging_stopped_days)
-    finished = started & (programme_weeks > 0) & (programme_last_day < as_of_day)
+    silent_in_programme = running & stopped_logging(as_of_day, silent_since, settings.logging_stopped_days)
+    # days without any entry, counted up to the earlier of as_of and the programme's last day
+    days_without_log = np.where(started, np.maximum(np.minimum(as_of_day, programme_last_day) - silent_since, 0), 0)
     logging_status = np.select(
-        [~started, silent_in_programme, finished], ["not started yet", "stopped logging", "programme finished"],
+        [~started, finished, silent_in_programme], ["not started yet", "programme finished", "stopped logging"],
         "logging",
     ).astype(object)
 
@@ -606,21 +921,24 @@ def _assemble(
             "adherence_status": pd.array(a["status"].astype(object), dtype="string"),
             "last_entry_date": a["last_entry_date"].to_numpy(dtype="datetime64[ns]"),
             "days_since_last_entry": pd.array(a["days_since_last_entry"], dtype="Int64"),
+            "days_without_log": days_without_log.astype(np.int64),
             "logging_status": pd.array(logging_status, dtype="string"),
             "n_days_rated": t["n_days"].to_numpy(dtype=np.int64),
             "pain_baseline": c["baseline"].to_numpy(dtype=np.float64),
             "pain_current": c["current"].to_numpy(dtype=np.float64),
             "pain_change": c["change"].to_numpy(dtype=np.float64),
             "pain_pct_change": c["pct_change"].to_numpy(dtype=np.float64),
-            "ols_slope_per_week": t["ols_slope_per_week"].to_numpy(dtype=np.float64),
-            "theil_sen_slope_per_week": t["theil_sen_slope_per_week"].to_numpy(dtype=np.float64),
-            "theil_sen_ci_low": t["theil_sen_ci_low"].to_numpy(dtype=np.float64),
-            "theil_sen_ci_high": t["theil_sen_ci_high"].to_numpy(dtype=np.float64),
-            "kendall_tau": t["kendall_tau"].to_numpy(dtype=np.float64),
-            "kendall_p": t["kendall_p"].to_numpy(dtype=np.float64),
+            "trend_days": t["trend_days"].to_numpy(dtype=np.int64),
+            "trend_slope_per_week": t["trend_slope_per_week"].to_numpy(dtype=np.float64),
+            "trend_ci_low": t["trend_ci_low"].to_numpy(dtype=np.float64),
+            "trend_ci_high": t["trend_ci_high"].to_numpy(dtype=np.float64),
+            "trend_tau": t["trend_tau"].to_numpy(dtype=np.float64),
+            "trend_p": t["trend_p"].to_numpy(dtype=np.float64),
             "trend": pd.array(trend_label, dtype="string"),
+            "trend_text": pd.array(t["trend_text"], dtype="string"),
             "mcid_met": pd.array(c["mcid_met"], dtype="boolean"),
             "mcid_rule": pd.array(c["mcid_rule"], dtype="string"),
+            "mcid_text": pd.array(_mcid_text(c), dtype="string"),
             "rci": c["rci"].to_numpy(dtype=np.float64),
             "rci_category": pd.array(c["rci_category"], dtype="string"),
             "recovered": pd.array(c["recovered"], dtype="boolean"),
@@ -634,108 +952,49 @@ def _assemble(
         }
     )
 
-    # ---- attention rules: which apply (boolean per patient) and, only for those rows, the reason text
-    fired: dict[str, np.ndarray] = {}
-    why: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
-    col = {name: out[name].to_numpy() for name in (
-        "theil_sen_slope_per_week", "theil_sen_ci_low", "theil_sen_ci_high", "kendall_tau", "kendall_p",
-        "pain_baseline", "pain_current", "pain_change", "adherence", "sessions_prescribed",
-    )}
-
-    silence = np.minimum(as_of_day, programme_last_day) - silent_since
-    fired["logging_stopped"] = silent_in_programme
-    why["logging_stopped"] = lambda i: np.where(
-        has_entry[i],
-        "stopped logging: no entry since " + _date_text(np.where(has_entry[i], last_entry[i], 0))
-        + " (" + _text(as_of_epoch - np.where(has_entry[i], last_entry[i], as_of_epoch), 0) + " days)",
-        "stopped logging: no entry since the programme start (" + _text(silence[i], 0) + " days)",
+    # ---- attention rules, from the table: which apply, and only for those rows the reason text
+    facts = TriageFacts(
+        summary=out, settings=settings, as_of_epoch=as_of_epoch, running=running, started=started,
+        as_of_day=as_of_day, silent_in_programme=silent_in_programme, last_entry=last_entry,
+        has_entry=has_entry, last_pain=last_pain, has_pain=last_pain > NO_DAY, pain_change=c,
+        questionnaires=q,
     )
-
-    worsening = trend_label.eq(TREND_WORSENING).to_numpy(dtype=bool)
-    tau, p_mk = col["kendall_tau"], col["kendall_p"]
-    alpha = 1.0 - float(settings.trend_confidence)
-    with np.errstate(invalid="ignore"):
-        mann_kendall_up = (tau > 0) & (p_mk < alpha)
-    fired["pain_rising"] = worsening | mann_kendall_up
-    conf_txt = _text([settings.trend_confidence * 100], 0)[0]
-    why["pain_rising"] = lambda i: np.where(
-        worsening[i],
-        "pain rising: Theil-Sen " + _signed(col["theil_sen_slope_per_week"][i]) + " points/week (" + conf_txt
-        + " % CI " + _text(col["theil_sen_ci_low"][i], 2) + " to " + _text(col["theil_sen_ci_high"][i], 2) + ")",
-        "pain rising: Mann-Kendall tau " + _signed(tau[i]) + ", " + _p_text(p_mk[i]),
-    )
-
-    c_ok = c["status"].astype("string").eq("ok").fillna(False).to_numpy(dtype=bool)
-    fired["pain_deteriorated"] = c_ok & _worse_by_mcid_or_rci(c)
-    rci_cat = out["rci_category"].fillna("").to_numpy(dtype=object)
-    why["pain_deteriorated"] = lambda i: (
-        "pain worse than at the start: " + _text(col["pain_baseline"][i]) + " -> " + _text(col["pain_current"][i])
-        + " points (" + _signed(col["pain_change"][i], 1) + ", " + rci_cat[i] + ")"
-    )
-
-    def open_flags(kind: str, words: str, tail: str = "") -> None:
-        k = out[f"open_{kind}"].to_numpy()
-        fired[kind] = k > 0
-        why[kind] = lambda i: _plural(k[i], words) + tail
-
-    open_flags("pain_during_exercise", "open pain-during-exercise flag")
-    open_flags("pain_flare", "open pain flare")
-    open_flags("self_reported_flare", "open self-reported flare")
-    open_flags("rapid_load_increase", "open rapid load increase", " (descriptive only)")
-
-    no_session_day = out["adherence_status"].eq("not started").fillna(False).to_numpy(dtype=bool)
-    fired["no_sessions"] = (
-        started & no_session_day & (col["sessions_prescribed"] > 0)
-        & (as_of_day + 1 >= settings.logging_stopped_days) & ~silent_in_programme
-    )
-    why["no_sessions"] = lambda i: np.full(len(i), "no exercise session logged since the programme start", object)
-
-    with np.errstate(invalid="ignore"):
-        fired["low_adherence"] = col["adherence"] < settings.adherent_threshold
-    below = " (below " + _percent([settings.adherent_threshold])[0] + ")"
-    why["low_adherence"] = lambda i: "adherence " + _percent(col["adherence"][i]) + below
-
-    q_worse = {}
-    for key in _QUESTIONNAIRES:  # two instruments
-        ok = q[key]["status"].astype("string").eq("ok").fillna(False).to_numpy(dtype=bool)
-        q_worse[key] = ok & _worse_by_mcid_or_rci(q[key])
-    q_num = {
-        (key, name): q[key][name].to_numpy(dtype=np.float64) for key in _QUESTIONNAIRES
-        for name in ("baseline", "latest", "change")
-    }
-
-    def q_text(key: str, i: np.ndarray) -> np.ndarray:
-        return (
-            key.upper() + " worse: " + _text(q_num[key, "baseline"][i]) + " -> " + _text(q_num[key, "latest"][i])
-            + " (" + _signed(q_num[key, "change"][i], 1) + ")"
-        )
-
-    fired["questionnaire_deteriorated"] = q_worse["odi"] | q_worse["rmdq"]
-    why["questionnaire_deteriorated"] = lambda i: np.where(
-        q_worse["odi"][i] & q_worse["rmdq"][i],
-        q_text("odi", i) + ", " + q_text("rmdq", i),
-        np.where(q_worse["odi"][i], q_text("odi", i), q_text("rmdq", i)),
-    )
-
     score = np.zeros(n, dtype=np.int64)
     red = np.zeros(n, dtype=bool)
     reasons = np.full(n, "", dtype=object)
-    for rule in ATTENTION_RULES:  # ten rules
-        hit = np.asarray(fired[rule.key], dtype=bool)
-        score += rule.points * hit
+    keys = np.full(n, "", dtype=object)
+    for rule in ATTENTION_RULES:  # a dozen rules, each vectorised over the patients
+        hit = rule.evaluate(facts)
+        applies = np.asarray(hit.applies, dtype=bool)
+        score += rule.points * applies
         if rule.light == "red":
-            red |= hit
-        i = np.flatnonzero(hit)
+            red |= applies
+        i = np.flatnonzero(applies)
         if len(i):
-            text = np.asarray(why[rule.key](i), dtype=object) + f" (+{rule.points})"
+            text = np.asarray(hit.reason(i), dtype=object) + f" (+{rule.points})"
             reasons[i] = np.where(reasons[i] == "", text, reasons[i] + "; " + text)
+            keys[i] = np.where(keys[i] == "", rule.key, keys[i] + "," + rule.key)
     out["attention_score"] = score
+    out["attention_rules"] = pd.array(keys, dtype="string")
     out["attention_reasons"] = pd.array(reasons, dtype="string")
     out["traffic_light"] = pd.array(
         np.select([red, score > 0], ["red", "amber"], "green").astype(object), dtype="string"
     )
-    out = out.sort_values(["attention_score", "patient_id"], ascending=[False, True], kind="stable")
-    return out.reset_index(drop=True)[list(SUMMARY_COLUMNS)]
+    return _triage_sorted(out).reset_index(drop=True)[list(SUMMARY_COLUMNS)]
+
+
+def _triage_sorted(summary: pd.DataFrame) -> pd.DataFrame:
+    """The summary in the order of :data:`TRIAGE_ORDER`; missing values last; full ties keep the registry order."""
+    columns = []
+    for key in reversed(TRIAGE_ORDER):  # np.lexsort: the last key is the primary one
+        if key.column == "traffic_light":
+            values = pd.Index(TRAFFIC_LIGHTS).get_indexer(summary[key.column].astype(object)).astype(np.float64)
+        else:
+            values = summary[key.column].to_numpy(dtype=np.float64, na_value=np.nan)
+        values = -values if key.descending else values
+        columns.append(np.nan_to_num(values, nan=np.inf))
+    order = np.lexsort(columns) if columns else np.arange(len(summary))
+    return summary.iloc[order]
 
 
 def caseload(summary: pd.DataFrame, physio_id: str) -> pd.DataFrame:

@@ -342,8 +342,8 @@ def resolve_as_of_dask(cohort: DaskCohort, as_of: DateLike | None = None) -> pd.
     cohort
         The distributed tables.
     as_of
-        A date, or ``None`` for the last session or pain entry in the whole cohort
-        (as :meth:`analysis.schema.CohortTables.as_of`).
+        A date, or ``None`` for the day after the last session or pain entry in the
+        whole cohort (as :meth:`analysis.schema.CohortTables.as_of`).
 
     Returns
     -------
@@ -358,7 +358,7 @@ def resolve_as_of_dask(cohort: DaskCohort, as_of: DateLike | None = None) -> pd.
     latest = [pd.Timestamp(t) for t in latest if t is not None and pd.notna(t)]
     if not latest:
         return pd.Timestamp.today().normalize()
-    return max(latest).normalize()
+    return max(latest).normalize() + pd.Timedelta(days=1)
 
 
 def map_patients(

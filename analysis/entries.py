@@ -45,6 +45,7 @@ from analysis.prescriptions import dose_in_force
 from analysis.schema import PAIN, PAIN_LOCATIONS, SESSIONS, conform
 from analysis.settings import DEFAULT_SETTINGS, Settings
 from analysis.timeline import DateLike
+from analysis.validation import checks_tables
 
 __all__ = [
     "MAX_DAYS_BACK",
@@ -129,6 +130,7 @@ def check_entry_day(day: DateLike, *, today: DateLike,
     return d
 
 
+@checks_tables(prescriptions="prescriptions")
 def todays_checklist(prescriptions: pd.DataFrame, patient_id: str, day: DateLike
                      ) -> pd.DataFrame:
     """The exercises prescribed to one patient on one day, as a checklist.

@@ -13,6 +13,7 @@ __all__ = [
     "UnreadableFileError",
     "MissingColumnsError",
     "UnknownTableError",
+    "InvalidTableError",
     "SettingsError",
     "NotEnoughDataError",
     "ExportError",
@@ -77,6 +78,40 @@ class MissingColumnsError(IngestError):
 
 class UnknownTableError(IngestError):
     """The columns of a file match none of the canonical tables."""
+
+
+class InvalidTableError(RehabtrackError, ValueError):
+    """Values of a canonical table passed to an analysis break the table's rules.
+
+    Raised at the entrance of the library's public functions
+    (:func:`analysis.validation.check_tables`), before anything is computed, with
+    every failure of every table at once.
+
+    Parameters
+    ----------
+    message
+        The failures in words: table, column, rule, rows and values, and what to do.
+    problems
+        One entry per (table, column, rule): ``(table, column, check, rows, values,
+        reason)`` with ``rows`` the index labels of the failing rows (up to 20) and
+        ``values`` their values as text.
+
+    Attributes
+    ----------
+    tables : tuple of str
+        The tables with failures, in the order they were checked.
+    problems : tuple of tuple
+        As the parameter.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        problems: tuple[tuple[str, str, str, tuple[object, ...], tuple[str, ...], str], ...] = (),
+    ) -> None:
+        self.problems = problems
+        self.tables = tuple(dict.fromkeys(p[0] for p in problems))
+        super().__init__(message)
 
 
 class SettingsError(RehabtrackError, ValueError):

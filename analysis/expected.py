@@ -82,6 +82,7 @@ from scipy import stats as sps
 from analysis.models import DEFAULT_METHODS, fit_mixed_model
 from analysis.settings import DEFAULT_SETTINGS, Settings
 from analysis.timeline import DateLike
+from analysis.validation import checks_tables
 
 if TYPE_CHECKING:
     from analysis.schema import CohortTables
@@ -280,6 +281,7 @@ def _latest_baseline_score(scored: pd.DataFrame, instrument: str, start: pd.Seri
     return rows.groupby(rows["patient_id"].astype("string"), sort=False)[column].last()
 
 
+@checks_tables(tables="cohort")
 def prepare_inputs(
     tables: CohortTables | ExpectedInputs,
     as_of: DateLike | None = None,
@@ -387,6 +389,7 @@ def prepare_inputs(
     return ExpectedInputs(as_of=when, covariates=covariates, weeks=weeks, min_days=min_days)
 
 
+@checks_tables(tables="cohort")
 def completed_programmes(tables: CohortTables | ExpectedInputs, as_of: DateLike | None = None,
                          settings: Settings = DEFAULT_SETTINGS) -> list[str]:
     """Patients whose programme is completed by ``as_of``: prescriptions all ended before it.
@@ -743,6 +746,7 @@ def _fit(inputs: ExpectedInputs, spec: ExpectedSettings, patients: np.ndarray | 
     )
 
 
+@checks_tables(tables="cohort")
 def fit_expected_course(
     tables: CohortTables | ExpectedInputs,
     as_of: DateLike | None = None,
@@ -882,6 +886,7 @@ def _empty_course() -> pd.DataFrame:
     return out
 
 
+@checks_tables(tables="cohort")
 def expected_course(
     model: ExpectedCourseModel | NotEnoughData,
     tables: CohortTables | ExpectedInputs,
@@ -995,6 +1000,7 @@ def _fmt(values: np.ndarray) -> np.ndarray:
     return np.char.mod("%.1f", np.nan_to_num(np.asarray(values, dtype=float)))
 
 
+@checks_tables(tables="cohort")
 def expected_status(
     model: ExpectedCourseModel | NotEnoughData,
     tables: CohortTables | ExpectedInputs,
@@ -1369,6 +1375,7 @@ def decile_table(expected: np.ndarray, observed: np.ndarray, covered: np.ndarray
     return frame.groupby("decile").agg(**agg).reset_index()
 
 
+@checks_tables(tables="cohort")
 def calibration(
     tables: CohortTables | ExpectedInputs,
     as_of: DateLike | None = None,
@@ -1466,6 +1473,7 @@ def calibration(
     )
 
 
+@checks_tables(tables="cohort")
 def fold_models(
     tables: CohortTables | ExpectedInputs,
     as_of: DateLike | None = None,
@@ -1493,6 +1501,7 @@ def fold_models(
     return out
 
 
+@checks_tables(tables="cohort")
 def held_out_status(
     model: ExpectedCourseModel | NotEnoughData,
     tables: CohortTables | ExpectedInputs,

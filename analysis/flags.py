@@ -49,6 +49,7 @@ import pandas as pd
 
 from analysis.adherence import session_dose
 from analysis.errors import SettingsError
+from analysis.prescriptions import OPEN_END, period_ends, usable_periods
 from analysis.settings import DEFAULT_SETTINGS, Settings
 from analysis.timeline import (
     DateLike,
@@ -60,6 +61,7 @@ from analysis.timeline import (
     patient_codes,
     resolve_as_of,
 )
+from analysis.validation import checks_tables
 
 __all__ = [
     "FLAG_KINDS",
@@ -67,6 +69,7 @@ __all__ = [
     "MIN_BASELINE_DAYS",
     "OPEN_DAYS",
     "pain_flares",
+    "flare_ratings",
     "self_reported_flares",
     "pain_during_exercise",
     "load_progression",
@@ -415,34 +418,98 @@ def _trailing_median(
 
 def _flare_days(
     pain_ev: _Events, nprs_all: np.ndarray, settings: Settings, min_baseline_days: int
-) -> dict[str, np.ndarray]:
+) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Per patient-day: the running baseline and the flare verdict; per rating: whether it is a flare.
+
+    Returns the day arrays and ``(pos, flagged)`` of every rated pain row (``pos`` its
+    position in the pain table, ``flagged`` whether that rating is a flare).
+    """
     _check_days("min_baseline_days", min_baseline_days)
     nprs = pain_ev.of(nprs_all)
-    ev = pain_ev.take(~np.isnan(nprs))
-    nprs = nprs[~np.isnan(nprs)]
+    rated = ~np.isnan(nprs)
+    ev = pain_ev.take(rated)
+    nprs = nprs[rated]
     first, group = _groups(ev.code, ev.day)
     n_days = int(first.sum())
     total = np.bincount(group, weights=nprs, minlength=n_days)
     count = np.bincount(group, minlength=n_days)
+    highest = np.full(n_days, -np.inf)
+    np.maximum.at(highest, group, nprs)
     code, day = ev.code[first], ev.day[first]
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = total / count
     median, base_days = _trailing_median(code, day, mean, int(settings.flare_baseline_days))
     baseline = np.where(base_days >= min_baseline_days, median, np.nan)
-    rise = mean - baseline
-    flagged = _at_least(rise, float(settings.flare_rise_points) - _EPS)
-    return {
+    threshold = float(settings.flare_rise_points) - _EPS
+    # each rating is judged against the baseline (Costa et al. 2021: a rating >= 2 above usual pain);
+    # a day is a flare when any of its ratings is: a 9 and a 5 (mean 7) over a baseline of 6 is a flare
+    rating_flagged = _at_least(nprs - baseline[group], threshold)
+    rise = highest - baseline
+    flagged = _at_least(rise, threshold)
+    days = {
         "code": code,
         "day": day,
         "nprs": mean,
+        "nprs_max": highest,
         "n_ratings": count.astype(np.int64),
         "baseline": baseline,
         "baseline_days": base_days.astype(np.int64),
         "rise": rise,
         "flagged": flagged,
     }
+    return days, (ev.pos, rating_flagged)
 
 
+@checks_tables(pain="pain", patients="patients")
+def flare_ratings(
+    pain: pd.DataFrame,
+    patients: pd.DataFrame,
+    *,
+    settings: Settings = DEFAULT_SETTINGS,
+    min_baseline_days: int = MIN_BASELINE_DAYS,
+) -> np.ndarray:
+    """Which pain ratings are pain flares, rating by rating.
+
+    Parameters
+    ----------
+    pain, patients
+        Canonical tables.
+    settings
+        Uses ``flare_rise_points`` and ``flare_baseline_days``.
+    min_baseline_days
+        As in :func:`pain_flares`.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        One value per row of ``pain``, in its order: True when the rating is at
+        least ``flare_rise_points`` above the patient's running baseline (the rule
+        of :func:`pain_flares`); False for ratings without a baseline, of unknown
+        patients, or without a value or a time.
+
+    See Also
+    --------
+    pain_flares : The same rule, one row per patient-day.
+    analysis.trends.pain_trends : Leaves these ratings out of the trend.
+
+    Examples
+    --------
+    >>> patients = pd.DataFrame({"patient_id": ["P1"], "programme_start": pd.to_datetime(["2026-09-07"])})
+    >>> pain = pd.DataFrame({"patient_id": "P1", "nprs": [6, 6, 6, 9, 5],
+    ...     "recorded_at": pd.to_datetime(["2026-09-07 20:00", "2026-09-08 20:00", "2026-09-09 20:00",
+    ...                                    "2026-09-10 08:00", "2026-09-10 20:00"])})
+    >>> flare_ratings(pain, patients).tolist()   # the 9 is 3 above the median of 6; the 5 is not
+    [False, False, False, True, False]
+    """
+    reg = _registry(patients)
+    ev = _events(pain, patients, reg, "recorded_at", "pain")
+    _, (pos, flagged) = _flare_days(ev, numeric_values(pain, "nprs"), settings, min_baseline_days)
+    out = np.zeros(len(pain), dtype=bool)
+    out[pos[flagged]] = True
+    return out
+
+
+@checks_tables(pain="pain", patients="patients")
 def pain_flares(
     pain: pd.DataFrame,
     patients: pd.DataFrame,
@@ -477,12 +544,15 @@ def pain_flares(
         - ``patient_id`` (string)
         - ``date`` (datetime64[ns], midnight): the calendar day
         - ``nprs`` (float64, points 0-10): mean of the day's ratings
+        - ``nprs_max`` (float64, points 0-10): the day's highest rating
         - ``n_ratings`` (int64): ratings that day
         - ``baseline`` (float64, points): median of the daily means in the window;
           NaN when fewer than ``min_baseline_days`` days had a rating
         - ``baseline_days`` (int64, days): days with a rating in the window
-        - ``rise`` (float64, points): ``nprs - baseline``
-        - ``flagged`` (bool): ``rise >= settings.flare_rise_points``
+        - ``rise`` (float64, points): ``nprs_max - baseline``, the rise of the day's
+          highest rating
+        - ``flagged`` (bool): ``rise >= settings.flare_rise_points``: at least one
+          rating of the day is a flare (:func:`flare_ratings`)
 
     See Also
     --------
@@ -495,9 +565,11 @@ def pain_flares(
     NPRS on the calendar days *d* - ``flare_baseline_days`` to *d* - 1. The day
     itself is **excluded**, so a flare cannot raise its own baseline; days
     without a rating are absent from the window (not zero), and at least
-    ``min_baseline_days`` of them must have one. A day is a flare when
+    ``min_baseline_days`` of them must have one. Each **rating** is judged
+    against it, not the day's mean, so a 9 and a 5 on one day over a baseline of
+    6 is a flare (the 9 is 3 points above). A day is a flare when
 
-    ``daily NPRS - baseline >= flare_rise_points``
+    ``highest rating of the day - baseline >= flare_rise_points``
 
     (Costa et al. 2021: a pain-defined flare is a daily NPRS >= 2 points above
     the patient's usual pain; the running baseline is the trailing 7-day median,
@@ -512,7 +584,7 @@ def pain_flares(
     """
     reg = _registry(patients)
     ev = _events(pain, patients, reg, "recorded_at", "pain")
-    d = _flare_days(ev, numeric_values(pain, "nprs"), settings, min_baseline_days)
+    d, _ = _flare_days(ev, numeric_values(pain, "nprs"), settings, min_baseline_days)
     if flagged_only:
         d = {k: v[d["flagged"]] for k, v in d.items()}
     return pd.DataFrame(
@@ -520,6 +592,7 @@ def pain_flares(
             "patient_id": pd.array(reg.ids[d["code"]], dtype="string"),
             "date": from_epoch_days(d["day"]),
             "nprs": d["nprs"],
+            "nprs_max": d["nprs_max"],
             "n_ratings": d["n_ratings"],
             "baseline": d["baseline"],
             "baseline_days": d["baseline_days"],
@@ -556,6 +629,7 @@ def _self_reported_days(pain_ev: _Events, pain: pd.DataFrame) -> dict[str, np.nd
     }
 
 
+@checks_tables(pain="pain", patients="patients")
 def self_reported_flares(pain: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
     """Days on which the patient marked a pain rating as a flare-up.
 
@@ -690,6 +764,7 @@ def _pain_during_rows(
     }
 
 
+@checks_tables(sessions="sessions", pain="pain", patients="patients")
 def pain_during_exercise(
     sessions: pd.DataFrame,
     pain: pd.DataFrame,
@@ -804,8 +879,56 @@ def _text_rank(values: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- load progression
 
 
+def _planned_days(prescriptions: pd.DataFrame, patients: pd.DataFrame, reg: _Registry
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Usable prescription periods on the programme clock: registry code, first and last programme day, daily dose.
+
+    The last day is the day the period is in force until (:func:`analysis.prescriptions.period_ends`;
+    :data:`~analysis.prescriptions.OPEN_END` when open-ended); the daily dose is
+    ``sessions_per_week / 7 x sets x reps x hold`` (a hold of 0 counts as 1, as in
+    :func:`analysis.adherence.session_dose`).
+    """
+    ok = np.flatnonzero(usable_periods(prescriptions))
+    rows = prescriptions.iloc[ok]
+    code = patient_codes(rows["patient_id"], patients)
+    known = code >= 0
+    code_k = np.maximum(code, 0)
+    known &= reg.has_start[code_k] if reg.n else np.zeros(len(code), bool)
+    start, _ = epoch_days(rows["start_date"])
+    if "end_date" in rows.columns:
+        end, has_end = epoch_days(rows["end_date"])
+    else:
+        end, has_end = np.zeros(len(rows), np.int64), np.zeros(len(rows), bool)
+    keys = [code] + [pd.factorize(rows[c].astype("string"), use_na_sentinel=False)[0] for c in ("exercise", "side")]
+    until = period_ends(keys, start, end, has_end)
+    base = reg.start[code_k] if reg.n else np.zeros(len(code), np.int64)
+    first = start - base
+    last = np.where(until == OPEN_END, OPEN_END, until - base)
+    daily = session_dose(rows).to_numpy(dtype=float) * numeric_values(rows, "sessions_per_week") / 7.0
+    keep = known & (last >= np.maximum(first, 0)) & np.isfinite(daily)
+    return code[keep], np.maximum(first[keep], 0), last[keep], daily[keep]
+
+
+def _planned_grid(
+    planned: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], n: int, n_weeks: int
+) -> np.ndarray:
+    """Prescribed dose per registry patient and programme week (``n x n_weeks``), from :func:`_planned_days`."""
+    code, first, last, daily = planned
+    n_days = 7 * n_weeks
+    last = np.minimum(last, n_days - 1)
+    inside = first <= last
+    code, first, last, daily = code[inside], first[inside], last[inside], daily[inside]
+    diff = np.zeros(n * n_days + 1)
+    np.add.at(diff, code * n_days + first, daily)
+    np.add.at(diff, code * n_days + last + 1, -daily)
+    per_day = np.cumsum(diff[:-1]).reshape(n, n_days)
+    per_day[np.abs(per_day) < 1e-9] = 0.0  # the running sum's round-off
+    return per_day.reshape(n, n_weeks, 7).sum(axis=2)
+
+
 def _load_weeks(
-    sess_ev: _Events, sessions: pd.DataFrame, reg: _Registry, settings: Settings, flagged_only: bool
+    sess_ev: _Events, sessions: pd.DataFrame, reg: _Registry, settings: Settings, flagged_only: bool,
+    planned: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     k = int(settings.acwr_chronic_weeks)
     _check_days("acwr_chronic_weeks", k)
@@ -821,7 +944,8 @@ def _load_weeks(
         empty_i, empty_f = np.zeros(0, dtype=np.int64), np.zeros(0)
         return {
             "code": empty_i, "week": empty_i, "week_start": empty_i, "dose": empty_f, "change": empty_f,
-            "change_pct": empty_f, "chronic_mean": empty_f, "acwr": empty_f, "flagged": np.zeros(0, bool),
+            "change_pct": empty_f, "chronic_mean": empty_f, "planned_dose": empty_f, "chronic_planned": empty_f,
+            "acwr": empty_f, "flagged": np.zeros(0, bool),
         }
     # patient x week grid of doses (rows in patient_id order): empty weeks come for free
     n_weeks = int(week0.max()) + 1
@@ -839,10 +963,25 @@ def _load_weeks(
     if n_weeks > k:
         # 0-based week w >= k: mean of weeks w-k .. w-1 = (csum[w] - csum[w-k]) / k
         chronic[:, k:] = (csum[:, k:n_weeks] - csum[:, : n_weeks - k]) / k
+    if planned is not None:
+        plan = _planned_grid(planned, reg.n, n_weeks)[code_of_row]
+        pcsum = np.concatenate([np.zeros((reg.n, 1)), np.cumsum(plan, axis=1)], axis=1)
+        chronic_plan = np.full_like(plan, np.nan)
+        if n_weeks > k:
+            chronic_plan[:, k:] = (pcsum[:, k:n_weeks] - pcsum[:, : n_weeks - k]) / k
+        # the floor: the load the programme already asked for in the chronic weeks
+        floor = np.fmax(chronic, chronic_plan)
+    else:
+        plan = np.full_like(grid, np.nan)
+        chronic_plan = np.full_like(grid, np.nan)
+        floor = chronic
     with np.errstate(divide="ignore", invalid="ignore"):
         change_pct = np.where(previous > 0, change / previous * 100.0, np.nan)
-        acwr = np.where(chronic > 0, grid / chronic, np.nan)
+        acwr = np.where(floor > 0, grid / floor, np.nan)
     flagged = np.nan_to_num(acwr, nan=-np.inf) > float(settings.acwr_max) + _EPS
+    if planned is not None:
+        # at or below this week's prescription is the plan being done, not a jump
+        flagged &= grid > plan * (1 + _EPS) + _EPS
 
     keep = np.arange(n_weeks)[None, :] <= last_week[:, None]
     if flagged_only:
@@ -857,17 +996,21 @@ def _load_weeks(
         "change": change[keep],
         "change_pct": change_pct[keep],
         "chronic_mean": chronic[keep],
+        "planned_dose": plan[keep],
+        "chronic_planned": chronic_plan[keep],
         "acwr": acwr[keep],
         "flagged": flagged[keep],
     }
 
 
+@checks_tables(sessions="sessions", patients="patients", prescriptions="prescriptions")
 def load_progression(
     sessions: pd.DataFrame,
     patients: pd.DataFrame,
     *,
     settings: Settings = DEFAULT_SETTINGS,
     flagged_only: bool = False,
+    prescriptions: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Weekly exercise dose, its week-on-week change and the acute:chronic ratio.
 
@@ -881,6 +1024,12 @@ def load_progression(
         Uses ``acwr_chronic_weeks`` (default 4 weeks) and ``acwr_max`` (default 1.5).
     flagged_only
         Return only the flagged weeks.
+    prescriptions
+        Canonical ``prescriptions`` table. When given (as the dashboard, the
+        cohort summary and the reports do), the prescribed dose is the floor of
+        the chronic load and a week at or below its prescribed dose is never
+        flagged (see Notes). Without it, the plain uncoupled ratio (for judging
+        a plan against itself, :func:`analysis.programmes.planned_weekly_load`).
 
     Returns
     -------
@@ -902,9 +1051,15 @@ def load_progression(
         - ``chronic_mean`` (float64, repetition-seconds): mean dose of the
           ``acwr_chronic_weeks`` weeks before this one; NaN until that many
           programme weeks precede it
-        - ``acwr`` (float64, ratio): ``dose / chronic_mean``; NaN when
-          ``chronic_mean`` is NaN or 0
-        - ``flagged`` (bool): ``acwr > acwr_max``
+        - ``planned_dose`` (float64, repetition-seconds): the dose prescribed for
+          the week (``sum over days of sessions_per_week / 7 x sets x reps x hold``
+          of the periods in force); NaN without ``prescriptions``
+        - ``chronic_planned`` (float64, repetition-seconds): mean prescribed dose of
+          the ``acwr_chronic_weeks`` weeks before; NaN without ``prescriptions``
+        - ``acwr`` (float64, ratio): ``dose / max(chronic_mean, chronic_planned)``;
+          NaN when that is NaN or 0
+        - ``flagged`` (bool): ``acwr > acwr_max`` and, with ``prescriptions``,
+          ``dose > planned_dose``
         - ``descriptive_only`` (bool): always True
 
     See Also
@@ -923,7 +1078,19 @@ def load_progression(
     creates spurious correlation (Lolli et al. 2019). The ratio exists only from
     week K + 1, when all K chronic weeks lie inside the programme, and only when
     the chronic mean is above 0, so the first weeks, when any increase from a
-    small start looks dramatic, are never flagged. Sessions before
+    small start looks dramatic, are never flagged.
+
+    **The prescription as a floor** (with ``prescriptions``). A ratio divides by
+    what was done: after two empty weeks a comeback at a fifth of the plan is
+    "3 times the chronic load" although it is far below what the physio asked
+    for. So the chronic load is floored at the mean *prescribed* dose of the
+    same K weeks (the load the programme already asked the tissues to take), and
+    a week whose dose is at or below its own prescribed dose is never flagged:
+    doing the plan is not a jump. A flag then means the patient did more than
+    prescribed, and more than 1.5 times both what they did and what was planned
+    over the previous weeks (*project choice*, docs/clinical-reference.md
+    section 8; the 1.5 comes from athletes' training loads, Gabbett 2016, and is
+    contested, Impellizzeri et al. 2020). Sessions before
     ``programme_start`` are not counted; a dose that cannot be computed (missing
     sets or reps) counts as 0.
 
@@ -944,7 +1111,8 @@ def load_progression(
     """
     reg = _registry(patients)
     sess_ev = _events(sessions, patients, reg, "performed_at", "sessions", sort=False)
-    d = _load_weeks(sess_ev, sessions, reg, settings, flagged_only)
+    planned = _planned_days(prescriptions, patients, reg) if prescriptions is not None else None
+    d = _load_weeks(sess_ev, sessions, reg, settings, flagged_only, planned)
     return pd.DataFrame(
         {
             "patient_id": pd.array(reg.ids[d["code"]], dtype="string"),
@@ -954,6 +1122,8 @@ def load_progression(
             "change": d["change"],
             "change_pct": d["change_pct"],
             "chronic_mean": d["chronic_mean"],
+            "planned_dose": d["planned_dose"],
+            "chronic_planned": d["chronic_planned"],
             "acwr": d["acwr"],
             "flagged": d["flagged"],
             "descriptive_only": np.ones(len(d["code"]), dtype=bool),
@@ -1025,8 +1195,24 @@ def _entry_days_sorted(
 
 
 
+def _programme_end(planned: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], reg: _Registry) -> np.ndarray:
+    """Epoch day of each patient's last programme day: the end of the week holding the last prescribed day.
+
+    :data:`~analysis.prescriptions.OPEN_END` while a period is open-ended, and also
+    for a patient without a prescription (no known end: nothing is cut).
+    """
+    code, _, last, _ = planned
+    out = np.full(reg.n, -1, dtype=np.int64)
+    if len(code):
+        np.maximum.at(out, code, last)
+    open_ended = (out == OPEN_END) | (out < 0)
+    end = reg.start + 7 * (out // 7) + 6
+    return np.where(open_ended, OPEN_END, end)
+
+
 def _logging_gaps(
-    sess_ev: _Events, pain_ev: _Events, reg: _Registry, as_of_day: int, settings: Settings
+    sess_ev: _Events, pain_ev: _Events, reg: _Registry, as_of_day: int, settings: Settings,
+    programme_end: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     threshold = int(settings.logging_stopped_days)
     _check_days("logging_stopped_days", threshold)
@@ -1037,7 +1223,8 @@ def _logging_gaps(
         empty = np.zeros(0, dtype=np.int64)
         return {
             "code": empty, "last_entry": empty, "has_last_entry": np.zeros(0, bool), "gap_start": empty,
-            "gap_end": empty, "days": empty, "ongoing": np.zeros(0, bool), "no_entries": np.zeros(0, bool),
+            "gap_end": empty, "days": empty, "ongoing": np.zeros(0, bool), "programme_ended": np.zeros(0, bool),
+            "no_entries": np.zeros(0, bool),
         }
     code, day = entry_days
     real = ~reg.has_start[code] | (day >= reg.start[code])
@@ -1048,20 +1235,31 @@ def _logging_gaps(
     next_day = np.empty_like(day)
     next_day[:-1] = day[1:]
     next_day[is_last] = as_of_day + 1  # after the last entry the gap runs up to as_of
-    gap = next_day - day - 1
+    gap_end = next_day - 1
+    ongoing = is_last.copy()
+    ended = np.zeros(len(code), dtype=bool)
+    if programme_end is not None:
+        # silence after the programme's last day is not a gap: logging ends with the programme
+        end = programme_end[code]
+        ended = gap_end > end
+        gap_end = np.minimum(gap_end, end)
+        ongoing &= ~ended
+    gap = gap_end - day
     flag = gap >= threshold
     return {
         "code": code[flag],
         "last_entry": day[flag],
         "has_last_entry": real[flag],
         "gap_start": day[flag] + 1,
-        "gap_end": day[flag] + gap[flag],
+        "gap_end": gap_end[flag],
         "days": gap[flag].astype(np.int64),
-        "ongoing": is_last[flag],
+        "ongoing": ongoing[flag],
+        "programme_ended": ended[flag],
         "no_entries": n_real[code[flag]] == 0,
     }
 
 
+@checks_tables(sessions="sessions", pain="pain", patients="patients", prescriptions="prescriptions")
 def logging_stopped(
     sessions: pd.DataFrame,
     pain: pd.DataFrame,
@@ -1069,6 +1267,7 @@ def logging_stopped(
     *,
     as_of: DateLike | None = None,
     settings: Settings = DEFAULT_SETTINGS,
+    prescriptions: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Runs of >= ``logging_stopped_days`` days without any session or pain entry.
 
@@ -1085,6 +1284,11 @@ def logging_stopped(
         (:func:`analysis.timeline.resolve_as_of`).
     settings
         Uses ``logging_stopped_days`` (default 7 days).
+    prescriptions
+        Canonical ``prescriptions`` table. When given, logging ends with the
+        programme: silence after its last day (the end of the week holding the
+        last prescribed day) is not counted, and a gap that reaches it is closed
+        there (``programme_ended``), not ongoing.
 
     Returns
     -------
@@ -1099,7 +1303,10 @@ def logging_stopped(
         - ``gap_end`` (datetime64[ns]): last day without an entry (the day before
           the next entry, or ``as_of`` when ongoing)
         - ``days`` (int64, days): length of the gap, ``gap_end - gap_start + 1``
-        - ``ongoing`` (bool): the gap reaches ``as_of``: logging has stopped
+        - ``ongoing`` (bool): the gap reaches ``as_of`` while the programme runs:
+          logging has stopped
+        - ``programme_ended`` (bool): the gap ran until the programme's last day
+          (only with ``prescriptions``); the programme is finished, the flag closed
         - ``no_entries`` (bool): no entry at all from the programme start to ``as_of``
 
     See Also
@@ -1125,7 +1332,8 @@ def logging_stopped(
     as_of_day = epoch_day(as_of_ts)
     sess_ev = _events(sessions, patients, reg, "performed_at", "sessions", until_day=as_of_day, sort=False)
     pain_ev = _events(pain, patients, reg, "recorded_at", "pain", until_day=as_of_day)
-    d = _logging_gaps(sess_ev, pain_ev, reg, as_of_day, settings)
+    end = _programme_end(_planned_days(prescriptions, patients, reg), reg) if prescriptions is not None else None
+    d = _logging_gaps(sess_ev, pain_ev, reg, as_of_day, settings, end)
     return pd.DataFrame(
         {
             "patient_id": pd.array(reg.ids[d["code"]], dtype="string"),
@@ -1134,6 +1342,7 @@ def logging_stopped(
             "gap_end": from_epoch_days(d["gap_end"]),
             "days": d["days"],
             "ongoing": d["ongoing"],
+            "programme_ended": d["programme_ended"],
             "no_entries": d["no_entries"],
         }
     )
@@ -1142,6 +1351,7 @@ def logging_stopped(
 # --------------------------------------------------------------------------- all flags
 
 
+@checks_tables(sessions="sessions", pain="pain", patients="patients", prescriptions="prescriptions")
 def safety_flags(
     sessions: pd.DataFrame,
     pain: pd.DataFrame,
@@ -1151,6 +1361,7 @@ def safety_flags(
     settings: Settings = DEFAULT_SETTINGS,
     open_days: int = OPEN_DAYS,
     min_baseline_days: int = MIN_BASELINE_DAYS,
+    prescriptions: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Every safety flag of every patient in one tidy table, for the physio.
 
@@ -1168,6 +1379,11 @@ def safety_flags(
         Window of recent flags counted as open (default :data:`OPEN_DAYS` = 14 days).
     min_baseline_days
         Passed to :func:`pain_flares`.
+    prescriptions
+        Canonical ``prescriptions`` table: the prescribed dose floors the load
+        ratio (:func:`load_progression`) and logging ends with the programme
+        (:func:`logging_stopped`). The cohort summary, the patient view and the
+        reports pass it; without it both rules run without the plan.
 
     Returns
     -------
@@ -1197,7 +1413,8 @@ def safety_flags(
         - ``open`` (bool): the flagged period ends within the ``open_days`` days
           up to and including ``as_of`` (from ``as_of - open_days + 1``), or is
           still ongoing: a ``logging_stopped`` gap that reaches ``as_of``, a
-          programme week that contains ``as_of``
+          programme week that contains ``as_of``. A ``logging_stopped`` gap that
+          ran until the programme ended is closed (the programme is finished)
 
     See Also
     --------
@@ -1230,7 +1447,9 @@ def safety_flags(
     sess_ev = _events(sessions, patients, reg, "performed_at", "sessions", until_day=as_of_day, sort=False)
     pain_ev = _events(pain, patients, reg, "recorded_at", "pain", until_day=as_of_day)
 
-    flare = _flare_days(pain_ev, numeric_values(pain, "nprs"), settings, min_baseline_days)
+    flare, _ = _flare_days(pain_ev, numeric_values(pain, "nprs"), settings, min_baseline_days)
+    planned = _planned_days(prescriptions, patients, reg) if prescriptions is not None else None
+    end = _programme_end(planned, reg) if planned is not None else None
     parts = [
         _flare_flags({k: v[flare["flagged"]] for k, v in flare.items()}, settings),
         _self_reported_flags(_self_reported_days(pain_ev, pain)),
@@ -1238,13 +1457,13 @@ def safety_flags(
             _pain_during_rows(sess_ev, sessions, pain_ev, pain, reg, settings, flagged_only=True),
             sessions, reg, settings,
         ),
-        _load_flags(_load_weeks(sess_ev, sessions, reg, settings, flagged_only=True), settings),
-        _logging_flags(_logging_gaps(sess_ev, pain_ev, reg, as_of_day, settings), settings),
+        _load_flags(_load_weeks(sess_ev, sessions, reg, settings, flagged_only=True, planned=planned), settings),
+        _logging_flags(_logging_gaps(sess_ev, pain_ev, reg, as_of_day, settings, end), settings),
     ]
     f = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
     order = np.lexsort((f["kind"], f["day"], reg.rank[f["code"]]))
     f = {key: v[order] for key, v in f.items()}
-    is_open = f["ongoing"] | (f["end"] >= as_of_day - open_days + 1)
+    is_open = ~f["closed"] & (f["ongoing"] | (f["end"] >= as_of_day - open_days + 1))
     out = pd.DataFrame(
         {
             "patient_id": pd.array(reg.ids[f["code"]], dtype="string"),
@@ -1270,10 +1489,12 @@ def _flag_part(
     *,
     end: np.ndarray | None = None,
     ongoing: np.ndarray | None = None,
+    closed: np.ndarray | None = None,
     descriptive_only: bool = False,
 ) -> dict[str, np.ndarray]:
     n = len(code)
     return {
+        "closed": np.zeros(n, dtype=bool) if closed is None else np.asarray(closed, dtype=bool),
         "code": np.asarray(code, dtype=np.int64),
         "day": np.asarray(day, dtype=np.int64),
         "kind": np.full(n, FLAG_KINDS.index(kind), dtype=np.int64),
@@ -1289,7 +1510,7 @@ def _flag_part(
 def _flare_flags(d: dict[str, np.ndarray], settings: Settings) -> dict[str, np.ndarray]:
     rise_points = float(settings.flare_rise_points)
     reason = (
-        "Pain " + _txt(d["nprs"]) + " on " + _date_txt(d["day"]) + " is " + _txt(d["rise"]) + _points(d["rise"])
+        "Pain " + _txt(d["nprs_max"]) + " on " + _date_txt(d["day"]) + " is " + _txt(d["rise"]) + _points(d["rise"])
         + f" above the {int(settings.flare_baseline_days)}-day median of " + _txt(d["baseline"])
         + " (" + _int_txt(d["baseline_days"]) + " days with ratings; flag at >= "
         + f"{rise_points:g}{_points(np.array([rise_points]))[0]}; {_COSTA})"
@@ -1350,11 +1571,17 @@ def _pain_during_flags(
 
 def _load_flags(d: dict[str, np.ndarray], settings: Settings) -> dict[str, np.ndarray]:
     k = int(settings.acwr_chronic_weeks)
+    has_plan = ~np.isnan(d["planned_dose"])
+    plan_txt = np.full(len(has_plan), "", dtype=object)
+    floored = has_plan & (np.nan_to_num(d["chronic_planned"], nan=-1.0) > np.nan_to_num(d["chronic_mean"], nan=-1.0))
+    plan_txt[has_plan] = "; this week's plan: " + _txt(d["planned_dose"][has_plan])
+    plan_txt[floored] = (plan_txt[floored] + ", the previous weeks' plan of "
+                         + _txt(d["chronic_planned"][floored]) + " used as the floor")
     reason = (
         "Weekly exercise dose in programme week " + _int_txt(d["week"]) + " (from " + _date_txt(d["week_start"])
-        + ") is " + _txt(d["acwr"], 2) + " times the mean of the previous " + str(k) + " weeks ("
-        + _txt(d["dose"]) + " vs " + _txt(d["chronic_mean"]) + " repetition-seconds; flag at > "
-        + f"{float(settings.acwr_max):g}; {_IMPELLIZZERI})"
+        + ") is " + _txt(d["acwr"], 2) + " times the chronic load (" + _txt(d["dose"]) + " vs a mean of "
+        + _txt(d["chronic_mean"]) + " repetition-seconds over the previous " + str(k) + " weeks" + plan_txt
+        + f"; flag at > {float(settings.acwr_max):g} and above the plan; {_IMPELLIZZERI})"
     )
     return _flag_part(
         "rapid_load_increase", d["code"], d["week_start"], d["acwr"], float(settings.acwr_max), reason,
@@ -1373,11 +1600,14 @@ def _logging_flags(d: dict[str, np.ndarray], settings: Settings) -> dict[str, np
     head[~after] = "No session or pain entry from the programme start on " + _date_txt(d["gap_start"][~after])
     tail = " for " + _int_txt(d["days"])
     tail[ongoing] = tail[ongoing] + " days up to " + _date_txt(d["gap_end"][ongoing]) + ", still ongoing"
-    tail[~ongoing] = tail[~ongoing] + " days, until " + _date_txt(d["gap_end"][~ongoing])
+    closed = ~ongoing & ~d["programme_ended"]
+    tail[closed] = tail[closed] + " days, until " + _date_txt(d["gap_end"][closed])
+    ended = d["programme_ended"]
+    tail[ended] = tail[ended] + " days, until the programme ended on " + _date_txt(d["gap_end"][ended])
     reason = head + tail + f" (flag at >= {threshold} days without an entry)"
     return _flag_part(
         "logging_stopped", d["code"], d["gap_start"], d["days"], float(threshold), reason,
-        end=d["gap_end"], ongoing=ongoing,
+        end=d["gap_end"], ongoing=ongoing, closed=d["programme_ended"],
     )
 
 

@@ -59,6 +59,7 @@ from analysis.errors import NotEnoughDataError
 from analysis.settings import DEFAULT_SETTINGS, Settings
 from analysis.timeline import DateLike
 from analysis.trends import weekly_pain
+from analysis.validation import checks_tables
 
 __all__ = [
     "DEFAULT_METHODS",
@@ -325,6 +326,7 @@ def fit_mixed_model(
 # =========================================================================== adherence and pain
 
 
+@checks_tables(cohort="cohort")
 def patient_week_table(
     cohort: Any,
     *,
@@ -438,6 +440,7 @@ ADHERENCE_FORMULA = "nprs ~ week0 * adherence"
 ADHERENCE_RE_FORMULA = "~week0"
 
 
+@checks_tables(cohort="cohort")
 def adherence_pain_model(
     cohort: Any = None,
     *,

@@ -42,6 +42,7 @@ from analysis.errors import NotEnoughDataError, SettingsError
 from analysis.instruments import INSTRUMENTS, Instrument, get_instrument
 from analysis.settings import DEFAULT_SETTINGS, Settings
 from analysis.timeline import DateLike, patient_codes
+from analysis.validation import checks_tables
 
 __all__ = [
     "diary_windows",
@@ -237,6 +238,7 @@ def _window_frame(grid: _PainGrid, w: dict[str, np.ndarray], settings: Settings)
     )
 
 
+@checks_tables(pain="pain", patients="patients")
 def diary_windows(
     pain: pd.DataFrame,
     patients: pd.DataFrame,
@@ -584,6 +586,7 @@ def _recovery_runs(grid: _PainGrid, settings: Settings) -> tuple[np.ndarray, np.
     return completed, first
 
 
+@checks_tables(pain="pain", patients="patients")
 def pain_change(
     pain: pd.DataFrame,
     patients: pd.DataFrame,
@@ -942,6 +945,7 @@ def prom_change(
 # =========================================================================== time to events
 
 
+@checks_tables(pain="pain", patients="patients")
 def time_to_events(
     pain: pd.DataFrame,
     patients: pd.DataFrame,

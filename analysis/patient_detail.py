@@ -35,6 +35,7 @@ from analysis.scoring import score_proms
 from analysis.settings import DEFAULT_SETTINGS, Settings
 from analysis.timeline import DateLike, add_programme_time
 from analysis.trends import rolling_pain
+from analysis.validation import checks_tables
 
 __all__ = [
     "UnknownPatientError",
@@ -137,6 +138,7 @@ def _upto(frame: pd.DataFrame, column: str, end: pd.Timestamp) -> pd.DataFrame:
     return frame.loc[keep].reset_index(drop=True)
 
 
+@checks_tables(cohort="cohort")
 def patient_detail(
     cohort: CohortTables,
     patient_id: str,

@@ -31,6 +31,7 @@ import pandas as pd
 
 from analysis.exercises import EXERCISES
 from analysis.timeline import DateLike, epoch_days, from_epoch_days, numeric_values, to_day, week_of_day
+from analysis.validation import checks_tables
 
 __all__ = [
     "OPEN_END",
@@ -142,6 +143,7 @@ def usable_periods(prescriptions: pd.DataFrame) -> np.ndarray:
     return np.asarray(has_start & dose_ok & ~(has_end & (end < start)), dtype=bool)
 
 
+@checks_tables(prescriptions="prescriptions")
 def periods_in_force(prescriptions: pd.DataFrame) -> pd.DataFrame:
     """The prescription periods with the last day each is in force.
 
@@ -191,6 +193,7 @@ def periods_in_force(prescriptions: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+@checks_tables(prescriptions="prescriptions")
 def dose_in_force(prescriptions: pd.DataFrame, day: DateLike, *, patient_id: str | None = None) -> pd.DataFrame:
     """The prescription periods in force on one day: at most one per patient, exercise and side.
 
@@ -241,6 +244,7 @@ class WeekPlan(NamedTuple):
     plan: pd.DataFrame
 
 
+@checks_tables(prescriptions="prescriptions")
 def week_plan(prescriptions: pd.DataFrame, programme_start: DateLike, when: DateLike) -> WeekPlan:
     """One patient's exercises for the programme week containing ``when``, in words.
 

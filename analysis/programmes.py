@@ -32,7 +32,7 @@ from analysis.prescriptions import dose_in_force
 from analysis.schema import PRESCRIPTIONS, SIDES, conform, empty_frame
 from analysis.settings import DEFAULT_SETTINGS, Settings
 from analysis.timeline import DateLike, to_day
-from analysis.validation import validate_frame
+from analysis.validation import checks_tables, validate_frame
 
 __all__ = [
     "ProgrammeError",
@@ -596,6 +596,7 @@ def edit_prescriptions(existing: pd.DataFrame, new_periods: pd.DataFrame, from_d
     return ProgrammeEdit(kept=kept, closed=closed, removed=removed, added=added, result=result)
 
 
+@checks_tables(prescriptions="prescriptions")
 def items_in_force(prescriptions: pd.DataFrame, when: DateLike) -> list[ProgrammeItem]:
     """A patient's prescription as programme items: the dose in force on ``when``, else the latest dose.
 

@@ -61,6 +61,7 @@ from analysis.schema import PROMS, conform
 from analysis.scoring import ScoreResult, score_odi, score_rmdq
 from analysis.settings import DEFAULT_SETTINGS
 from analysis.timeline import DateLike
+from analysis.validation import checks_tables
 
 __all__ = [
     "FORM_INSTRUMENTS",
@@ -385,6 +386,7 @@ def stale_items(stored: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
     return stored[same_form & ~same_item]
 
 
+@checks_tables(patients="patients", proms="proms")
 def due_questionnaires(
     patients: pd.DataFrame,
     proms: pd.DataFrame,

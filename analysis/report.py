@@ -57,6 +57,7 @@ from analysis.pseudonyms import pseudonym_key, pseudonymise_ids
 from analysis.schema import CohortTables
 from analysis.settings import DEFAULT_SETTINGS, Settings
 from analysis.timeline import DateLike, week_of_day
+from analysis.validation import checks_tables
 
 if TYPE_CHECKING:  # pragma: no cover - the Dask path is optional (analysis.distributed imports dask lazily)
     from analysis.distributed import DaskCohort
@@ -962,6 +963,7 @@ _PARTS: dict[str, Callable[..., pd.DataFrame]] = {
 }
 
 
+@checks_tables(cohort="cohort")
 def report_data(
     cohort: CohortTables | DaskCohort, *, as_of: DateLike | None = None, settings: Settings = DEFAULT_SETTINGS
 ) -> ReportData:
@@ -1038,6 +1040,7 @@ def _pseudonymiser(pseudonymise: bool, key: bytes | None) -> tuple[Callable[[pd.
     )
 
 
+@checks_tables(cohort="cohort")
 def write_cohort_report(
     cohort: CohortTables | DaskCohort,
     out_dir: str | Path,

@@ -53,6 +53,7 @@ from analysis.plots import (  # noqa: E402
 from analysis.schema import CohortTables  # noqa: E402
 from analysis.settings import DEFAULT_SETTINGS, Settings  # noqa: E402
 from analysis.timeline import DateLike  # noqa: E402
+from analysis.validation import checks_tables
 
 __all__ = ["CHARTS", "patient_report_pdf", "detail_report_pdf", "report_figure", "report_figures"]
 
@@ -212,6 +213,7 @@ def detail_report_pdf(detail: PatientDetail, *, generated: datetime | None = Non
     return buffer.getvalue()
 
 
+@checks_tables(cohort="cohort")
 def patient_report_pdf(
     cohort: CohortTables,
     patient_id: str,

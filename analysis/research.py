@@ -31,6 +31,7 @@ from analysis.outcomes import KaplanMeierResult, kaplan_meier, time_to_events
 from analysis.pseudonyms import ResearchCohort
 from analysis.schema import CohortTables, conform
 from analysis.settings import DEFAULT_SETTINGS, Settings
+from analysis.validation import checks_tables
 
 __all__ = [
     "SYNTHETIC_ORIGIN",
@@ -284,6 +285,7 @@ def responder_rates(summary: pd.DataFrame, *, settings: Settings = DEFAULT_SETTI
     })
 
 
+@checks_tables(cohort="cohort")
 def time_to_mcid(cohort: CohortTables, patient_ids: Iterable[str] | None = None, *,
                  settings: Settings = DEFAULT_SETTINGS, label: str = "time to MCID") -> KaplanMeierResult:
     """Kaplan-Meier curve of the days from programme start to the pain MCID.

@@ -398,7 +398,7 @@ class CohortTables:
         return cls(*(empty_frame(t) for t in ("patients", "prescriptions", "sessions", "pain", "proms")))
 
     def as_of(self, as_of: DateLike | None = None) -> pd.Timestamp:
-        """The analysis date: ``as_of`` if given, else the last session or pain entry.
+        """The analysis day: ``as_of`` if given, else the day after the last session or pain entry.
 
         Parameters
         ----------

@@ -39,6 +39,7 @@ import pandas as pd
 from analysis.errors import RehabtrackError
 from analysis.instruments import INSTRUMENTS, UnknownInstrumentError, get_instrument
 from analysis.settings import DEFAULT_SETTINGS, Settings
+from analysis.validation import checks_tables
 
 __all__ = [
     "InvalidResponseError",
@@ -582,6 +583,7 @@ def _group_sum(gid: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray
     return sums.reindex(pd.RangeIndex(n_groups)).fillna(0.0).to_numpy(dtype=float)
 
 
+@checks_tables(proms="proms")
 def score_proms(proms: pd.DataFrame, *, settings: Settings = DEFAULT_SETTINGS) -> pd.DataFrame:
     """Score every questionnaire of the canonical long ``proms`` table.
 

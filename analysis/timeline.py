@@ -205,7 +205,15 @@ def add_programme_time(
 
 
 def resolve_as_of(as_of: DateLike | None, *frames_and_columns: tuple[pd.DataFrame, str]) -> pd.Timestamp:
-    """The analysis date: ``as_of`` when given, else the last date seen in the data.
+    """The analysis day: ``as_of`` when given, else the day after the last entry in the data.
+
+    **One meaning everywhere.** The analysis uses the data up to and including
+    the analysis day; the analysis day itself is the day the analysis is made
+    ("today"), so it is not yet over: pro-rated counts (the week in progress)
+    count the *whole* days before it. The default follows: the day after the
+    last session or pain entry, so that every day with data is a whole day and
+    the day the data were exported is the analysis day (for the sample cohort
+    2026-11-20, its snapshot date).
 
     Parameters
     ----------
@@ -218,11 +226,19 @@ def resolve_as_of(as_of: DateLike | None, *frames_and_columns: tuple[pd.DataFram
     Returns
     -------
     pandas.Timestamp
-        Midnight of the analysis date. With no data and no ``as_of``, today.
+        Midnight of the analysis day. With no data and no ``as_of``, today.
 
     See Also
     --------
     to_day : Midnight of a given date.
+
+    Examples
+    --------
+    >>> pain = pd.DataFrame({"recorded_at": pd.to_datetime(["2026-11-18 20:00", "2026-11-19 21:30"])})
+    >>> resolve_as_of(None, (pain, "recorded_at"))
+    Timestamp('2026-11-20 00:00:00')
+    >>> resolve_as_of("2026-11-20 18:30")
+    Timestamp('2026-11-20 00:00:00')
     """
     if as_of is not None:
         return to_day(as_of)
@@ -230,7 +246,7 @@ def resolve_as_of(as_of: DateLike | None, *frames_and_columns: tuple[pd.DataFram
     latest = [t for t in latest if pd.notna(t)]
     if not latest:
         return pd.Timestamp.today().normalize()
-    return to_day(max(latest))
+    return to_day(max(latest)) + pd.Timedelta(days=1)
 
 
 def to_day(value: DateLike) -> pd.Timestamp:

@@ -8,9 +8,10 @@ Everything here runs on the canonical ``pain`` and ``patients`` tables
 * :func:`weekly_pain` - one row per patient and programme week (mean, median,
   ratings, share of days rated), weeks without ratings included;
 * :func:`rolling_pain` - a trailing calendar-day rolling mean for plots;
-* :func:`pain_trends` - one row per patient: OLS slope with its t-based CI,
-  exact Theil-Sen slope with Sen's CI, Kendall tau-b / Mann-Kendall p-value,
-  and a plain-words trend label;
+* :func:`pain_trends` - one row per patient: the trend rule (Mann-Kendall
+  direction, least-squares size, flare ratings left out; docs/clinical-reference.md
+  section 3) with its label and sentence, and descriptive OLS, Theil-Sen and
+  Kendall statistics of every rated day;
 * :func:`grouped_ols`, :func:`grouped_theil_sen`, :func:`grouped_kendall` - the
   vectorised kernels behind :func:`pain_trends`, usable for any grouped
   ``(x, y)`` data. They take integer group codes and compute every group at
@@ -38,6 +39,7 @@ from scipy import stats as sps
 from analysis.errors import MissingColumnsError, SettingsError
 from analysis.settings import DEFAULT_SETTINGS, Settings
 from analysis.timeline import DateLike, patient_codes, resolve_as_of, to_day, week_of_day
+from analysis.validation import checks_tables
 
 __all__ = [
     "STATUS_OK",
@@ -52,17 +54,18 @@ __all__ = [
     "grouped_theil_sen",
     "grouped_kendall",
     "pain_trends",
+    "p_value_text",
 ]
 
 #: ``pain_trends.status`` when the statistics were computed.
 STATUS_OK = "ok"
 #: ``pain_trends.status`` when the patient rated pain on too few distinct days.
 STATUS_NOT_ENOUGH_DATA = "not enough data"
-#: ``pain_trends.trend``: the Theil-Sen CI lies wholly below 0 (pain falls).
+#: ``pain_trends.trend``: Mann-Kendall p < 1 - trend_confidence with tau < 0, and a least-squares slope < 0.
 TREND_IMPROVING = "improving"
-#: ``pain_trends.trend``: the Theil-Sen CI lies wholly above 0 (pain rises).
+#: ``pain_trends.trend``: Mann-Kendall p < 1 - trend_confidence with tau > 0, and a least-squares slope > 0.
 TREND_WORSENING = "worsening"
-#: ``pain_trends.trend``: the Theil-Sen CI contains 0.
+#: ``pain_trends.trend``: otherwise (no significant monotone trend, or the test and the slope disagree).
 TREND_NO_CLEAR = "no clear trend"
 
 #: Target size in bytes of one block of pairwise differences in the pair kernels.
@@ -664,6 +667,7 @@ def _patient_id_array(patients: pd.DataFrame, codes: np.ndarray) -> pd.api.exten
     return patients["patient_id"].astype("string").array.take(np.asarray(codes, dtype=np.int64))
 
 
+@checks_tables(pain="pain", patients="patients")
 def daily_pain(pain: pd.DataFrame, patients: pd.DataFrame, *, as_of: DateLike | None = None) -> pd.DataFrame:
     """Mean pain of every patient on every programme day with at least one rating.
 
@@ -718,6 +722,7 @@ def daily_pain(pain: pd.DataFrame, patients: pd.DataFrame, *, as_of: DateLike | 
     )
 
 
+@checks_tables(pain="pain", patients="patients")
 def weekly_pain(pain: pd.DataFrame, patients: pd.DataFrame, *, as_of: DateLike | None = None) -> pd.DataFrame:
     """Pain per patient and programme week, including weeks without ratings.
 
@@ -728,11 +733,12 @@ def weekly_pain(pain: pd.DataFrame, patients: pd.DataFrame, *, as_of: DateLike |
     patients
         Canonical ``patients`` table (``patient_id``, ``programme_start``).
     as_of
-        Analysis date. When given, every patient whose programme has started
-        gets weeks 1 to the week containing ``as_of`` and ratings after it are
-        ignored. When ``None``, each patient gets weeks 1 to the week of their
-        own last rating, and the analysis date used for ``days_elapsed`` is the
-        last rating date in ``pain`` (:func:`analysis.timeline.resolve_as_of`).
+        Analysis day: ratings up to and including it count. When given, every
+        patient whose programme has started gets weeks 1 to the week containing
+        ``as_of`` and ratings after it are ignored. When ``None``, each patient
+        gets weeks 1 to the week of their own last rating, and the analysis day
+        used for ``days_elapsed`` is the day after the last rating in ``pain``
+        (:func:`analysis.timeline.resolve_as_of`).
 
     Returns
     -------
@@ -749,9 +755,10 @@ def weekly_pain(pain: pd.DataFrame, patients: pd.DataFrame, *, as_of: DateLike |
           NaN without ratings);
         * ``n_ratings`` - number of ratings in the week (int, 0 allowed);
         * ``days_rated`` - distinct days with a rating (int, 0-7);
-        * ``days_elapsed`` - days of the week up to and including the analysis
-          date (int, 1-7);
-        * ``share_days_rated`` - ``days_rated / days_elapsed`` (fraction 0-1).
+        * ``days_elapsed`` - whole days of the week before the analysis day
+          (int, 0-7; the analysis day itself is not over yet);
+        * ``share_days_rated`` - days rated among those elapsed days /
+          ``days_elapsed`` (fraction 0-1; NaN on a week's first day).
 
     See Also
     --------
@@ -797,9 +804,11 @@ def weekly_pain(pain: pd.DataFrame, patients: pd.DataFrame, *, as_of: DateLike |
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.bincount(row, d["nprs_mean"], minlength=n_rows) / days_rated
     median = _grouped_median(row, d["nprs_mean"], n_rows)
-    elapsed = np.clip(asof_day[row_code] - 7 * (row_week - 1) + 1, 0, 7).astype(np.int64)
+    elapsed = np.clip(asof_day[row_code] - 7 * (row_week - 1), 0, 7).astype(np.int64)  # whole days before as_of
+    before = day < asof_day[code] if len(code) else np.zeros(0, dtype=bool)
+    rated_before = np.bincount(row[before], minlength=n_rows).astype(np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(elapsed > 0, days_rated / np.maximum(elapsed, 1), np.nan)
+        share = np.where(elapsed > 0, rated_before / np.maximum(elapsed, 1), np.nan)
     week_start = start[row_code] + ((row_week - 1) * 7).astype("timedelta64[D]")
     return pd.DataFrame(
         {
@@ -817,6 +826,7 @@ def weekly_pain(pain: pd.DataFrame, patients: pd.DataFrame, *, as_of: DateLike |
     )
 
 
+@checks_tables(pain="pain", patients="patients")
 def rolling_pain(
     pain: pd.DataFrame,
     patients: pd.DataFrame,
@@ -920,8 +930,90 @@ def rolling_pain(
     )
 
 
-def pain_trends(pain: pd.DataFrame, patients: pd.DataFrame, *, settings: Settings = DEFAULT_SETTINGS) -> pd.DataFrame:
-    """Per-patient pain trend: OLS and Theil-Sen slopes with CIs, Kendall tau and a label.
+def _slope_text(values: np.ndarray) -> np.ndarray:
+    """Slopes (points/week) as signed text: 2 decimals, more when that would read 0.00 (never '+0.00' for a slope)."""
+    x = np.asarray(values, dtype=np.float64)
+    out = np.full(len(x), "n/a", dtype=object)
+    for i in np.flatnonzero(np.isfinite(x)):  # one string per patient row (formatting, not statistics)
+        v = float(x[i])
+        decimals = 2
+        while v != 0 and round(v, decimals) == 0 and decimals < 6:
+            decimals += 1
+        text = f"{v:+.{decimals}f}"
+        out[i] = "0.00" if round(v, decimals) == 0 else text
+    return out
+
+
+def p_value_text(p: float, alpha: float | None = None) -> str:
+    """A p-value as text: ``"p < 0.001"``, else 3 decimals, more when 3 would put it on the wrong side of ``alpha``.
+
+    Parameters
+    ----------
+    p
+        The p-value.
+    alpha
+        The significance level the reader compares it with (e.g. 0.05), if any.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> p_value_text(0.00001), p_value_text(0.0361), p_value_text(0.0496, 0.05)
+    ('p < 0.001', 'p = 0.036', 'p = 0.0496')
+    """
+    if not np.isfinite(p):
+        return "p n/a"
+    if p < 0.001:
+        return "p < 0.001"
+    decimals = 3
+    while alpha is not None and (round(p, decimals) < alpha) != (p < alpha) and decimals < 8:
+        decimals += 1
+    return f"p = {p:.{decimals}f}"
+
+
+def _trend_texts(
+    label: np.ndarray, slope: np.ndarray, tau: np.ndarray, p: np.ndarray, days: np.ndarray,
+    excluded: np.ndarray, alpha: float, min_days: int,
+) -> np.ndarray:
+    """The trend in words with the numbers it rests on, one sentence per patient."""
+    slope_txt = _slope_text(slope)
+    out = np.empty(len(label), dtype=object)
+    alpha_txt = f"{alpha:g}"
+    for i in range(len(label)):  # text assembly per row; the statistics above are vectorised
+        lab = label[i]
+        if lab is None:
+            n = int(days[i])
+            out[i] = (f"not enough data: {n} day{'s' if n != 1 else ''} rated, a trend needs {min_days}")
+            continue
+        p_txt = p_value_text(float(p[i]), alpha)
+        if not np.isfinite(p[i]):
+            body = f"{lab}: {slope_txt[i]} points/week (pain the same on every rated day)"
+        elif lab != TREND_NO_CLEAR:
+            body = f"{lab}: {slope_txt[i]} points/week (Mann-Kendall {p_txt})"
+        elif p[i] < alpha:  # the ranks move but the least-squares slope points the other way (or is 0)
+            ranks = "rise" if tau[i] > 0 else "fall"
+            body = (f"{lab}: the ratings {ranks} (Mann-Kendall {p_txt}) but the slope is {slope_txt[i]} "
+                    "points/week")
+        else:
+            body = f"{lab}: {slope_txt[i]} points/week (Mann-Kendall {p_txt}; a trend needs p < {alpha_txt})"
+        k = int(excluded[i])
+        if k:
+            body += f"; {k} flare rating{'s' if k != 1 else ''} left out"
+        out[i] = body
+    return out
+
+
+@checks_tables(pain="pain", patients="patients")
+def pain_trends(
+    pain: pd.DataFrame,
+    patients: pd.DataFrame,
+    *,
+    settings: Settings = DEFAULT_SETTINGS,
+    flare_ratings: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Per-patient pain trend: the trend rule's label and slope, and descriptive slopes of every rated day.
 
     Parameters
     ----------
@@ -930,70 +1022,121 @@ def pain_trends(pain: pd.DataFrame, patients: pd.DataFrame, *, settings: Setting
     patients
         Canonical ``patients`` table (``patient_id``, ``programme_start``).
     settings
-        Thresholds in use: ``min_trend_days`` (default 4) and
-        ``trend_confidence`` (default 0.95).
+        Thresholds in use: ``min_trend_days`` (default 4), ``trend_confidence``
+        (default 0.95: a trend is called at p < 0.05), and the flare rule's
+        ``flare_rise_points`` and ``flare_baseline_days``.
+    flare_ratings
+        Optional boolean per row of ``pain``: the ratings that are pain flares
+        (:func:`analysis.flags.flare_ratings`, computed when not given). They are
+        left out of the trend.
 
     Returns
     -------
     pandas.DataFrame
         One row per patient of ``patients`` (registry order), also patients
-        without ratings:
+        without ratings.
 
-        * ``patient_id`` - patient (string);
-        * ``n_days`` - distinct programme days with a rating (int);
-        * ``first_day``, ``last_day`` - first and last rated programme day
-          (Int64; ``<NA>`` without ratings);
-        * ``status`` - ``"ok"``, or ``"not enough data"`` when ``n_days <
-          min_trend_days``; then every statistic below is NaN;
-        * ``ols_slope_per_week`` - least-squares slope of daily mean NPRS on
+        *The trend rule* (docs/clinical-reference.md section 3), on the daily
+        mean of the ratings that are not flares:
+
+        * ``trend_days`` - programme days with such a rating (int);
+        * ``flare_ratings_excluded`` - flare ratings left out (int);
+        * ``status`` - ``"ok"``, or ``"not enough data"`` when ``trend_days <
+          min_trend_days``; then every trend statistic is NaN;
+        * ``trend_slope_per_week`` - least-squares slope of daily mean NPRS on
           programme day, times 7 (NPRS points per week; negative = pain falls);
-        * ``ols_ci_low``, ``ols_ci_high`` - its confidence interval (points per
-          week; t distribution, n_days - 2 df);
-        * ``ols_p`` - two-sided p-value of OLS slope = 0 (NaN when the daily
-          mean is the same every day: slope 0 with a CI of [0, 0]);
-        * ``theil_sen_slope_per_week`` - median of pairwise slopes, times 7
-          (points per week);
-        * ``theil_sen_ci_low``, ``theil_sen_ci_high`` - Sen's confidence interval
-          (points per week);
-        * ``kendall_tau`` - Kendall's tau-b of daily mean NPRS with day (-1 to 1;
-          NaN when pain is the same every day);
-        * ``kendall_p`` - Mann-Kendall two-sided p-value (exact without ties for
-          up to 33 days, else normal approximation with tie correction);
-        * ``trend`` - ``"improving"`` when the Theil-Sen CI lies wholly below 0
-          (pain falls), ``"worsening"`` when wholly above 0, else ``"no clear
-          trend"``; ``<NA>`` with ``"not enough data"``;
-        * ``confidence`` - confidence level of the intervals (probability).
+        * ``trend_ci_low``, ``trend_ci_high`` - its ``trend_confidence`` interval
+          (t distribution, ``trend_days - 2`` df; points per week);
+        * ``trend_tau`` - Kendall's tau-b of daily mean NPRS with day (-1 to 1);
+        * ``trend_p`` - two-sided Mann-Kendall p-value (exact without ties for up
+          to 33 days, else the normal approximation with the tie-corrected
+          variance); NaN when pain is the same every day;
+        * ``trend`` - ``"worsening"`` when ``trend_p < 1 - trend_confidence``,
+          ``trend_tau > 0`` and ``trend_slope_per_week > 0``; ``"improving"``
+          when ``trend_p < 1 - trend_confidence``, ``trend_tau < 0`` and
+          ``trend_slope_per_week < 0``; otherwise ``"no clear trend"``;
+          ``<NA>`` with ``"not enough data"``;
+        * ``trend_text`` - the label with the numbers it rests on, e.g.
+          ``"worsening: +0.13 points/week (Mann-Kendall p = 0.036)"``;
+        * ``confidence`` - the confidence level used (probability).
+
+        *Descriptive statistics of every rated day* (flares included; NaN below
+        ``min_trend_days`` rated days): ``n_days``, ``first_day``, ``last_day``
+        (Int64), ``ols_slope_per_week``, ``ols_ci_low``, ``ols_ci_high``,
+        ``ols_p``, ``theil_sen_slope_per_week``, ``theil_sen_ci_low``,
+        ``theil_sen_ci_high`` (exact Theil-Sen with Sen's CI), ``kendall_tau``,
+        ``kendall_p``. They do not decide the label: with whole-number ratings
+        many pairwise slopes tie at 0, so the Theil-Sen slope and its interval
+        are often exactly 0 for a patient whose pain clearly moves.
 
     See Also
     --------
     daily_pain : The days the slopes are fitted to.
-    grouped_theil_sen : The robust slope kernel.
+    analysis.flags.flare_ratings : The ratings left out.
     grouped_ols : The least-squares kernel.
+    grouped_kendall : The Mann-Kendall kernel.
     analysis.outcomes.pain_change : Change between diary windows instead of a slope.
 
     Notes
     -----
-    The unit of analysis is the day: ratings are first averaged per calendar
-    day (:func:`daily_pain`), so several ratings on one day do not outweigh a
-    day with one, and the regressions are of daily mean NPRS on programme day
-    (day 0 = programme start; ratings before it are excluded). Slopes per day
-    are multiplied by 7 to be reported per week. The label uses the robust
-    Theil-Sen interval (Vannest et al. 2012) rather than the OLS one, so a
-    single bad day cannot make a patient "worsening". Statistics come from
-    :func:`grouped_ols`, :func:`grouped_theil_sen` and
-    :func:`grouped_kendall`, whose Notes give the formulas.
+    **Direction from a rank test, size from a slope that ties cannot force to
+    0.** Pain ratings are whole numbers, so daily means tie often. Mann-Kendall
+    counts tied pairs as neither rising nor falling and corrects its variance
+    for them (Kendall 1975), so ties cost it little power; Sen's median of
+    pairwise slopes, by contrast, is pulled to exactly 0 by the tied pairs. The
+    size is therefore the least-squares slope of the daily means, which moves
+    with every rating. A label is given only when the rank test and the slope
+    agree in sign, so the label and the slope shown beside it never contradict.
+
+    **Flares are left out.** Ratings that are pain flares (at least
+    ``flare_rise_points`` above the trailing 7-day median, Costa et al. 2021)
+    are transient episodes, flagged on their own; left in, one early flare can
+    hide a rising course and one late flare fake it, and the least-squares slope
+    is sensitive to such outlying days (the robustness Theil-Sen gave is kept
+    this way). The other ratings of a flare day stay in.
+
+    Ratings are averaged per calendar day first, so several ratings on one day
+    do not outweigh a day with one; ratings before the programme start are
+    excluded. Mann-Kendall assumes independent days; serial correlation in a
+    daily diary makes it somewhat liberal, which is one reason the label is a
+    pointer for the physio, not a finding.
 
     References
     ----------
-    docs/clinical-reference.md section 3 (trends; < 4 distinct days gives "not enough data").
-    Sen, P. K. (1968). J. Am. Stat. Assoc. 63, 1379-1389.
-    Vannest, K. J. et al. (2012). Behavioral Disorders 37, 271-280.
+    docs/clinical-reference.md section 3.
     Mann, H. B. (1945). Econometrica 13, 245-259.
+    Kendall, M. G. (1975). Rank Correlation Methods, 4th ed. Griffin.
+    Costa, N. et al. (2021). Clin J Pain 37(5), 313-320.
+
+    Examples
+    --------
+    Whole-number ratings: 5 on days 0-13, 6 on days 14-19. 106 of the 190
+    pairwise slopes are exactly 0, so Sen's slope is 0; Mann-Kendall gives S = 84,
+    tie-corrected Var S = 588, z = 3.46, p = 0.0005, and the least-squares slope is
+    42 / 665 points a day = 0.44 points a week.
+
+    >>> patients = pd.DataFrame({"patient_id": ["P1"], "programme_start": pd.to_datetime(["2026-09-07"])})
+    >>> days = np.arange(20)
+    >>> pain = pd.DataFrame({"patient_id": "P1", "nprs": np.where(days < 14, 5, 6),
+    ...                      "recorded_at": pd.Timestamp("2026-09-07 20:00") + pd.to_timedelta(days, "D")})
+    >>> row = pain_trends(pain, patients).iloc[0]
+    >>> row["trend_text"], float(row["theil_sen_slope_per_week"])
+    ('worsening: +0.44 points/week (Mann-Kendall p < 0.001)', 0.0)
     """
     conf = _check_confidence(settings.trend_confidence)
+    alpha = 1.0 - conf
     min_days = int(settings.min_trend_days)
-    d = _daily_arrays(pain, patients)
     n_pat = len(patients)
+    if flare_ratings is None:
+        from analysis.flags import flare_ratings as _flare_ratings  # flags builds on adherence, not on trends
+
+        flare_ratings = _flare_ratings(pain, patients, settings=settings)
+    flare = np.asarray(flare_ratings, dtype=bool)
+    if len(flare) != len(pain):
+        raise ValueError(f"flare_ratings has {len(flare)} values for {len(pain)} pain rows")
+
+    # ---- every rated day: descriptive statistics
+    d = _daily_arrays(pain, patients)
     code, day, y = d["code"], d["day"], d["nprs_mean"]
     n_days = np.bincount(code, minlength=n_pat).astype(np.int64)
     first = np.full(n_pat, np.iinfo(np.int64).max)
@@ -1001,23 +1144,46 @@ def pain_trends(pain: pd.DataFrame, patients: pd.DataFrame, *, settings: Setting
     if len(code):
         np.minimum.at(first, code, day)
         np.maximum.at(last, code, day)
-    ok = n_days >= max(min_days, 1)
-    sel = ok[code]
+    ok_all = n_days >= max(min_days, 1)
+    sel = ok_all[code]
     gcode, gx, gy = code[sel], day[sel].astype(np.float64), y[sel]
     ols = grouped_ols(gcode, gx, gy, conf, n_groups=n_pat)
     pairs = _pair_statistics(gcode, gx, gy, n_pat, theil_sen=True, kendall=True, confidence=conf)
     ts = _theil_sen_frame(pairs, n_pat)
     kd = _kendall_frame(pairs, n_pat)
 
-    def per_week(values: pd.Series) -> np.ndarray:
-        return np.where(ok, values.to_numpy(dtype=np.float64) * 7.0, np.nan)
+    # ---- the trend rule: days of the ratings that are not flares
+    if flare.any():
+        t = _daily_arrays(pain.loc[~flare], patients)
+        tcode, tday, ty = t["code"], t["day"], t["nprs_mean"]
+        t_days = np.bincount(tcode, minlength=n_pat).astype(np.int64)
+        ok = t_days >= max(min_days, 1)
+        tsel = ok[tcode]
+        tc, tx, tyy = tcode[tsel], tday[tsel].astype(np.float64), ty[tsel]
+        t_ols = grouped_ols(tc, tx, tyy, conf, n_groups=n_pat)
+        t_kd = _kendall_frame(_pair_statistics(tc, tx, tyy, n_pat, theil_sen=False, kendall=True,
+                                               confidence=conf), n_pat)
+    else:
+        t_days, ok, t_ols, t_kd = n_days, ok_all, ols, kd
+    flare_code = patient_codes(pain["patient_id"][flare], patients) if flare.any() else np.zeros(0, np.int64)
+    excluded = np.bincount(flare_code[flare_code >= 0], minlength=n_pat).astype(np.int64)
 
-    def masked(values: pd.Series) -> np.ndarray:
-        return np.where(ok, values.to_numpy(dtype=np.float64), np.nan)
+    def per_week(values: pd.Series, mask: np.ndarray) -> np.ndarray:
+        return np.where(mask, values.to_numpy(dtype=np.float64) * 7.0, np.nan)
 
-    ts_low, ts_high = per_week(ts["ci_low"]), per_week(ts["ci_high"])
-    trend = np.where(ts_high < 0, TREND_IMPROVING, np.where(ts_low > 0, TREND_WORSENING, TREND_NO_CLEAR)).astype(object)
+    def masked(values: pd.Series, mask: np.ndarray) -> np.ndarray:
+        return np.where(mask, values.to_numpy(dtype=np.float64), np.nan)
+
+    slope = per_week(t_ols["slope"], ok)
+    tau = masked(t_kd["tau"], ok)
+    p = masked(t_kd["p"], ok)
+    with np.errstate(invalid="ignore"):
+        called = p < alpha
+        up = called & (tau > 0) & (slope > 0)
+        down = called & (tau < 0) & (slope < 0)
+    trend = np.where(up, TREND_WORSENING, np.where(down, TREND_IMPROVING, TREND_NO_CLEAR)).astype(object)
     trend[~ok] = None
+    text = _trend_texts(trend, slope, tau, p, t_days, excluded, alpha, min_days)
     has = n_days > 0
     return pd.DataFrame(
         {
@@ -1025,17 +1191,25 @@ def pain_trends(pain: pd.DataFrame, patients: pd.DataFrame, *, settings: Setting
             "n_days": n_days,
             "first_day": pd.arrays.IntegerArray(np.where(has, first, 0).astype(np.int64), ~has),
             "last_day": pd.arrays.IntegerArray(np.where(has, last, 0).astype(np.int64), ~has),
+            "trend_days": t_days,
+            "flare_ratings_excluded": excluded,
             "status": pd.array(np.where(ok, STATUS_OK, STATUS_NOT_ENOUGH_DATA).astype(object), dtype="string"),
-            "ols_slope_per_week": per_week(ols["slope"]),
-            "ols_ci_low": per_week(ols["ci_low"]),
-            "ols_ci_high": per_week(ols["ci_high"]),
-            "ols_p": masked(ols["p"]),
-            "theil_sen_slope_per_week": per_week(ts["slope"]),
-            "theil_sen_ci_low": ts_low,
-            "theil_sen_ci_high": ts_high,
-            "kendall_tau": masked(kd["tau"]),
-            "kendall_p": masked(kd["p"]),
+            "trend_slope_per_week": slope,
+            "trend_ci_low": per_week(t_ols["ci_low"], ok),
+            "trend_ci_high": per_week(t_ols["ci_high"], ok),
+            "trend_tau": tau,
+            "trend_p": p,
             "trend": pd.array(trend, dtype="string"),
+            "trend_text": pd.array(text, dtype="string"),
+            "ols_slope_per_week": per_week(ols["slope"], ok_all),
+            "ols_ci_low": per_week(ols["ci_low"], ok_all),
+            "ols_ci_high": per_week(ols["ci_high"], ok_all),
+            "ols_p": masked(ols["p"], ok_all),
+            "theil_sen_slope_per_week": per_week(ts["slope"], ok_all),
+            "theil_sen_ci_low": per_week(ts["ci_low"], ok_all),
+            "theil_sen_ci_high": per_week(ts["ci_high"], ok_all),
+            "kendall_tau": masked(kd["tau"], ok_all),
+            "kendall_p": masked(kd["p"], ok_all),
             "confidence": np.full(n_pat, conf),
         },
         copy=False,

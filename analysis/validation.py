@@ -56,22 +56,33 @@ about as long as ``pandas.read_csv(path, parse_dates=["performed_at"])``.
 from __future__ import annotations
 
 import calendar
+import functools
+import inspect
 import re
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, cast
+from typing import Any, ParamSpec, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from analysis.errors import IngestError, MissingColumnsError, UnknownTableError, UnreadableFileError
+from analysis.errors import (
+    IngestError,
+    InvalidTableError,
+    MissingColumnsError,
+    UnknownTableError,
+    UnreadableFileError,
+)
 from analysis.exercises import is_known, normalise_exercises
 from analysis.headers import COLUMN_LABELS, fold_header
+from analysis.instruments import UnknownInstrumentError, get_instrument
 from analysis.reading import cell_text
-from analysis.schema import TABLES, ColumnSpec, TableSpec, conform, table_spec
+from analysis.schema import TABLES, CohortTables, ColumnSpec, TableSpec, conform, table_spec
 
 __all__ = [
     "REJECTED_COLUMNS",
@@ -103,6 +114,11 @@ __all__ = [
     "validate_cells",
     "validate_frame",
     "empty_rejected",
+    "table_problems",
+    "check_tables",
+    "checks_tables",
+    "trusted_tables",
+    "tables_trusted",
 ]
 
 # Rules of the whole file: when one fails, no row is checked.
@@ -1084,3 +1100,268 @@ def _duplicate_warning(rows: npt.NDArray[Any], spec: TableSpec) -> str:
     many = len(rows) != 1
     return (f"{len(rows)} row{'s' if many else ''} repeat{'' if many else 's'} an earlier row with the same "
             f"{key} and {'were' if many else 'was'} counted once ({_rows_text(rows)}); the first was kept")
+
+
+# ---------------------------------------------------------------------------
+# the entrance of the library: canonical tables passed to an analysis
+
+#: Index labels (and values) listed per failing column and rule in an :class:`InvalidTableError`.
+MAX_ROWS_LISTED = 10
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+_TRUSTED: ContextVar[bool] = ContextVar("rehabtrack_tables_trusted", default=False)
+_YES_NO_VALUES = frozenset({True, False})
+
+
+def tables_trusted() -> bool:
+    """True inside :func:`trusted_tables` (the entrance checks are skipped there)."""
+    return _TRUSTED.get()
+
+
+@contextmanager
+def trusted_tables() -> Iterator[None]:
+    """Skip the entrance checks of the library's functions inside this block.
+
+    The **documented flag** for internal calls: a public function that checked its
+    tables at its entrance (:func:`checks_tables`) runs its body inside this block,
+    so the functions it calls do not check the same rows again and a whole cohort
+    summary pays for one check of each table. Use it yourself only for tables that
+    were already checked (:func:`check_tables`) or come from :mod:`analysis.ingest`
+    or the store, which validate every row they accept.
+
+    Examples
+    --------
+    >>> with trusted_tables():
+    ...     tables_trusted()
+    True
+    >>> tables_trusted()
+    False
+    """
+    token = _TRUSTED.set(True)
+    try:
+        yield
+    finally:
+        _TRUSTED.reset(token)
+
+
+def _instrument_ok(value: Any) -> bool:
+    try:
+        get_instrument(str(value))
+    except UnknownInstrumentError:
+        return False
+    return True
+
+
+def _rule_text(col: ColumnSpec, check: str) -> str:
+    label = col.name
+    if check == REQUIRED:
+        return f"{label} is missing; every row needs one"
+    if check == NUMBER:
+        return f"{label} must be a number"
+    if check in (RANGE, WHOLE_NUMBER):
+        return f"{label} must be {_number_rule(col, col.dtype == 'Int64')}"
+    if check == DATE:
+        return f"{label} must be a date" + ("" if col.date_only else " and time")
+    if check == YES_NO:
+        return f"{label} must be yes or no (True or False)"
+    return f"{label} must be {col.range_text()}"
+
+
+def _column_masks(values: pd.Series, col: ColumnSpec) -> list[tuple[str, npt.NDArray[np.bool_]]]:
+    """(rule, failing rows) of one column; every check on whole columns or on distinct values."""
+    out: list[tuple[str, npt.NDArray[np.bool_]]] = []
+    missing = values.isna().to_numpy(dtype=bool)
+    if col.required and missing.any():
+        out.append((REQUIRED, missing))
+    if col.is_datetime:
+        if values.dtype.kind != "M":
+            parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+            bad = parsed.isna().to_numpy(dtype=bool) & ~missing
+            if bad.any():
+                out.append((DATE, bad))
+        return out
+    if col.is_numeric:
+        kind = getattr(values.dtype, "kind", "O")
+        if kind in "iufb":
+            numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+            not_number = np.zeros(len(values), dtype=bool)
+        else:
+            numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            not_number = np.isnan(numbers) & ~missing
+            if not_number.any():
+                out.append((NUMBER, not_number))
+        ok, rule = _number_problems(numbers, col)
+        bad = ~ok & ~missing & ~not_number
+        if bad.any():
+            for check in (NUMBER, RANGE, WHOLE_NUMBER):
+                hit = bad & (rule == check)
+                if hit.any():
+                    out.append((check, hit))
+        return out
+    if col.dtype == "boolean":
+        if getattr(values.dtype, "kind", "O") not in "b" and str(values.dtype) != "boolean":
+            distinct = pd.unique(values[~missing].to_numpy(dtype=object))
+            wrong = [v for v in distinct if not (isinstance(v, (bool, np.bool_, int, np.integer))
+                                                 and v in _YES_NO_VALUES)]
+            if wrong:
+                out.append((YES_NO, values.isin(wrong).to_numpy(dtype=bool) & ~missing))
+        return out
+    if col.allowed is not None:
+        present = values[~missing]
+        distinct = present.cat.categories if isinstance(values.dtype, pd.CategoricalDtype) else pd.unique(present)
+        allowed = set(col.allowed)
+        wrong = [v for v in distinct if v not in allowed and not (col.name == "instrument" and _instrument_ok(v))]
+        if wrong:
+            out.append((VOCABULARY, values.isin(wrong).to_numpy(dtype=bool) & ~missing))
+    return out
+
+
+def table_problems(frame: pd.DataFrame, table: str | TableSpec) -> list[tuple[str, str, str, tuple[Any, ...],
+                                                                              tuple[str, ...], str, int]]:
+    """Every value of a canonical table that breaks the table's rules, per column and rule.
+
+    The rules are those of :mod:`analysis.schema` that :func:`validate_frame`
+    applies (required values, numeric ranges, whole numbers, vocabularies), plus
+    dates that cannot be read; columns the frame does not have are not checked
+    (a function that needs a column says so itself, :class:`MissingColumnsError`),
+    and repeated keys are not looked for (the analyses count every row).
+
+    Parameters
+    ----------
+    frame
+        A table with canonical column names (other columns are ignored).
+    table
+        Which canonical table it is.
+
+    Returns
+    -------
+    list of tuple
+        One ``(table, column, check, rows, values, reason, count)`` per failing
+        column and rule, in the table's column order: ``rows`` the index labels of
+        the first :data:`MAX_ROWS_LISTED` failing rows, ``values`` their values
+        as text, ``count`` the number of failing rows. Empty when nothing fails.
+
+    Examples
+    --------
+    >>> pain = pd.DataFrame({"patient_id": ["P1", "P1"], "nprs": [11, 4],
+    ...                      "recorded_at": pd.to_datetime(["2026-09-08", "2026-09-09"])})
+    >>> [(p[1], p[2], p[3], p[4]) for p in table_problems(pain, "pain")]
+    [('nprs', 'range', (0,), ('11',))]
+    """
+    spec = table_spec(table)
+    found = []
+    for col in spec.columns:
+        if col.name not in frame.columns:
+            continue
+        values = frame[col.name]
+        for check, mask in _column_masks(values, col):
+            idx = np.flatnonzero(mask)
+            first = idx[:MAX_ROWS_LISTED]
+            labels = tuple(v.item() if isinstance(v, np.generic) else v for v in frame.index[first])
+            shown = tuple("empty" if pd.isna(v) else _value_text(v) for v in values.iloc[first])
+            found.append((spec.name, col.name, check, labels, shown, _rule_text(col, check), int(idx.size)))
+    return found
+
+
+def _problem_text(problem: tuple[str, str, str, tuple[Any, ...], tuple[str, ...], str, int]) -> str:
+    table, column, check, rows, values, reason, count = problem
+    pairs = ", ".join(f"{r} ({v})" for r, v in zip(rows, values, strict=True))
+    more = f" and {count - len(rows)} more" if count > len(rows) else ""
+    noun = "row" if count == 1 else "rows"
+    return f"{table}.{column}, rule '{check}': {reason}; {count} {noun}, index (value): {pairs}{more}"
+
+
+def check_tables(tables: Mapping[str, pd.DataFrame | CohortTables | None], *, where: str = "") -> None:
+    """Raise one :class:`~analysis.errors.InvalidTableError` listing every broken rule of every table.
+
+    Parameters
+    ----------
+    tables
+        Canonical tables by table name (``"pain"``, ``"sessions"``, ...); a
+        :class:`~analysis.schema.CohortTables` under any name is checked table by
+        table; ``None`` and other objects are skipped.
+    where
+        The function the tables were passed to, for the message.
+
+    Raises
+    ------
+    analysis.errors.InvalidTableError
+        When any value breaks a rule (all failures at once, lazily collected):
+        the message names the table, column, rule, the index labels of the rows
+        and their values, and says what to do.
+
+    Examples
+    --------
+    >>> pain = pd.DataFrame({"patient_id": ["P1", "P1"], "nprs": [11, -1],
+    ...                      "recorded_at": pd.to_datetime(["2026-09-08", "2026-09-09"])})
+    >>> import textwrap
+    >>> try:
+    ...     check_tables({"pain": pain}, where="pain_trends")
+    ... except InvalidTableError as error:
+    ...     print(textwrap.fill(str(error), 100))
+    the pain table passed to pain_trends has 2 values that break its rules; nothing was computed.
+    pain.nprs, rule 'range': nprs must be a whole number from 0 to 10; 2 rows, index (value): 0 (11), 1
+    (-1). Correct or remove these rows (the index labels are those of the table passed in) and run it
+    again.
+    """
+    problems = []
+    for name, frame in tables.items():
+        if isinstance(frame, CohortTables):
+            for key in ("patients", "prescriptions", "sessions", "pain", "proms"):
+                problems.extend(table_problems(getattr(frame, key), key))
+        elif isinstance(frame, pd.DataFrame):
+            problems.extend(table_problems(frame, name))
+    if not problems:
+        return
+    names = list(dict.fromkeys(p[0] for p in problems))
+    n = sum(p[6] for p in problems)
+    head = (f"the {_and(names)} table{'s' if len(names) > 1 else ''}"
+            + (f" passed to {where}" if where else "")
+            + f" {'have' if len(names) > 1 else 'has'} {n} value{'s' if n != 1 else ''} that break"
+            + f"{'' if n != 1 else 's'} {'their' if len(names) > 1 else 'its'} rules; nothing was computed. ")
+    tail = " Correct or remove these rows (the index labels are those of the table passed in) and run it again."
+    message = head + " ".join(_problem_text(p) + "." for p in problems) + tail
+    raise InvalidTableError(message, tuple(p[:6] for p in problems))
+
+
+def checks_tables(**params: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """Decorator: check the canonical tables a public function receives, once, at its entrance.
+
+    Parameters
+    ----------
+    **params
+        Parameter name -> canonical table name (``pain="pain"``), or ``"cohort"``
+        for a :class:`~analysis.schema.CohortTables` parameter (other objects
+        passed there, such as prepared inputs or a Dask cohort, are not checked).
+
+    Returns
+    -------
+    callable
+        The decorator. The wrapped function calls :func:`check_tables` on its
+        tables (unless :func:`tables_trusted`) and then runs inside
+        :func:`trusted_tables`, so the library functions it calls skip their own
+        entrance checks: a cohort summary checks each table once.
+    """
+
+    def decorate(func: Callable[_P, _R]) -> Callable[_P, _R]:
+        signature = inspect.signature(func)
+        unknown = sorted(set(params) - set(signature.parameters))
+        if unknown:  # a programming error, found at import
+            raise TypeError(f"{func.__qualname__} has no parameter(s) {', '.join(unknown)}")
+
+        @functools.wraps(func)
+        def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            if _TRUSTED.get():
+                return func(*args, **kwargs)
+            bound = signature.bind_partial(*args, **kwargs).arguments
+            check_tables({table: bound.get(name) for name, table in params.items()}, where=func.__qualname__)
+            token = _TRUSTED.set(True)
+            try:
+                return func(*args, **kwargs)
+            finally:
+                _TRUSTED.reset(token)
+
+        return wrapper
+
+    return decorate
