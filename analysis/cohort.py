@@ -642,8 +642,10 @@ def cohort_summary(
         The canonical tables (:class:`CohortTables`, e.g. from
         :func:`analysis.sample_data.load_cohort`).
     as_of
-        Analysis date; ``None`` = the last session or pain entry in the data
-        (:meth:`CohortTables.as_of`). Entries dated after it are ignored by
+        Analysis day: entries up to and including it count, and it is not itself
+        an elapsed day (the week in progress is pro-rated over its whole days
+        before it). ``None`` = the day after the last session or pain entry in the
+        data (:meth:`CohortTables.as_of`). Entries dated after it are ignored by
         every component, so a summary as of a past date shows what was known then.
     settings
         Every clinical threshold used (adherent threshold, logging-stopped days,
@@ -655,8 +657,9 @@ def cohort_summary(
     -------
     pandas.DataFrame
         One row per patient of ``cohort.patients`` (also patients with no data),
-        sorted by ``attention_score`` descending, then ``patient_id``, with the
-        columns of :data:`SUMMARY_COLUMNS`:
+        in triage order (:data:`TRIAGE_ORDER`: traffic light, attention score,
+        then days without a log, adherence and pain change; never the ID), with
+        the columns of :data:`SUMMARY_COLUMNS`:
 
         *Patient*
 
@@ -689,13 +692,16 @@ def cohort_summary(
         - ``last_entry_date`` (datetime64[ns], date): last day with a session row
           or pain entry on or before ``as_of``; NaT if none
         - ``days_since_last_entry`` (Int64, days): ``as_of - last_entry_date``
+        - ``days_without_log`` (int64, days): days without any session or pain
+          entry, counted up to the earlier of ``as_of`` and the programme's last
+          day (a patient with no entry counts from the day before the programme
+          start); 0 before the programme starts. A triage tie-break.
         - ``logging_status`` (string, :data:`LOGGING_STATUSES`):
           ``'not started yet'`` (programme starts after ``as_of``),
-          ``'stopped logging'`` (no entry for ``>= logging_stopped_days`` days
-          counted up to the earlier of ``as_of`` and the programme's last day,
-          i.e. the silence began while the programme ran; a patient with no entry
-          counts from the day before the programme start), ``'programme finished'``
-          (the last programme week ended before ``as_of``), else ``'logging'``
+          ``'programme finished'`` (the last programme week ended before
+          ``as_of``: log-based rules close), ``'stopped logging'`` (the programme
+          runs and there is no entry for ``>= logging_stopped_days`` days), else
+          ``'logging'``
 
         *Pain diary* (:func:`analysis.trends.pain_trends`, :func:`analysis.outcomes.pain_change`)
 
@@ -707,14 +713,17 @@ def cohort_summary(
           ``days_since_last_entry`` tells how recent it is); NaN when not valid
         - ``pain_change`` (float64, points): current - baseline (negative = less pain)
         - ``pain_pct_change`` (float64, % of baseline)
-        - ``ols_slope_per_week`` (float64, points/week): least-squares slope of daily pain
-        - ``theil_sen_slope_per_week``, ``theil_sen_ci_low``, ``theil_sen_ci_high``
-          (float64, points/week): robust slope and its ``trend_confidence`` CI
-        - ``kendall_tau`` (float64, -1 to 1), ``kendall_p`` (float64): Mann-Kendall test
+        - ``trend_days`` (int64, days): rated days the trend uses (flare ratings left out)
+        - ``trend_slope_per_week``, ``trend_ci_low``, ``trend_ci_high`` (float64,
+          points/week): the trend's least-squares slope and its ``trend_confidence`` CI
+        - ``trend_tau`` (float64, -1 to 1), ``trend_p`` (float64): Mann-Kendall test
         - ``trend`` (string): ``'improving'``, ``'worsening'``, ``'no clear trend'``
-          or ``'not enough data'`` (fewer than ``min_trend_days`` rated days)
+          or ``'not enough data'`` (the rule of :func:`analysis.trends.pain_trends`)
+        - ``trend_text`` (string): the label with its slope and p-value
         - ``mcid_met`` (boolean), ``mcid_rule`` (string: ``'both'``, ``'absolute'``,
           ``'%'``, ``'neither'``): MCID responder (2 points or ``mcid_percent``)
+        - ``mcid_text`` (string): the verdict with the change and the rule, e.g.
+          ``'MCID met: -3.0 points (-43 %); rule 2 points or 30 % better; both met'``
         - ``rci`` (float64, z units), ``rci_category`` (string): reliable change index
         - ``recovered`` (boolean): pain 0-1 on ``recovery_days`` consecutive days (PACE)
         - ``pain_status`` (string): ``'ok'`` or why the change is not measurable
@@ -746,6 +755,7 @@ def cohort_summary(
 
         - ``attention_score`` (int64, points): sum of the points of the
           :data:`ATTENTION_RULES` that apply (each rule counts once)
+        - ``attention_rules`` (string): the keys of the rules that apply, comma-separated
         - ``attention_reasons`` (string): the rules that apply, in the order of
           :data:`ATTENTION_RULES`, each with its numbers and ``(+points)``,
           separated by ``'; '``; ``''`` when none
@@ -753,7 +763,8 @@ def cohort_summary(
           ``'amber'`` when only amber rules apply, ``'green'`` when none
 
         ``attrs``: ``"settings"`` (``settings.as_dict()``), ``"as_of"``
-        (:class:`pandas.Timestamp`) and ``"attention_rules"`` (the rules as dicts).
+        (:class:`pandas.Timestamp`), ``"attention_rules"`` (the rules as dicts)
+        and ``"triage_order"`` (:func:`triage_order_text`).
 
     Raises
     ------
@@ -799,7 +810,7 @@ def cohort_summary(
     ----------
     docs/clinical-reference.md sections 2 (MCID, RCI, diary windows, recovery),
     3 (trends), 4 (adherence) and 5 (safety flags); Ostelo et al. 2008;
-    Jacobson & Truax 1991; Williams et al. 2014 (PACE); Sen 1968; Vannest et al. 2012.
+    Jacobson & Truax 1991; Williams et al. 2014 (PACE); Mann 1945; Kendall 1975.
 
     Examples
     --------

@@ -44,6 +44,7 @@ __all__ = [
     "restrict_to_dates",
     "weekly_table",
     "headline_table",
+    "questionnaire_table",
     "thresholds_table",
     "FLAG_WORDS",
     "DESCRIPTIVE_NOTE",
@@ -157,7 +158,8 @@ def patient_detail(
     patient_id
         The patient.
     as_of
-        Analysis date; ``None`` = the last session or pain entry of the patient.
+        Analysis day (data up to and including it); ``None`` = the day after the
+        patient's last session or pain entry.
     settings
         Thresholds.
     summary
@@ -211,8 +213,9 @@ def patient_detail(
     daily = rolling_pain(pain, patients, window_days=settings.rolling_window_days)
     weekly = weekly_progress(one, as_of=when, settings=settings)
     dose = dose_completion(one.sessions, one.prescriptions, patients, pain=one.pain, as_of=when, settings=settings)
-    load = load_progression(sessions, patients, settings=settings)
-    flags = safety_flags(one.sessions, one.pain, patients, as_of=when, settings=settings)
+    load = load_progression(sessions, patients, settings=settings, prescriptions=one.prescriptions)
+    flags = safety_flags(one.sessions, one.pain, patients, as_of=when, settings=settings,
+                         prescriptions=one.prescriptions)
     flags = add_programme_time(flags, patients, "date")
     scored = score_proms(proms, settings=settings)
     changes = prom_change(scored, settings=settings)
@@ -300,12 +303,16 @@ def weekly_table(detail: PatientDetail) -> pd.DataFrame:
         - ``patient_id`` (string), ``week`` (int64, programme week)
         - ``week_start``, ``week_end`` (datetime64[ns], dates)
         - ``status`` (string): ``complete``, ``in progress``, ``not yet``, ``stopped logging``
+        - ``days_elapsed`` (Int64, days 0-7): whole days of the week before the
+          analysis day (fewer than 7: the week is partial, counted pro rata)
         - ``sessions_prescribed`` (float64, sessions), ``sessions_completed`` (Int64, session days)
         - ``adherence_percent`` (float64, % 0-100, capped): sessions done / prescribed
         - ``pain_mean``, ``pain_median`` (float64, NPRS points 0-10): of the daily means
         - ``pain_ratings`` (Int64, ratings), ``days_rated`` (Int64, days)
         - ``exercise_dose`` (float64, repetition-seconds): :func:`analysis.flags.load_progression`
-        - ``acute_chronic_ratio`` (float64, ratio; descriptive only)
+        - ``planned_dose`` (float64, repetition-seconds): the week's prescribed dose
+        - ``acute_chronic_ratio`` (float64, ratio; descriptive only): the dose over the
+          chronic load floored at the prescribed load (:func:`analysis.flags.load_progression`)
         - ``flags_<kind>`` (int64, flags) for each kind of :data:`analysis.flags.FLAG_KINDS`
           whose ``date`` falls in the week
     """
@@ -317,6 +324,7 @@ def weekly_table(detail: PatientDetail) -> pd.DataFrame:
             "week_start": pd.to_datetime(w["week_start"]),
             "week_end": pd.to_datetime(w["week_end"]),
             "status": pd.array(w["status"].astype(object), dtype="string"),
+            "days_elapsed": pd.array(w["days_elapsed"], dtype="Int64"),
             "sessions_prescribed": w["sessions_prescribed"].astype(float),
             "sessions_completed": pd.array(w["sessions_completed"], dtype="Int64"),
             "adherence_percent": w["adherence_rate"].astype(float) * 100.0,
@@ -328,6 +336,7 @@ def weekly_table(detail: PatientDetail) -> pd.DataFrame:
     )
     load = detail.load.set_index(detail.load["week"].astype(np.int64))
     out["exercise_dose"] = out["week"].map(load["dose"]).astype(float)
+    out["planned_dose"] = out["week"].map(load["planned_dose"]).astype(float)
     out["acute_chronic_ratio"] = out["week"].map(load["acwr"]).astype(float)
     flags = detail.flags
     fweek = pd.to_numeric(flags["week"], errors="coerce")
@@ -361,7 +370,13 @@ def _yes(x: Any) -> bool | None:
     return None if x is None or pd.isna(x) else bool(x)
 
 
-def _q_text(s: pd.Series, key: str, unit: str) -> str:
+def _q_rule(key: str, settings: Settings) -> str:
+    inst = INSTRUMENTS[key]
+    unit = "%-points" if key == "odi" else "points"
+    return f"rule {inst.mcid_abs:g} {unit} or {settings.mcid_percent * 100:g} % better"
+
+
+def _q_text(s: pd.Series, key: str, unit: str, settings: Settings = DEFAULT_SETTINGS) -> str:
     latest = s[f"{key}_latest"]
     if pd.isna(latest):
         return "no scored questionnaire"
@@ -373,7 +388,7 @@ def _q_text(s: pd.Series, key: str, unit: str) -> str:
     rci = s[f"{key}_rci_category"]
     rci_txt = "reliable change not available" if pd.isna(rci) or str(rci) == "not available" else str(rci)
     return (f"{text}; change {_signed(s[f'{key}_change'])} {unit} since the first; "
-            f"MCID {'met' if met else 'not met'}; {rci_txt}")
+            f"MCID {'met' if met else 'not met'} ({_q_rule(key, settings)}); {rci_txt}")
 
 
 def headline_table(detail: PatientDetail) -> pd.DataFrame:
@@ -418,25 +433,12 @@ def headline_table(detail: PatientDetail) -> pd.DataFrame:
     if ok:
         rows.append(("Change in pain", f"{_signed(s['pain_change'])} points ({_signed(s['pain_pct_change'], 0)} % "
                      "of baseline; below 0 = less pain)"))
-        rule = str(s["mcid_rule"])
-        met = bool(s["mcid_met"])
-        rule_txt = {"both": "both rules", "absolute": f"the {_num(c['mcid_abs_threshold'])}-point rule",
-                    "%": f"the {_num(c['mcid_pct_threshold'], 0)} % rule"}.get(rule, "neither rule")
-        pct = c["mcid_pct_threshold"]
-        rows.append((f"MCID ({_num(c['mcid_abs_threshold'])} points"
-                     + ("" if pd.isna(pct) else f" or {_num(pct, 0)} %") + " better)",
-                     f"{'met' if met else 'not met'} ({rule_txt})"))
+        rows.append(("MCID (meaningful change in pain)", str(s["mcid_text"])))
         rows.append(("Reliable change", f"{s['rci_category']} (RCI {_signed(s['rci'], 2)}; |RCI| > {st.rci_z:g} "
                      "is reliable)"))
     else:
         rows.append(("Change in pain", f"not measurable: {s['pain_status']}"))
-    trend = str(s["trend"])
-    if trend == "not enough data":
-        rows.append(("Pain trend", f"not enough data (fewer than {st.min_trend_days} days rated)"))
-    else:
-        rows.append(("Pain trend", f"{trend}: Theil-Sen {_signed(s['theil_sen_slope_per_week'], 2)} points/week "
-                     f"({st.trend_confidence:.0%} CI {_num(s['theil_sen_ci_low'], 2)} to "
-                     f"{_num(s['theil_sen_ci_high'], 2)})".replace("%", " %")))
+    rows.append(("Pain trend (Mann-Kendall direction, least-squares slope of daily pain)", str(s["trend_text"])))
     rec = _yes(s["recovered"])
     rows.append(("Recovered (pain 0-1 for 7 days)", "n/a" if rec is None else ("yes" if rec else "no")))
     adh = s["adherence"]
@@ -454,9 +456,41 @@ def headline_table(detail: PatientDetail) -> pd.DataFrame:
     open_parts = [f"{int(s[f'open_{k}'])} {FLAG_WORDS[k]}" for k in FLAG_KINDS if int(s[f"open_{k}"]) > 0]
     rows.append(("Open safety flags", f"{int(s['open_total'])}" + (f" ({', '.join(open_parts)})" if open_parts
                                                                     else "")))
-    rows.append(("ODI (Oswestry, 0-100 %)", _q_text(s, "odi", "%-points")))
-    rows.append(("RMDQ (Roland-Morris, 0-24)", _q_text(s, "rmdq", "points")))
+    rows.append(("ODI (Oswestry, 0-100 %)", _q_text(s, "odi", "%-points", st)))
+    rows.append(("RMDQ (Roland-Morris, 0-24)", _q_text(s, "rmdq", "points", st)))
     return pd.DataFrame(rows, columns=["measure", "value"]).astype("string")
+
+
+def questionnaire_table(detail: PatientDetail) -> pd.DataFrame:
+    """The patient's questionnaire changes in words and rounded numbers, with the MCID rule used.
+
+    Parameters
+    ----------
+    detail
+        Output of :func:`patient_detail`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per instrument of ``detail.prom_change``, every column text:
+        ``questionnaire``, ``scored`` (how many), ``first``, ``latest`` and
+        ``change`` (rounded to 1 decimal, with the unit), ``MCID`` (met or not,
+        with the rule: e.g. "met (rule 10 %-points or 30 % better)"), ``reliable
+        change`` and ``status``.
+    """
+    pc = detail.prom_change
+    rows = []
+    for _, r in pc.iterrows():  # one row per questionnaire (ODI, RMDQ)
+        key = str(r["instrument"])
+        unit = "%" if key == "odi" else "points"
+        met = _yes(r.get("mcid_met"))
+        rule = _q_rule(key, detail.settings) if key in INSTRUMENTS and INSTRUMENTS[key].mcid_abs else ""
+        mcid = "n/a" if met is None else ("met" if met else "not met") + (f" ({rule})" if rule else "")
+        rows.append((key.upper(), _num(r["n_scored"], 0), f"{_num(r['baseline'])} {unit}",
+                     f"{_num(r['latest'])} {unit}", f"{_signed(r['change'])} {unit}", mcid,
+                     "n/a" if pd.isna(r["rci_category"]) else str(r["rci_category"]), str(r["status"])))
+    return pd.DataFrame(rows, columns=["questionnaire", "scored", "first", "latest", "change", "MCID",
+                                       "reliable change", "status"]).astype("string")
 
 
 _THRESHOLDS: tuple[tuple[str, str], ...] = (

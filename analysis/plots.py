@@ -328,7 +328,7 @@ def plot_adherence_vs_change(
 def plot_slope_distribution(
     trends: pd.DataFrame,
     *,
-    slope_column: str = "theil_sen_slope_per_week",
+    slope_column: str = "trend_slope_per_week",
     label_column: str = "trend",
     title: str | None = None,
 ) -> Figure:
@@ -338,9 +338,11 @@ def plot_slope_distribution(
     ----------
     trends
         A table with one row per patient: :func:`analysis.cohort.cohort_summary` or
-        :func:`analysis.trends.pain_trends` (``theil_sen_slope_per_week``, ``trend``).
+        :func:`analysis.trends.pain_trends` (``trend_slope_per_week``, ``trend``).
     slope_column
-        Slope to draw (points per week).
+        Slope to draw (points per week); by default the trend rule's least-squares
+        slope, which ties cannot force to exactly 0 (a Theil-Sen histogram of
+        whole-number diaries has a spike at 0).
     label_column
         Label to colour by (``"improving"``, ``"no clear trend"``, ``"worsening"``).
     title
@@ -368,7 +370,7 @@ def plot_slope_distribution(
             names.append(f"{name} (n = {int(sel.sum())})")
         ax.hist(data, bins=list(bins), stacked=True, color=colours, label=names)
     ax.axvline(0, color=OKABE_ITO["black"], lw=1)
-    ax.set_xlabel("Pain slope (NPRS points per week; below 0 = pain falls)")
+    ax.set_xlabel("Pain trend slope (NPRS points per week; below 0 = pain falls)")
     ax.set_ylabel("Patients")
     ax.legend(frameon=False, fontsize=8)
     ax.grid(axis="y", alpha=0.3)
@@ -558,11 +560,10 @@ def plot_patient_progress(
         weeks = weekly["week"].astype(float).to_numpy()
         middle = weeks + 0.5
         if baseline is not None and np.isfinite(baseline):
-            rules = [v for v in (mcid_abs, None if mcid_pct is None else mcid_pct * baseline) if v is not None]
-            if rules:
-                d = float(min(rules))
+            d = mcid_band(baseline, mcid_abs, mcid_pct)
+            if np.isfinite(d):
                 ax_pain.axhspan(baseline - d, baseline + d, color=OKABE_ITO["sky_blue"], alpha=0.25, lw=0,
-                                label=f"less than {d:.1f} points from\nbaseline: no real change yet")
+                                label=mcid_band_label(baseline, mcid_abs, mcid_pct))
             ax_pain.axhline(baseline, ls="--", lw=1.5, color=OKABE_ITO["black"], label=f"baseline {baseline:.1f}")
         if daily_pain is not None and len(daily_pain):
             ax_pain.scatter(daily_pain["day"].astype(float) / 7 + 1, daily_pain["nprs_mean"].astype(float),
@@ -637,6 +638,36 @@ def _week_span(days: list[Any], weeks: list[Any]) -> tuple[int, int]:
     if not found:
         return 1, 1
     return max(int(min(found)), 1), max(int(max(found)), 1)
+
+
+def mcid_band_label(baseline: float, mcid_abs: float | None, mcid_pct: float | None) -> str:
+    """The legend of the MCID band, with the band and the rule it comes from (the same words as the captions).
+
+    Parameters
+    ----------
+    baseline
+        Baseline score.
+    mcid_abs, mcid_pct
+        Absolute MCID (points) and MCID as a fraction of baseline, or ``None``.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> print(mcid_band_label(6.3, 2.0, 0.30))
+    within the MCID of baseline: ±1.9 points
+    (the smaller of 2 points and 30 % of 6.3)
+    """
+    d = mcid_band(baseline, mcid_abs, mcid_pct)
+    rules = []
+    if mcid_abs is not None and np.isfinite(mcid_abs):
+        rules.append(f"{mcid_abs:g} points")
+    if mcid_pct is not None and np.isfinite(mcid_pct):
+        rules.append(f"{mcid_pct * 100:g} % of {baseline:.1f}")
+    why = f"the smaller of {' and '.join(rules)}" if len(rules) == 2 else (rules[0] if rules else "")
+    return f"within the MCID of baseline: \u00b1{d:.1f} points" + (f"\n({why})" if why else "")
 
 
 def mcid_band(baseline: float, mcid_abs: float | None, mcid_pct: float | None) -> float:
@@ -723,7 +754,7 @@ def plot_pain_timeline(
     if baseline is not None and np.isfinite(baseline):
         if np.isfinite(band):
             ax.axhspan(max(baseline - band, 0), min(baseline + band, 10), color=OKABE_ITO["sky_blue"], alpha=0.18,
-                       lw=0, label=f"within the MCID of baseline (\u00b1{band:.1f} points)")
+                       lw=0, label=mcid_band_label(baseline, mcid_abs, mcid_pct))
         ax.axhline(baseline, ls="--", lw=1, color=OKABE_ITO["black"], label=f"baseline ({baseline:.1f})")
     ax.scatter(x_day(rated["day"]), rated["nprs_mean"].astype(float), s=12, color=OKABE_ITO["grey"], alpha=0.8,
                label="daily rating", zorder=3)
@@ -1066,6 +1097,7 @@ def plot_responder_rates(rates: pd.DataFrame, *, title: str | None = None) -> Fi
 
 __all__ += [  # noqa: PLE0605 - appended by the physio pages' helper
     "mcid_band",
+    "mcid_band_label",
     "plot_pain_timeline",
     "plot_adherence_by_exercise",
     "plot_load_progression",

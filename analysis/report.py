@@ -792,7 +792,8 @@ def methods_text(
         "**Data and programme time.** " + cohort_line
         + "Home-exercise sessions and daily pain diaries (numeric pain rating scale, NPRS 0-10) were analysed "
         "on a programme clock: day 0 is each patient's programme start and programme week w covers days "
-        "7(w-1) to 7w-1. Entries after the analysis date were ignored.",
+        "7(w-1) to 7w-1. Entries up to and including the analysis date were used; the analysis date itself was "
+        "not counted as an elapsed day, so the week in progress was pro-rated over its whole days before it.",
         "",
         "**Adherence.** Session adherence was the number of distinct days with a completed session divided by "
         "the sessions prescribed, per programme week (pro-rated when the prescription changed mid-week) and "
@@ -803,10 +804,13 @@ def methods_text(
         "**Pain diary and trends.** Daily pain was the mean of the day's ratings. Baseline pain was the mean of "
         f"the first {v('baseline_window_days')} programme days and current pain the mean of the last "
         f"{v('current_window_days')} days with data; a window counted only with ratings on at least "
-        f"{v('min_window_ratings')} days ({_setting(table, 'min_window_ratings')[1]}). Per patient, the trend of "
-        "daily pain was estimated by ordinary least squares and by the Theil-Sen estimator with Sen's "
-        f"{pct('trend_confidence')} confidence interval (Sen 1968; Vannest et al. 2012), with Kendall's tau and "
-        f"the Mann-Kendall test; fewer than {v('min_trend_days')} rated days gave no estimate.",
+        f"{v('min_window_ratings')} days ({_setting(table, 'min_window_ratings')[1]}). Per patient, the direction "
+        "of the trend of daily pain was tested with the Mann-Kendall test (Mann 1945; tie-corrected variance, Kendall "
+        "1975) and its size estimated by the ordinary least-squares slope of daily pain with its "
+        f"{pct('trend_confidence')} confidence interval; ratings that were pain flares (below) were left out. A "
+        f"trend was called improving or worsening at p < {1 - float(settings.trend_confidence):g} "
+        "when the least-squares slope had the same sign, otherwise no clear trend; fewer than "
+        f"{v('min_trend_days')} rated days gave no estimate.",
         "",
         "**Meaningful and reliable change.** A patient was an MCID responder when pain improved by at least "
         f"{nprs.mcid_abs:g} points or by at least {pct('mcid_percent')} of baseline ({nprs.citation}); both rules "
@@ -832,15 +836,16 @@ def methods_text(
         "was not dichotomised before modelling (Leroux et al. 2024). Fixed effects are reported with Wald "
         "95 % confidence intervals." + model_line + " The association is observational and not causal.",
         "",
-        "**Safety flags (descriptive).** A pain flare was a daily NPRS at least "
-        f"{v('flare_rise_points')} points above the median of the previous {v('flare_baseline_days')} days "
+        "**Safety flags (descriptive).** A pain flare was a rating at least "
+        f"{v('flare_rise_points')} points above the median daily NPRS of the previous {v('flare_baseline_days')} days "
         f"({_setting(table, 'flare_rise_points')[1]}); self-reported flares were counted separately. Pain during "
         f"exercise above {v('pain_during_max')} points, or at least {v('pain_during_rise')} points above the "
         "pre-session rating, was flagged (pain-monitoring model, Silbernagel et al. 2007). Weekly exercise dose "
         "(sets x repetitions x hold) was compared with the mean of the previous "
-        f"{v('acwr_chronic_weeks')} weeks (acute:chronic ratio > {v('acwr_max')} flagged; from athletes and "
-        "contested, Impellizzeri et al. 2020: descriptive only). No session or pain entry for "
-        f"{v('logging_stopped_days')} days was flagged as logging stopped.",
+        f"{v('acwr_chronic_weeks')} weeks, floored at the mean prescribed dose of those weeks (acute:chronic "
+        f"ratio > {v('acwr_max')} flagged when the week's dose was also above its prescribed dose; from athletes "
+        "and contested, Impellizzeri et al. 2020: descriptive only). No session or pain entry for "
+        f"{v('logging_stopped_days')} days while the programme ran was flagged as logging stopped.",
         "",
         "**Software.** rehabtrack " + versions.get("rehabtrack", "?") + " (Python " + versions.get("python", "?")
         + "); "
@@ -939,11 +944,12 @@ def _events(c: CohortTables, *, as_of: pd.Timestamp, settings: Settings) -> pd.D
 
 
 def _flags(c: CohortTables, *, as_of: pd.Timestamp, settings: Settings) -> pd.DataFrame:
-    return safety_flags(c.sessions, c.pain, c.patients, as_of=as_of, settings=settings)
+    return safety_flags(c.sessions, c.pain, c.patients, as_of=as_of, settings=settings, prescriptions=c.prescriptions)
 
 
 def _load(c: CohortTables, *, as_of: pd.Timestamp, settings: Settings) -> pd.DataFrame:
-    return load_progression(_upto(c.sessions, "performed_at", as_of), c.patients, settings=settings)
+    return load_progression(_upto(c.sessions, "performed_at", as_of), c.patients, settings=settings,
+                            prescriptions=c.prescriptions)
 
 
 def _pain_during(c: CohortTables, *, as_of: pd.Timestamp, settings: Settings) -> pd.DataFrame:
@@ -1013,8 +1019,8 @@ def report_data(
 _RESEARCH_COLUMNS = [
     "patient_id", "physio_id", "programme_week", "programme_weeks", "adherence", "adherent", "sessions_completed",
     "sessions_prescribed", "adherence_status", "logging_status", "n_days_rated", "pain_baseline", "pain_current",
-    "pain_change", "pain_pct_change", "ols_slope_per_week", "theil_sen_slope_per_week", "theil_sen_ci_low",
-    "theil_sen_ci_high", "kendall_tau", "kendall_p", "trend", "mcid_met", "mcid_rule", "rci", "rci_category",
+    "pain_change", "pain_pct_change", "trend_days", "trend_slope_per_week", "trend_ci_low", "trend_ci_high",
+    "trend_tau", "trend_p", "trend", "mcid_met", "mcid_rule", "rci", "rci_category",
     "recovered", "odi_latest", "odi_change", "odi_mcid_met", "rmdq_latest", "rmdq_change", "rmdq_mcid_met",
     "flags_total",
 ]

@@ -55,6 +55,7 @@ __all__ = [
     "grouped_kendall",
     "pain_trends",
     "p_value_text",
+    "trend_for_patient",
 ]
 
 #: ``pain_trends.status`` when the statistics were computed.
@@ -1214,3 +1215,39 @@ def pain_trends(
         },
         copy=False,
     )
+
+
+def trend_for_patient(trend: Any, slope_per_week: Any, settings: Settings = DEFAULT_SETTINGS) -> str:
+    """The pain trend in a patient's words ("My progress"), never contradicting the number in it.
+
+    Parameters
+    ----------
+    trend
+        The label of :func:`pain_trends` (``<NA>`` or ``"not enough data"`` when there is none).
+    slope_per_week
+        ``trend_slope_per_week`` (NPRS points per week).
+    settings
+        For ``min_trend_days``.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> trend_for_patient("improving", -0.43)
+    'Over your diary your pain has been going down, by about 0.4 points a week.'
+    >>> trend_for_patient("worsening", 0.06)
+    'Over your diary your pain has been going up, by about 0.06 points a week. Your physio sees this too; talk to them if you are worried.'
+    """  # noqa: E501
+    if trend is None or pd.isna(trend) or str(trend) == STATUS_NOT_ENOUGH_DATA:
+        return (f"There are not enough pain ratings yet to see a trend: ratings on at least "
+                f"{int(settings.min_trend_days)} different days are needed.")
+    size = abs(float(slope_per_week))
+    words = f"{size:.1f}" if round(size, 1) >= 0.1 else f"{size:.2g}"
+    if str(trend) == TREND_IMPROVING:
+        return f"Over your diary your pain has been going down, by about {words} points a week."
+    if str(trend) == TREND_WORSENING:
+        return (f"Over your diary your pain has been going up, by about {words} points a week. "
+                "Your physio sees this too; talk to them if you are worried.")
+    return "Over your diary there is no clear trend up or down yet."

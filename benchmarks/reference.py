@@ -117,7 +117,7 @@ day_rate AS (  -- the largest weekly target among the periods active on each day
 ),
 week_rate AS (
     SELECT pid, day // 7 + 1 AS week, sum(rate) AS rate_all,
-           sum(CASE WHEN day <= as_of_day THEN rate ELSE 0 END) AS rate_elapsed
+           sum(CASE WHEN day < as_of_day THEN rate ELSE 0 END) AS rate_elapsed  -- whole days before as_of
     FROM day_rate GROUP BY pid, week
 ),
 session_days AS (
@@ -268,7 +268,9 @@ def project_aggregates(cohort: CohortTables, as_of: pd.Timestamp, settings=DEFAU
 
 def summary_aggregates(summary: pd.DataFrame) -> pd.DataFrame:
     """The per-patient compared columns of :func:`analysis.cohort.cohort_summary`."""
-    return _tidy_patients(summary[_PATIENT_COLUMNS])
+    # the summary carries the trend rule's slope (flare ratings left out), not the all-days slopes the
+    # references compute: its per-patient check is the overall adherence; the slopes are checked on the kernels
+    return _tidy_patients(summary[[c for c in _PATIENT_COLUMNS if c in summary.columns]])
 
 
 # --------------------------------------------------------------------------- per-patient loop
@@ -310,7 +312,7 @@ def _loop_patient_weeks(rx: pd.DataFrame, s: pd.DataFrame, start: pd.Timestamp, 
     for week in range(1, n_weeks + 1):
         first = 7 * (week - 1)
         not_yet = first > as_of_day
-        elapsed = 7 if not_yet else min(max(as_of_day - first + 1, 0), 7)
+        elapsed = 7 if not_yet else min(max(as_of_day - first, 0), 7)  # whole days before as_of
         prescribed = rate[first : first + elapsed].sum() / 7.0
         completed = sum(1 for d in days if first <= d < first + 7 and d <= as_of_day)
         adherence = min(completed / prescribed, 1.0) if prescribed > 0 and not not_yet else np.nan

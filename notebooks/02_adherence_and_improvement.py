@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -118,8 +120,10 @@ plots.plot_adherence_vs_change(summary["adherence"], summary["pain_change"], fit
 # %% [markdown]
 # ## Individual courses: the distribution of pain slopes
 #
-# Per patient, the Theil-Sen slope of daily pain (robust to single bad days; Vannest et al. 2012),
-# coloured by whether its 95 % CI lies below 0 (improving), above 0 (worsening) or spans 0.
+# Per patient, the trend rule of docs/clinical-reference.md section 3: the least-squares slope of daily
+# pain with flare ratings left out, coloured by its label (Mann-Kendall p < 0.05 with a slope of the same
+# sign: improving or worsening; otherwise no clear trend). Whole-number ratings tie often, which pulls a
+# Theil-Sen slope to exactly 0; the least-squares slope has no such spike.
 
 # %%
 plots.plot_slope_distribution(summary, title="Per-patient pain slopes");

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -50,7 +52,8 @@ settings = DEFAULT_SETTINGS
 cohort = load_cohort(DATA_DIR)
 as_of = cohort.as_of(AS_OF)
 weekly = weekly_progress(cohort, as_of=as_of, settings=settings)
-flags = safety_flags(cohort.sessions, cohort.pain, cohort.patients, as_of=as_of, settings=settings)
+flags = safety_flags(cohort.sessions, cohort.pain, cohort.patients, as_of=as_of, settings=settings,
+                     prescriptions=cohort.prescriptions)
 sessions_upto = cohort.sessions[cohort.sessions["performed_at"] < as_of + pd.Timedelta(days=1)]
 
 # %% [markdown]
@@ -90,10 +93,11 @@ pain_during_zones(sessions_upto["pain_during"], settings)
 # ## Load progression and flares
 #
 # For each patient-week: the weekly dose and the acute:chronic ratio (from week 5, once 4 weeks of
-# history exist). Is a pain flare (that week or the next) more frequent after a rapid increase?
+# history exist), the chronic load floored at the prescribed load, and a week at or below its prescription
+# never flagged. Is a pain flare (that week or the next) more frequent after a rapid increase?
 
 # %%
-load = load_progression(sessions_upto, cohort.patients, settings=settings)
+load = load_progression(sessions_upto, cohort.patients, settings=settings, prescriptions=cohort.prescriptions)
 load_weeks, load_summary = load_vs_flares(load, flags, cohort.patients, settings)
 plots.plot_load_vs_flares(load_summary, title="Pain flares after load changes (descriptive)");
 load_summary

@@ -13,6 +13,7 @@ from analysis.instruments import get_instrument
 from analysis.plots import plot_patient_progress
 from analysis.prescriptions import week_plan
 from analysis.roles import PATIENT, User
+from analysis.trends import trend_for_patient
 from dashboards import auth, state
 
 user = auth.require_role(PATIENT)
@@ -61,18 +62,7 @@ st.subheader("How your pain is changing")
 label = me["pain_label"]
 if pd.notna(label) and str(label):
     st.text(str(label))
-trend = me["trend"]
-slope = me["theil_sen_slope_per_week"]
-if pd.isna(trend):
-    st.text(f"There are not enough pain ratings yet to see a trend: ratings on at least "
-            f"{used.min_trend_days} different days are needed.")
-elif trend == "improving":
-    st.text(f"Over your diary your pain has been going down, by about {abs(slope):.1f} points a week.")
-elif trend == "worsening":
-    st.text(f"Over your diary your pain has been going up, by about {abs(slope):.1f} points a week. "
-            "Your physio sees this too; talk to them if you are worried.")
-else:
-    st.text("Over your diary there is no clear trend up or down yet.")
+st.text(trend_for_patient(me["trend"], me["trend_slope_per_week"], used))
 
 # ---- chart (rendered once per data version and cached as a PNG: reruns do not redraw it)
 nprs = get_instrument("nprs")

@@ -8,7 +8,7 @@ import time
 import pandas as pd
 import streamlit as st
 
-from analysis.cohort import attention_rules
+from analysis.cohort import attention_rules, triage_order_text
 from analysis.instruments import get_instrument
 from analysis.patient_detail import FLAG_WORDS
 from analysis.roles import ADMIN, PHYSIO
@@ -33,7 +33,7 @@ used = state.settings()
 nprs = get_instrument("nprs")
 scope = f"physiotherapist {user.physio_id}" if user.role == PHYSIO else "all physiotherapists"
 st.caption(
-    f"{len(summary)} patients of {scope}; data up to {as_of:%d %b %Y}. Sorted by need of attention: the attention "
+    f"{len(summary)} patients of {scope}; data up to {as_of:%d %b %Y}. Order: {triage_order_text()} The attention "
     "score adds points for the reasons listed (see 'How the order is made'). Flags are descriptive, for you; "
     "they are not advice to the patient."
 )
@@ -86,11 +86,8 @@ for kind, word in FLAG_WORDS.items():
     part = n.astype("string") + f" {word}"
     flag_kinds = flag_kinds.where(n.eq(0), flag_kinds.where(flag_kinds.eq(""), flag_kinds + ", ") + part)
 measurable = view["pain_status"].eq("ok").fillna(False)
-change_text = (_num(view["pain_baseline"], ".1f") + " → " + _num(view["pain_current"], ".1f") + " ("
-               + _num(view["pain_change"], "+.1f") + "); "
-               + view["mcid_met"].map({True: "MCID met", False: "MCID not met"}).astype("string").fillna(""))
-trend_text = view["trend"].astype("string") + (" (" + _num(view["theil_sen_slope_per_week"], "+.2f") + "/wk)").where(
-    view["theil_sen_slope_per_week"].notna(), "")
+change_text = (_num(view["pain_baseline"], ".1f") + " → " + _num(view["pain_current"], ".1f") + "; "
+               + view["mcid_text"].astype("string").fillna(""))
 
 table = pd.DataFrame({
     "Status": view["traffic_light"].map(LIGHTS),
@@ -98,7 +95,7 @@ table = pd.DataFrame({
     "Physio": view["physio_id"],
     "Week": view["programme_week"].astype("string").fillna("not started"),
     "Adherence": view["adherence"] * 100,
-    "Pain trend": trend_text,
+    "Pain trend": view["trend_text"].astype("string").fillna(""),
     "Pain change (MCID)": change_text.where(measurable, "not measurable"),
     "Reliable change": view["rci_category"].fillna("n/a"),
     "Open flags": view["open_total"],
@@ -151,7 +148,8 @@ if go and picked:
 
 with st.expander("How the order is made"):
     st.write("Each rule that applies adds its points once; red rules make the status red, amber rules amber. "
-             "The points order the list (who to look at first); they are not clinical thresholds.")
+             f"The points order the list (who to look at first); they are not clinical thresholds. "
+             f"{triage_order_text()}")
     st.dataframe(attention_rules(), hide_index=True, width="stretch")
 
 logger.info("caseload page for %s rendered in %.3f s", user.username, time.perf_counter() - started)

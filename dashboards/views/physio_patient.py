@@ -21,6 +21,7 @@ from analysis.patient_detail import (
     PatientDetail,
     headline_table,
     patient_detail,
+    questionnaire_table,
     restrict_to_dates,
     thresholds_table,
     weekly_table,
@@ -169,9 +170,7 @@ with tabs[0]:
     st.caption(DESCRIPTIVE_NOTE)
 with tabs[2]:
     if len(detail.prom_change):
-        st.dataframe(detail.prom_change[["instrument", "n_scored", "baseline", "latest", "change", "mcid_met",
-                                         "mcid_rule", "rci_category", "status"]],
-                     hide_index=True, width="stretch")
+        st.dataframe(questionnaire_table(detail), hide_index=True, width="stretch")
     else:
         st.write("No ODI or RMDQ questionnaire yet.")
 weeks = weekly_table(shown)

@@ -164,7 +164,9 @@ else:
 
 st.subheader("Distribution of pain slopes")
 st.image(charts["slopes_png"], width="stretch")
-st.caption("Theil-Sen slope of each patient's daily pain (points per week; below 0 = pain falls). Patients with "
-           f"fewer than {used.min_trend_days} rated days have no slope.")
+st.caption("Least-squares slope of each patient's daily pain, flare ratings left out (points per week; below 0 = "
+           "pain falls), coloured by the trend label (Mann-Kendall p < "
+           f"{1 - used.trend_confidence:g} with a slope of the same sign; docs/clinical-reference.md section 3). "
+           f"Patients with fewer than {used.min_trend_days} rated days have no slope.")
 
 logger.info("researcher page for %s rendered in %.3f s", user.username, time.perf_counter() - started)
