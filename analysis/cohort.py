@@ -237,7 +237,7 @@ def _rule_logging_stopped(f: TriageFacts) -> RuleHit:
         has = f.has_entry[i]
         since_txt = np.where(has, "no entry since " + _date_text(np.where(has, f.last_entry[i], 0)),
                              "no entry since the programme start")
-        return "stopped logging: " + since_txt + " (" + _text(since[i], 0) + f" days; flag at >= {days})"
+        return "stopped logging: " + since_txt + " (" + _text(since[i], 0) + f" days, flag at >= {days})"
 
     return RuleHit(f.silent_in_programme, why)
 
@@ -259,7 +259,7 @@ def _rule_pain_deteriorated(f: TriageFacts) -> RuleHit:
 
     def why(i: np.ndarray) -> np.ndarray:
         return ("pain worse than at the start: " + _text(base[i]) + " -> " + _text(cur[i]) + " points ("
-                + _signed(change[i], 1) + "; " + rci_cat[i] + "; " + rule[i] + ")")
+                + _signed(change[i], 1) + ", " + rci_cat[i] + ", " + rule[i] + ")")
 
     return RuleHit(ok & _worse_by_mcid_or_rci(c), why)
 
@@ -291,7 +291,7 @@ def _rule_self_reported(f: TriageFacts) -> RuleHit:
 
 def _rule_load(f: TriageFacts) -> RuleHit:
     tail = (f" (weekly dose > {f.settings.acwr_max:g} x the previous {f.settings.acwr_chronic_weeks} weeks and "
-            "above the plan; descriptive only)")
+            "above the plan, descriptive only)")
     return _open_flag_rule("rapid_load_increase", "open rapid load increase", tail)(f)
 
 
@@ -340,7 +340,7 @@ def _rule_questionnaire(f: TriageFacts) -> RuleHit:
 
     def one(key: str, i: np.ndarray) -> np.ndarray:
         return (key.upper() + " worse: " + _text(num[key, "baseline"][i]) + " -> " + _text(num[key, "latest"][i])
-                + " (" + _signed(num[key, "change"][i], 1) + "; " + rules[key][i] + ")")
+                + " (" + _signed(num[key, "change"][i], 1) + ", " + rules[key][i] + ")")
 
     def why(i: np.ndarray) -> np.ndarray:
         return np.where(worse["odi"][i] & worse["rmdq"][i], one("odi", i) + ", " + one("rmdq", i),
@@ -757,8 +757,8 @@ def cohort_summary(
           :data:`ATTENTION_RULES` that apply (each rule counts once)
         - ``attention_rules`` (string): the keys of the rules that apply, comma-separated
         - ``attention_reasons`` (string): the rules that apply, in the order of
-          :data:`ATTENTION_RULES`, each with its numbers and ``(+points)``,
-          separated by ``'; '``; ``''`` when none
+          :data:`ATTENTION_RULES`, each with its numbers, its threshold and
+          ``(+points)``, separated by ``'; '`` (which no reason contains); ``''`` when none
         - ``traffic_light`` (string): ``'red'`` when a red rule applies,
           ``'amber'`` when only amber rules apply, ``'green'`` when none
 

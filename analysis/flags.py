@@ -446,6 +446,16 @@ def _flare_days(
     rating_flagged = _at_least(nprs - baseline[group], threshold)
     rise = highest - baseline
     flagged = _at_least(rise, threshold)
+    # transient: on one of the next flare_baseline_days days the day's pain is back below the flare level
+    window = int(settings.flare_baseline_days)
+    back = np.zeros(n_days, dtype=bool)
+    level = baseline + threshold
+    for lag in range(1, window + 1):  # a loop over the days of the window, not over patients
+        if lag >= n_days:
+            break
+        same = (code[lag:] == code[:-lag]) & (day[lag:] - day[:-lag] <= window)
+        with np.errstate(invalid="ignore"):
+            back[:-lag] |= same & (mean[lag:] < level[:-lag])
     days = {
         "code": code,
         "day": day,
@@ -456,8 +466,9 @@ def _flare_days(
         "baseline_days": base_days.astype(np.int64),
         "rise": rise,
         "flagged": flagged,
+        "transient": flagged & back,
     }
-    return days, (ev.pos, rating_flagged)
+    return days, (ev.pos, rating_flagged, back[group])
 
 
 @checks_tables(pain="pain", patients="patients")
@@ -467,6 +478,7 @@ def flare_ratings(
     *,
     settings: Settings = DEFAULT_SETTINGS,
     min_baseline_days: int = MIN_BASELINE_DAYS,
+    transient: bool = False,
 ) -> np.ndarray:
     """Which pain ratings are pain flares, rating by rating.
 
@@ -478,14 +490,19 @@ def flare_ratings(
         Uses ``flare_rise_points`` and ``flare_baseline_days``.
     min_baseline_days
         As in :func:`pain_flares`.
+    transient
+        Only the flare ratings after which pain came back: on one of the next
+        ``flare_baseline_days`` calendar days the day's mean is below the flare
+        level (baseline + ``flare_rise_points``). A rise that lasts is not a
+        transient flare (the trend keeps it, :func:`analysis.trends.pain_trends`).
 
     Returns
     -------
     numpy.ndarray of bool
         One value per row of ``pain``, in its order: True when the rating is at
         least ``flare_rise_points`` above the patient's running baseline (the rule
-        of :func:`pain_flares`); False for ratings without a baseline, of unknown
-        patients, or without a value or a time.
+        of :func:`pain_flares`; with ``transient``, and pain came back); False for
+        ratings without a baseline, of unknown patients, or without a value or a time.
 
     See Also
     --------
@@ -500,12 +517,15 @@ def flare_ratings(
     ...                                    "2026-09-10 08:00", "2026-09-10 20:00"])})
     >>> flare_ratings(pain, patients).tolist()   # the 9 is 3 above the median of 6; the 5 is not
     [False, False, False, True, False]
+    >>> flare_ratings(pain, patients, transient=True).tolist()   # no later day yet: not known to be transient
+    [False, False, False, False, False]
     """
     reg = _registry(patients)
     ev = _events(pain, patients, reg, "recorded_at", "pain")
-    _, (pos, flagged) = _flare_days(ev, numeric_values(pain, "nprs"), settings, min_baseline_days)
+    _, (pos, flagged, back) = _flare_days(ev, numeric_values(pain, "nprs"), settings, min_baseline_days)
+    keep = flagged & back if transient else flagged
     out = np.zeros(len(pain), dtype=bool)
-    out[pos[flagged]] = True
+    out[pos[keep]] = True
     return out
 
 

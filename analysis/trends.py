@@ -998,10 +998,10 @@ def _trend_texts(
             body = (f"{lab}: the ratings {ranks} (Mann-Kendall {p_txt}) but the slope is {slope_txt[i]} "
                     "points/week")
         else:
-            body = f"{lab}: {slope_txt[i]} points/week (Mann-Kendall {p_txt}; a trend needs p < {alpha_txt})"
+            body = f"{lab}: {slope_txt[i]} points/week (Mann-Kendall {p_txt}, a trend needs p < {alpha_txt})"
         k = int(excluded[i])
         if k:
-            body += f"; {k} flare rating{'s' if k != 1 else ''} left out"
+            body += f", {k} flare rating{'s' if k != 1 else ''} left out"
         out[i] = body
     return out
 
@@ -1027,9 +1027,9 @@ def pain_trends(
         (default 0.95: a trend is called at p < 0.05), and the flare rule's
         ``flare_rise_points`` and ``flare_baseline_days``.
     flare_ratings
-        Optional boolean per row of ``pain``: the ratings that are pain flares
-        (:func:`analysis.flags.flare_ratings`, computed when not given). They are
-        left out of the trend.
+        Optional boolean per row of ``pain``: the ratings to leave out of the
+        trend; by default the transient pain flares
+        (:func:`analysis.flags.flare_ratings` with ``transient=True``).
 
     Returns
     -------
@@ -1058,7 +1058,8 @@ def pain_trends(
           ``trend_slope_per_week < 0``; otherwise ``"no clear trend"``;
           ``<NA>`` with ``"not enough data"``;
         * ``trend_text`` - the label with the numbers it rests on, e.g.
-          ``"worsening: +0.13 points/week (Mann-Kendall p = 0.036)"``;
+          ``"worsening: +0.13 points/week (Mann-Kendall p = 0.036)"`` (never
+          containing ``"; "``, so it can stand in a list of reasons);
         * ``confidence`` - the confidence level used (probability).
 
         *Descriptive statistics of every rated day* (flares included; NaN below
@@ -1089,12 +1090,14 @@ def pain_trends(
     with every rating. A label is given only when the rank test and the slope
     agree in sign, so the label and the slope shown beside it never contradict.
 
-    **Flares are left out.** Ratings that are pain flares (at least
+    **Transient flares are left out.** Ratings that are pain flares (at least
     ``flare_rise_points`` above the trailing 7-day median, Costa et al. 2021)
-    are transient episodes, flagged on their own; left in, one early flare can
-    hide a rising course and one late flare fake it, and the least-squares slope
-    is sensitive to such outlying days (the robustness Theil-Sen gave is kept
-    this way). The other ratings of a flare day stay in.
+    after which pain came back below the flare level within
+    ``flare_baseline_days`` days are episodes, flagged on their own; left in,
+    one early flare can hide a rising course, and the least-squares slope is
+    sensitive to such outlying days (the robustness Theil-Sen gave is kept this
+    way). A rise that lasts (a steep worsening whose ratings the lagging median
+    also flags) stays in the trend, as do the other ratings of a flare day.
 
     Ratings are averaged per calendar day first, so several ratings on one day
     do not outweigh a day with one; ratings before the programme start are
@@ -1131,7 +1134,7 @@ def pain_trends(
     if flare_ratings is None:
         from analysis.flags import flare_ratings as _flare_ratings  # flags builds on adherence, not on trends
 
-        flare_ratings = _flare_ratings(pain, patients, settings=settings)
+        flare_ratings = _flare_ratings(pain, patients, settings=settings, transient=True)
     flare = np.asarray(flare_ratings, dtype=bool)
     if len(flare) != len(pain):
         raise ValueError(f"flare_ratings has {len(flare)} values for {len(pain)} pain rows")

@@ -1,6 +1,8 @@
 """Tests of analysis.adherence against hand-worked numbers and an independent day-by-day reference.
 
-The hand fixture (``as_of`` = Wednesday 2026-02-04) has three patients:
+The analysis day ``as_of`` counts its data but is not an elapsed day: the week in progress is
+pro-rated over its whole days before ``as_of`` (issue 15). The hand fixture (``as_of`` = Wednesday
+2026-02-04) has three patients:
 
 * P1 (start Mon 2026-01-05, as_of = day 30, week 5): hamstring 3/week days 0-9, then
   5/week from day 10 (Thursday of week 2: a mid-week change); two sessions on one day;
@@ -33,9 +35,10 @@ from analysis.adherence import (
     session_dose,
     weekly_adherence,
 )
-from analysis.errors import IngestError
+from analysis.errors import IngestError, InvalidTableError
 from analysis.schema import conform, empty_frame
 from analysis.settings import DEFAULT_SETTINGS
+from analysis.validation import trusted_tables
 
 AS_OF = "2026-02-04"
 ALL = (weekly_adherence, adherence_summary, dose_completion, dose_completion_summary)
@@ -126,7 +129,7 @@ def test_session_dose_hand_values():
 def test_weekly_adherence_hand_worked(cohort):
     w = _weekly(cohort)
     assert list(w.columns) == [
-        "patient_id", "week", "week_start", "week_end", "days_elapsed", "sessions_prescribed",
+        "patient_id", "week", "week_start", "week_end", "days_elapsed", "partial", "sessions_prescribed",
         "sessions_completed", "adherence_rate", "volume_rate", "meets_plan", "status",
     ]
     nan = float("nan")
@@ -140,8 +143,8 @@ def test_weekly_adherence_hand_worked(cohort):
             ("P1", 3, "2026-01-19", 7, 5.0, 0, 0.0, 0.0, False, "complete"),
             # W4: 7 days of 5 -> volume 7/5 = 1.4, adherence capped at 1
             ("P1", 4, "2026-01-26", 7, 5.0, 7, 1.0, 1.4, True, "complete"),
-            # W5 in progress, days 28-30 elapsed: 3 x 5/7 = 15/7; 1 day -> 7/15
-            ("P1", 5, "2026-02-02", 3, 15 / 7, 1, 7 / 15, 7 / 15, False, "in progress"),
+            # W5 in progress, as_of = day 30: whole days 28-29 elapsed: 2 x 5/7 = 10/7; 1 day -> 7/10
+            ("P1", 5, "2026-02-02", 2, 10 / 7, 1, 0.7, 0.7, True, "in progress"),
             # W6 (days 35-41, ends 2026-02-15) not yet: the plan is 5, no rate yet
             ("P1", 6, "2026-02-09", 0, 5.0, 0, nan, nan, None, "not yet"),
             # P2. Days 0-13: max(4, 4, 7) = 7/wk; from day 14: 4/wk; open-ended -> ends in as_of's week 4
@@ -149,12 +152,13 @@ def test_weekly_adherence_hand_worked(cohort):
             ("P2", 2, "2026-01-19", 7, 7.0, 1, 1 / 7, 1 / 7, False, "complete"),  # holds the last entry (day 10)
             # last entry day 10, as_of day 23: 13 >= 7 days silent; week 3 starts after day 10
             ("P2", 3, "2026-01-26", 7, 4.0, 0, 0.0, 0.0, False, "stopped logging"),
-            ("P2", 4, "2026-02-02", 3, 12 / 7, 0, 0.0, 0.0, False, "in progress"),
+            ("P2", 4, "2026-02-02", 2, 8 / 7, 0, 0.0, 0.0, False, "in progress"),  # days 21-22 elapsed
             # P3. 2/wk in week 1, replaced by 4/wk from day 7 (old row open-ended); ends in week 3
             ("P3", 1, "2026-01-19", 7, 2.0, 2, 1.0, 1.0, True, "complete"),
             ("P3", 2, "2026-01-26", 7, 4.0, 3, 0.75, 0.75, True, "complete"),
-            # days 14-16 elapsed: 3 x 4/7 = 12/7; 2 days -> volume 2 / (12/7) = 7/6, adherence capped at 1
-            ("P3", 3, "2026-02-02", 3, 12 / 7, 2, 1.0, 7 / 6, True, "in progress"),
+            # days 14-15 elapsed: 2 x 4/7 = 8/7; sessions on day 14 and on as_of (day 16: its data count)
+            # -> 2 days, volume 2 / (8/7) = 7/4, adherence capped at 1
+            ("P3", 3, "2026-02-02", 2, 8 / 7, 2, 1.0, 7 / 4, True, "in progress"),
         ],
         columns=["patient_id", "week", "week_start", "days_elapsed", "sessions_prescribed", "sessions_completed",
                  "adherence_rate", "volume_rate", "meets_plan", "status"],
@@ -164,6 +168,7 @@ def test_weekly_adherence_hand_worked(cohort):
     assert (w["week_start"] == pd.to_datetime(expected["week_start"])).all()
     assert (w["week_end"] - w["week_start"] == pd.Timedelta(days=6)).all()
     assert w["days_elapsed"].tolist() == expected["days_elapsed"].tolist()
+    assert w["partial"].tolist() == (expected["status"] == "in progress").tolist()
     assert w["sessions_completed"].tolist() == expected["sessions_completed"].tolist()
     for col in ("sessions_prescribed", "adherence_rate", "volume_rate"):
         np.testing.assert_allclose(w[col].to_numpy(float), expected[col].to_numpy(float), rtol=1e-12, err_msg=col)
@@ -183,15 +188,16 @@ def test_threshold_is_configurable(cohort):
 def test_adherence_summary_hand_worked(cohort):
     sessions, prescriptions, patients, pain = cohort
     s = adherence_summary(sessions, prescriptions, patients, pain=pain, as_of=AS_OF).set_index("patient_id")
-    # P1: prescribed 3 + 29/7 + 5 + 5 + 15/7 = 135/7; done 3 + 4 + 0 + 7 + 1 = 15;
-    # capped per week 3 + 4 + 0 + 5 + 1 = 13 -> 13 / (135/7) = 91/135 = 0.674 < 0.70
+    # P1: prescribed 3 + 29/7 + 5 + 5 + 10/7 = 130/7; done 3 + 4 + 0 + 7 + 1 = 15;
+    # capped per week 3 + 4 + 0 + 5 + 1 = 13 -> 13 / (130/7) = 91/130 = 0.70: adherent (counting the as_of day
+    # as elapsed gave 91/135 = 0.674, "low adherence", for a day the patient had not yet had)
     p1 = s.loc["P1"]
     assert p1.programme_weeks == 6 and p1.weeks_elapsed == 5
-    assert p1.sessions_prescribed == pytest.approx(135 / 7)
+    assert p1.sessions_prescribed == pytest.approx(130 / 7)
     assert p1.sessions_completed == 15
-    assert p1.adherence_rate == pytest.approx(91 / 135)
-    assert p1.volume_rate == pytest.approx(15 * 7 / 135)
-    assert not p1.adherent and p1.adherent_threshold == 0.7
+    assert p1.adherence_rate == pytest.approx(91 / 130)
+    assert p1.volume_rate == pytest.approx(15 * 7 / 130)
+    assert p1.adherent and p1.adherent_threshold == 0.7
     # meets plan in complete weeks 1-4: T T F T -> current 1 (ends at week 4), longest 2
     assert (p1.current_streak_weeks, p1.longest_streak_weeks) == (1, 2)
     assert p1.last_session_date == pd.Timestamp("2026-02-03") and p1.days_since_last_session == 1
@@ -199,20 +205,20 @@ def test_adherence_summary_hand_worked(cohort):
     # 26-31, Feb 1, Feb 3 = 15 days, plus the pain entry of Jan 6 = 16 -> RPM met (>= 16)
     assert p1.days_with_data_last_30 == 16 and p1.rpm_days_met
     assert p1.session_rows_not_counted == 2  # day -2 and the sets = 0 row
-    assert p1.status == "low adherence"
-    # P2: prescribed 7 + 7 + 4 + 12/7 = 138/7, done 5 + 1 = 6 -> 6 / (138/7) = 7/23
+    assert p1.status == "on track"
+    # P2: prescribed 7 + 7 + 4 + 8/7 = 134/7, done 5 + 1 = 6 -> 6 / (134/7) = 21/67
     p2 = s.loc["P2"]
-    assert p2.sessions_prescribed == pytest.approx(138 / 7)
-    assert p2.adherence_rate == pytest.approx(7 / 23)
+    assert p2.sessions_prescribed == pytest.approx(134 / 7)
+    assert p2.adherence_rate == pytest.approx(21 / 67)
     assert (p2.current_streak_weeks, p2.longest_streak_weeks) == (0, 1)
     assert p2.days_since_last_session == 15  # Jan 20 -> Feb 4
     assert p2.days_with_data_last_30 == 7  # Jan 12-16, Jan 20, pain Jan 22
     assert not p2.rpm_days_met
     assert p2.status == "stopped logging"
-    # P3: prescribed 2 + 4 + 12/7 = 54/7, capped 2 + 3 + 12/7 = 47/7 -> 47/54 = 0.870; done 7 -> 49/54
+    # P3: prescribed 2 + 4 + 8/7 = 50/7, capped 2 + 3 + 8/7 = 43/7 -> 43/50 = 0.86; done 7 -> 49/50
     p3 = s.loc["P3"]
-    assert p3.adherence_rate == pytest.approx(47 / 54)
-    assert p3.volume_rate == pytest.approx(49 / 54)
+    assert p3.adherence_rate == pytest.approx(43 / 50)
+    assert p3.volume_rate == pytest.approx(49 / 50)
     assert p3.adherent
     assert (p3.current_streak_weeks, p3.longest_streak_weeks) == (2, 2)
     assert p3.days_since_last_session == 0 and p3.days_with_data_last_30 == 7
@@ -226,11 +232,11 @@ def test_knee_to_chest_left_and_right_dose_by_hand(cohort):
     sessions, prescriptions, patients, pain = cohort
     d = dose_completion(sessions, prescriptions, patients, pain=pain, as_of=AS_OF)
     p2 = d[d["patient_id"] == "P2"].set_index(["exercise", "side", "week"])
-    # prescribed per full week: 4 sessions x 2 sets x 10 reps x 5 s = 400; week 4: 3 days x 4/7 x 100 = 1200/7
+    # prescribed per full week: 4 sessions x 2 sets x 10 reps x 5 s = 400; week 4: 2 whole days x 4/7 x 100 = 800/7
     left = p2.loc[("knee_to_chest", "left")]
     right = p2.loc[("knee_to_chest", "right")]
-    np.testing.assert_allclose(left["prescribed_dose"], [400, 400, 400, 1200 / 7])
-    np.testing.assert_allclose(right["prescribed_dose"], [400, 400, 400, 1200 / 7])
+    np.testing.assert_allclose(left["prescribed_dose"], [400, 400, 400, 800 / 7])
+    np.testing.assert_allclose(right["prescribed_dose"], [400, 400, 400, 800 / 7])
     # left: 5 days x 2 x 10 x 5 = 500 (125 %, capped 100 %), week 2: 100 (25 %)
     np.testing.assert_allclose(left["done_dose"], [500, 100, 0, 0])
     np.testing.assert_allclose(left["dose_completion"], [1.25, 0.25, 0, 0])
@@ -249,13 +255,13 @@ def test_knee_to_chest_left_and_right_dose_by_hand(cohort):
 
     s = dose_completion_summary(sessions, prescriptions, patients, pain=pain, as_of=AS_OF)
     s = s[s["patient_id"] == "P2"].set_index(["exercise", "side"])
-    # left: prescribed 3 x 400 + 1200/7 = 9600/7; done 600 -> 0.4375; capped 400 + 100 = 500 -> 0.3646
-    assert s.loc[("knee_to_chest", "left"), "prescribed_dose"] == pytest.approx(9600 / 7)
-    assert s.loc[("knee_to_chest", "left"), "dose_completion"] == pytest.approx(600 * 7 / 9600)
-    assert s.loc[("knee_to_chest", "left"), "dose_completion_capped"] == pytest.approx(500 * 7 / 9600)
-    # right: 310 done, never above the week's plan -> 310 x 7 / 9600 both ways
-    assert s.loc[("knee_to_chest", "right"), "dose_completion"] == pytest.approx(310 * 7 / 9600)
-    assert s.loc[("knee_to_chest", "right"), "dose_completion_capped"] == pytest.approx(310 * 7 / 9600)
+    # left: prescribed 3 x 400 + 800/7 = 9200/7; done 600 -> 0.4565; capped 400 + 100 = 500 -> 0.3804
+    assert s.loc[("knee_to_chest", "left"), "prescribed_dose"] == pytest.approx(9200 / 7)
+    assert s.loc[("knee_to_chest", "left"), "dose_completion"] == pytest.approx(600 * 7 / 9200)
+    assert s.loc[("knee_to_chest", "left"), "dose_completion_capped"] == pytest.approx(500 * 7 / 9200)
+    # right: 310 done, never above the week's plan -> 310 x 7 / 9200 both ways
+    assert s.loc[("knee_to_chest", "right"), "dose_completion"] == pytest.approx(310 * 7 / 9200)
+    assert s.loc[("knee_to_chest", "right"), "dose_completion_capped"] == pytest.approx(310 * 7 / 9200)
     assert s.loc[("pelvic_tilt", "both"), "dose_completion"] == pytest.approx(75 / 210)
     assert s.loc[("pelvic_tilt", "both"), "weeks_prescribed"] == 2
     b = s.loc[("bridge", "both")]
@@ -266,9 +272,9 @@ def test_p3_bridge_dose_after_replacement(cohort):
     sessions, prescriptions, patients, pain = cohort
     d = dose_completion(sessions, prescriptions, patients, pain=pain, as_of=AS_OF)
     p3 = d[d["patient_id"] == "P3"]
-    # 2/wk x 2 x 8 = 32; 4/wk x 16 = 64; week 3: 3 days x 4/7 x 16 = 192/7 against 2 sessions x 16 = 32
-    np.testing.assert_allclose(p3["prescribed_dose"], [32, 64, 192 / 7])
-    np.testing.assert_allclose(p3["dose_completion"], [1.0, 0.75, 32 * 7 / 192])
+    # 2/wk x 2 x 8 = 32; 4/wk x 16 = 64; week 3: 2 whole days x 4/7 x 16 = 128/7 against 2 sessions x 16 = 32
+    np.testing.assert_allclose(p3["prescribed_dose"], [32, 64, 128 / 7])
+    np.testing.assert_allclose(p3["dose_completion"], [1.0, 0.75, 32 * 7 / 128])
 
 
 def test_excluded_rows_give_reasons(cohort):
@@ -288,9 +294,10 @@ def test_excluded_rows_give_reasons(cohort):
 
 def test_as_of_defaults_to_last_entry(cohort):
     sessions, prescriptions, patients, pain = cohort
-    # the last session in the data is P3's of 2026-02-05 -> as_of 2026-02-05 (P3 day 17, now counted)
+    # the last session in the data is P3's of 2026-02-05 -> as_of the day after, 2026-02-06 (every day with data
+    # is a whole day; P3's day 17 is now counted)
     s = adherence_summary(sessions, prescriptions, patients, pain=pain).set_index("patient_id")
-    assert (s["as_of"] == pd.Timestamp("2026-02-05")).all()
+    assert (s["as_of"] == pd.Timestamp("2026-02-06")).all()
     assert s.loc["P3", "sessions_completed"] == 8
 
 
@@ -317,15 +324,18 @@ def test_not_started_and_no_prescription():
 @pytest.mark.parametrize(
     ("last_day", "as_of_day", "weeks", "overall"),
     [
-        # last entry on day 7 (the Monday of week 2): 13 - 7 = 6 days silent < 7 -> still logging
-        (7, 13, ["complete", "complete"], "low adherence"),
+        # last entry on day 7 (the Monday of week 2): 13 - 7 = 6 days silent < 7 -> still logging; week 2
+        # (days 7-13) holds as_of, so it is in progress (a week is complete once it ended before as_of)
+        (7, 13, ["complete", "in progress"], "low adherence"),
         # 14 - 7 = 7 days -> stopped; week 2 holds the last entry so stays 'complete'
         (7, 14, ["complete", "complete", "in progress"], "stopped logging"),
-        # week 3 (days 14-20) has ended and starts after the last entry
-        (7, 20, ["complete", "complete", "stopped logging"], "stopped logging"),
+        # week 3 (days 14-20) has ended by as_of day 21 and starts after the last entry
+        (7, 20, ["complete", "complete", "in progress"], "stopped logging"),
+        (7, 21, ["complete", "complete", "stopped logging", "in progress"], "stopped logging"),
         # last entry day 6 (Sunday): week 2 is silent; as_of day 12 -> 6 days, day 13 -> exactly 7
         (6, 12, ["complete", "in progress"], "low adherence"),
-        (6, 13, ["complete", "stopped logging"], "stopped logging"),
+        (6, 13, ["complete", "in progress"], "stopped logging"),
+        (6, 14, ["complete", "stopped logging", "in progress"], "stopped logging"),
     ],
 )
 def test_stopped_logging_boundaries(last_day, as_of_day, weeks, overall):
@@ -350,10 +360,11 @@ def test_twice_daily_prescription_asks_for_every_day():
     # twice a day on all 7 days: 14 rows, 7 session days
     sessions = conform(pd.DataFrame([_s("A", start + pd.Timedelta(days=d, hours=h), "bridge", sets=1, reps=10, hold=0.0)
                                      for d in range(7) for h in (8, 20)]), "sessions")
-    w = weekly_adherence(sessions, prescriptions, patients, as_of=start + pd.Timedelta(days=6))
+    # as_of the day after the week: all 7 days of it have elapsed
+    w = weekly_adherence(sessions, prescriptions, patients, as_of=start + pd.Timedelta(days=7))
     # 14/week capped at 7 session days: 7 / 7 = 100 %
     assert w["sessions_prescribed"].tolist() == [7.0] and w["adherence_rate"].tolist() == [1.0]
-    d = dose_completion(sessions, prescriptions, patients, as_of=start + pd.Timedelta(days=6))
+    d = dose_completion(sessions, prescriptions, patients, as_of=start + pd.Timedelta(days=7))
     # dose keeps the full rate: 14 x 1 x 10 = 140 prescribed, 14 rows x 10 = 140 done
     assert d["prescribed_dose"].tolist() == [140.0] and d["dose_completion"].tolist() == [1.0]
 
@@ -371,7 +382,11 @@ def test_prescription_and_session_exclusions():
     sessions = conform(pd.DataFrame([_s("A", start + pd.Timedelta(days=1), "bridge"),
                                      _s("A", start + pd.Timedelta(days=16), "bridge")]), "sessions")
     as_of = start + pd.Timedelta(days=20)
-    ex = excluded_rows(sessions, prescriptions, patients, as_of=as_of)
+    # a prescription without sets breaks the table's rules: the entrance refuses it, naming the row
+    with pytest.raises(InvalidTableError, match=r"prescriptions\.sets, rule 'required'.*index \(value\): 3"):
+        excluded_rows(sessions, prescriptions, patients, as_of=as_of)
+    with trusted_tables():  # rows vouched for by the caller: the rule inside still lists it, never drops it
+        ex = excluded_rows(sessions, prescriptions, patients, as_of=as_of)
     assert list(zip(ex["table"], ex["row"], ex["reason"], strict=True)) == [
         ("sessions", 1, "after programme end"),
         ("prescriptions", 1, "before programme start"),
@@ -379,6 +394,7 @@ def test_prescription_and_session_exclusions():
         ("prescriptions", 3, "missing dose"),
         ("prescriptions", 4, "unknown patient"),
     ]
+    prescriptions = prescriptions.drop(index=3)  # without the invalid row
     w = weekly_adherence(sessions, prescriptions, patients, as_of=as_of)
     assert w["week"].tolist() == [1] and w["sessions_completed"].tolist() == [1]
     s = adherence_summary(sessions, prescriptions, patients, as_of=as_of)
@@ -492,11 +508,12 @@ def _reference(sessions, prescriptions, patients, pain, as_of, threshold=0.7, st
             days = [w0 + dt.timedelta(days=i) for i in range(7)]
             if w0 > as_of:
                 status = "not yet"
-            elif days[-1] <= as_of:
+            elif days[-1] < as_of:
                 status = "stopped logging" if silent and (w0 - start).days > silence_from else "complete"
             else:
                 status = "in progress"
-            plan_days = days if status == "not yet" else [x for x in days if x <= as_of]
+            # elapsed days: the whole days before as_of (as_of itself is not over)
+            plan_days = days if status == "not yet" else [x for x in days if x < as_of]
             # session days: a rate above 7/week (twice daily) asks for every day, i.e. 7
             prescribed = sum(min(max([p["sessions_per_week"] for p in active(x).values()], default=0), 7)
                              for x in plan_days) / 7
@@ -507,7 +524,7 @@ def _reference(sessions, prescriptions, patients, pain, as_of, threshold=0.7, st
                 volume = completed / prescribed
                 adherence = min(volume, 1.0)
             weekly.append(dict(patient_id=pid, week=week, week_start=pd.Timestamp(w0),
-                               days_elapsed=len([x for x in days if x <= as_of]),
+                               days_elapsed=len([x for x in days if x < as_of]),
                                sessions_prescribed=prescribed, sessions_completed=completed,
                                adherence_rate=adherence, volume_rate=volume, status=status))
             if status != "not yet":

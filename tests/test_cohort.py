@@ -71,10 +71,18 @@ def test_planted_stopped_logging_patients_show_it_and_are_not_green() -> None:
     assert len(stopped) == 8  # 5 stopped partway + 3 who never really started (data/sample/README.md)
     s = sample_summary().set_index("patient_id").loc[stopped]
     assert (s["adherence_status"] == "stopped logging").all()
-    assert (s["open_logging_stopped"] >= 1).all()
-    assert (s["logging_status"] == "stopped logging").all()
-    assert s["attention_reasons"].str.contains("stopped logging").all()
-    assert s["traffic_light"].isin(["red", "amber"]).all()
+    assert (s["flags_total"] >= 1).all() and s["traffic_light"].isin(["red", "amber"]).all()
+    # while the programme runs: stopped logging, red, with an open flag; once it has ended: "programme
+    # finished", the flag closed (issue 15), and the low adherence still amber
+    finished = s["logging_status"] == "programme finished"
+    assert sorted(s.index[finished]) == ["P009", "P034", "P048"]
+    running = s.loc[~finished]
+    assert (running["logging_status"] == "stopped logging").all() and (running["open_logging_stopped"] >= 1).all()
+    assert running["attention_reasons"].str.contains("stopped logging").all()
+    assert (running["traffic_light"] == "red").all()
+    done = s.loc[finished]
+    assert (done["open_logging_stopped"] == 0).all() and not done["attention_reasons"].str.contains("stopped").any()
+    assert (done["traffic_light"] == "amber").all() and done["attention_rules"].eq("low_adherence").all()
 
 
 def test_worsening_patients_rank_above_the_median_attention() -> None:
@@ -86,11 +94,20 @@ def test_worsening_patients_rank_above_the_median_attention() -> None:
     assert (scores > median).all(), scores[scores <= median]
 
 
-def test_sorted_by_attention_then_patient_id() -> None:
+def test_sorted_by_light_score_silence_adherence_and_pain_change_never_the_id() -> None:
     s = sample_summary()
-    expected = sorted(zip(-s["attention_score"], s["patient_id"].astype(str), strict=True))
-    assert list(zip(-s["attention_score"], s["patient_id"].astype(str), strict=True)) == expected
+    light = s["traffic_light"].map({"red": 0, "amber": 1, "green": 2})
+    key = list(zip(light, -s["attention_score"], -s["days_without_log"], s["adherence"].fillna(np.inf),
+                   -s["pain_change"].fillna(-np.inf), strict=True))
+    assert key == sorted(key)
     assert s.index.equals(pd.RangeIndex(len(s)))
+    # reversing the registry changes only the order of full ties, never the ranking keys
+    c = sample()
+    flipped = CohortTables(c.patients.iloc[::-1].reset_index(drop=True), c.prescriptions, c.sessions, c.pain,
+                           c.proms)
+    again = cohort_summary(flipped, as_of=AS_OF)
+    assert list(zip(again["traffic_light"], again["attention_score"], again["days_without_log"], strict=True)) == \
+        list(zip(s["traffic_light"], s["attention_score"], s["days_without_log"], strict=True))
 
 
 def test_columns_equal_the_underlying_functions_for_a_few_patients() -> None:
@@ -98,9 +115,10 @@ def test_columns_equal_the_underlying_functions_for_a_few_patients() -> None:
     # the sample has nothing dated on or after the snapshot, so no row is cut at as_of
     adh = adherence_summary(c.sessions, c.prescriptions, c.patients, pain=c.pain, as_of=AS_OF).set_index("patient_id")
     trend = pain_trends(c.pain, c.patients).set_index("patient_id")
+    flags = safety_flags(c.sessions, c.pain, c.patients, as_of=AS_OF, prescriptions=c.prescriptions)
     change = pain_change(c.pain, c.patients).set_index("patient_id")
     proms = prom_change(score_proms(c.proms))
-    counts = flag_counts(safety_flags(c.sessions, c.pain, c.patients, as_of=AS_OF), c.patients).set_index("patient_id")
+    counts = flag_counts(flags, c.patients).set_index("patient_id")
     mapping = {
         "adherence": (adh, "adherence_rate"), "adherent": (adh, "adherent"),
         "sessions_completed": (adh, "sessions_completed"), "sessions_prescribed": (adh, "sessions_prescribed"),
@@ -108,10 +126,10 @@ def test_columns_equal_the_underlying_functions_for_a_few_patients() -> None:
         "days_since_last_session": (adh, "days_since_last_session"),
         "days_with_data_last_30": (adh, "days_with_data_last_30"), "adherence_status": (adh, "status"),
         "programme_weeks": (adh, "programme_weeks"),
-        "n_days_rated": (trend, "n_days"), "ols_slope_per_week": (trend, "ols_slope_per_week"),
-        "theil_sen_slope_per_week": (trend, "theil_sen_slope_per_week"),
-        "theil_sen_ci_low": (trend, "theil_sen_ci_low"), "theil_sen_ci_high": (trend, "theil_sen_ci_high"),
-        "kendall_tau": (trend, "kendall_tau"), "kendall_p": (trend, "kendall_p"),
+        "n_days_rated": (trend, "n_days"), "trend_days": (trend, "trend_days"),
+        "trend_slope_per_week": (trend, "trend_slope_per_week"),
+        "trend_ci_low": (trend, "trend_ci_low"), "trend_ci_high": (trend, "trend_ci_high"),
+        "trend_tau": (trend, "trend_tau"), "trend_p": (trend, "trend_p"), "trend_text": (trend, "trend_text"),
         "pain_baseline": (change, "baseline"), "pain_current": (change, "current"),
         "pain_change": (change, "change"), "pain_pct_change": (change, "pct_change"),
         "mcid_met": (change, "mcid_met"), "mcid_rule": (change, "mcid_rule"), "rci": (change, "rci"),
@@ -121,7 +139,7 @@ def test_columns_equal_the_underlying_functions_for_a_few_patients() -> None:
         "open_total": (counts, "open_total"), "flags_total": (counts, "n_total"),
     }
     s = sample_summary().set_index("patient_id")
-    # P001 showcase, P008 worsening with a full current window, P022 Theil-Sen worsening,
+    # P001 showcase, P008 worsening with a full current window, P022 worsening,
     # P043 never really started (no trend)
     for pid in ("P001", "P008", "P022", "P043"):
         for col, (frame, src) in mapping.items():
@@ -180,7 +198,7 @@ def test_settings_flow_through_and_are_attached() -> None:
     assert s.attrs["as_of"] == AS_OF
     low = s["adherence"] < 0.25
     assert (s["adherent"] == ~low).all()
-    has_reason = s["attention_reasons"].str.contains("below 25 %", regex=False)
+    has_reason = s["attention_reasons"].str.contains("(adherent from 25 %)", regex=False)
     assert (has_reason == low).all()
 
 
@@ -227,7 +245,7 @@ def test_empty_cohort_gives_an_empty_summary() -> None:
 # =========================================================================== a hand-made cohort
 
 START = pd.Timestamp("2026-01-05")  # a Monday
-HAND_AS_OF = START + pd.Timedelta(days=27)  # last day of programme week 4
+HAND_AS_OF = START + pd.Timedelta(days=28)  # the day after programme week 4: weeks 1-4 are whole days
 
 
 def hand_cohort(with_empty_patient: bool = False) -> CohortTables:
@@ -270,51 +288,55 @@ def hand_cohort(with_empty_patient: bool = False) -> CohortTables:
 
 def test_hand_made_cohort_attention_scores() -> None:
     s = cohort_summary(hand_cohort(), as_of=HAND_AS_OF).set_index("patient_id")
+    # as_of day 28: weeks 1-4 elapsed in full; week 5 holds as_of with no whole day elapsed (nothing prescribed)
     # A: 28 of 28 session days -> adherence 1.0 (>= 0.70, no point); pain 3 every day -> no trend, no
     #    change, no flare; no pain during exercise; still logging on as_of.          score 0 -> green
     # B: 12 of 28 prescribed days -> adherence 12/28 = 0.43 < 0.70                       low_adherence +1
-    #    flare ticked on day 25, within 14 days of as_of (day 27)                   self_reported_flare +1
+    #    flare ticked on day 25, within 14 days of as_of (day 28)                   self_reported_flare +1
     #    pain constant, logging up to day 27.                                      score 1 + 1 = 2 -> amber
-    # C: last entry day 20, as_of day 27: 27 - 20 = 7 >= 7 silent days in an open programme
+    # C: last entry day 20, as_of day 28: 28 - 20 = 8 >= 7 silent days in an open programme
     #                                                                               logging_stopped +3 (red)
-    #    daily pain 2,2,...,3,...,4 over days 0-20: Theil-Sen CI above 0 (checked below with scipy)
+    #    daily pain 2,2,...,3,...,4 over days 0-20: Mann-Kendall p < 0.05 and a rising slope (scipy below)
     #                                                                                   pain_rising +3 (red)
     #    baseline (days 0-6) = 2.0, current (days 14-20) = 4.0: +2 >= MCID 2 points
     #                                                                             pain_deteriorated +2 (red)
-    #    pain during exercise 7 > 5 on day 18 (open: 18 >= 27 - 14 + 1)            pain_during_exercise +2 (red)
+    #    pain during exercise 7 > 5 on day 18 (open: 18 >= 28 - 14 + 1)            pain_during_exercise +2 (red)
     #    adherence 21/28 = 0.75 >= 0.70: no point.                        score 3 + 3 + 2 + 2 = 10 -> red
     assert s["attention_score"].to_dict() == {"C": 10, "B": 2, "A": 0}
     assert s["traffic_light"].to_dict() == {"C": "red", "B": "amber", "A": "green"}
     assert list(s.index) == ["C", "B", "A"]
     assert s.at["A", "attention_reasons"] == ""
     assert s.at["B", "attention_reasons"] == (
-        "1 open self-reported flare (+1); adherence 43 % (below 70 %) (+1)"
+        "1 open self-reported flare (+1); adherence 43 % (adherent from 70 %) (+1)"
     )
     reasons_c = s.at["C", "attention_reasons"].split("; ")
     assert [r.split(":")[0] for r in reasons_c] == [
-        "stopped logging", "pain rising", "pain worse than at the start", "1 open pain-during-exercise flag (+2)",
+        "stopped logging", "pain rising", "pain worse than at the start",
+        "1 open pain-during-exercise flag (pain during > 5, or >= 2 points above the pain before) (+2)",
     ]
-    assert reasons_c[0] == "stopped logging: no entry since 2026-01-25 (7 days) (+3)"
+    assert reasons_c[0] == "stopped logging: no entry since 2026-01-25 (8 days, flag at >= 7) (+3)"
     assert s.at["C", "adherence"] == pytest.approx(21 / 28)
     assert s.at["B", "adherence"] == pytest.approx(12 / 28)
     assert s.at["C", "pain_baseline"] == pytest.approx(2.0) and s.at["C", "pain_current"] == pytest.approx(4.0)
     assert s.at["C", "logging_status"] == "stopped logging" and s.at["A", "logging_status"] == "logging"
-    assert s.at["C", "days_since_last_entry"] == 7
-    assert (s["programme_week"] == 4).all()
-    # independent check of C's worsening trend: scipy's Theil-Sen CI (per week) lies above 0
+    assert s.at["C", "days_since_last_entry"] == 8 and s.at["C", "days_without_log"] == 8
+    assert (s["programme_week"] == 5).all()
+    # independent check of C's worsening trend: scipy's Mann-Kendall p < 0.05 and least-squares slope > 0
     days = np.arange(21)
-    res = stats.theilslopes(2 + days // 7, days, alpha=0.95)
-    assert res.low_slope > 0
-    assert s.at["C", "theil_sen_ci_low"] == pytest.approx(res.low_slope * 7, abs=1e-12)
+    kt, lr = stats.kendalltau(days, 2 + days // 7), stats.linregress(days, 2 + days // 7)
+    assert kt.pvalue < 0.05 and lr.slope > 0
+    assert s.at["C", "trend_p"] == pytest.approx(kt.pvalue, rel=1e-12)
+    assert s.at["C", "trend_slope_per_week"] == pytest.approx(lr.slope * 7, rel=1e-12)
     assert s.at["C", "trend"] == "worsening"
 
 
 def test_a_registered_patient_without_any_data_gets_a_row() -> None:
     s = cohort_summary(hand_cohort(with_empty_patient=True), as_of=HAND_AS_OF).set_index("patient_id")
     d = s.loc["D"]
-    # no entry since the programme start: silence counted from the day before day 0 -> 27 - (-1) = 28 days
+    # no entry since the programme start: silence counted from the day before day 0 -> 28 - (-1) = 29 days
     assert d["attention_score"] == 3 and d["traffic_light"] == "red"
-    assert d["attention_reasons"] == "stopped logging: no entry since the programme start (28 days) (+3)"
+    assert d["attention_reasons"] == ("stopped logging: no entry since the programme start (29 days, flag at >= 7) "
+                                      "(+3)")
     assert np.isnan(d["adherence"]) and np.isnan(d["pain_baseline"]) and d["trend"] == "not enough data"
     assert pd.isna(d["days_since_last_entry"]) and d["n_days_rated"] == 0 and d["open_total"] == 1
 

@@ -25,6 +25,7 @@ from analysis.flags import (
     FLAG_COLUMNS,
     FLAG_KINDS,
     flag_counts,
+    flare_ratings,
     load_progression,
     logging_stopped,
     pain_during_exercise,
@@ -116,12 +117,34 @@ def test_flare_exactly_two_points_above_the_median_is_flagged() -> None:
 
 
 def test_flare_at_one_point_nine_is_not_flagged() -> None:
-    # day 7: ten ratings, nine 7s and one 6 -> mean 69 / 10 = 6.9; median of days 0-6 = 5 -> 1.9 < 2
-    pain = pain_of(daily("A", {**{d: 5 for d in range(7)}, 7: [7] * 9 + [6]}))
+    # days 0-6: ten ratings a day, nine 5s and one 6 -> daily mean 5.1, median 5.1; day 7: a 7 -> 7 - 5.1 = 1.9 < 2
+    pain = pain_of(daily("A", {**{d: [5] * 9 + [6] for d in range(7)}, 7: 7}))
     r = row_of(pain_flares(pain, patients_of("A")), date=START + pd.Timedelta(days=7))
-    assert r["nprs"] == pytest.approx(6.9) and r["n_ratings"] == 10
-    assert r["rise"] == pytest.approx(1.9)
+    assert r["baseline"] == pytest.approx(5.1) and r["rise"] == pytest.approx(1.9)
     assert not bool(r["flagged"])
+
+
+def test_a_flare_is_judged_on_each_rating_not_on_the_days_mean() -> None:
+    # days 0-6: pain 6 -> median 6. Day 7: a 9 in the morning and a 5 in the evening: mean 7 is only 1 above,
+    # but the 9 is 3 above -> a flare (issue 15). Day 8 at 6: back below the flare level 6 + 2 = 8 -> transient.
+    pain = pain_of(daily("A", {**{d: 6 for d in range(7)}, 7: [9, 5], 8: 6}))
+    r = row_of(pain_flares(pain, patients_of("A")), date=START + pd.Timedelta(days=7))
+    assert (r["nprs"], r["nprs_max"], r["baseline"], r["rise"]) == (7.0, 9.0, 6.0, 3.0)
+    assert bool(r["flagged"])
+    ratings = flare_ratings(pain, patients_of("A"))
+    assert pain.loc[ratings, "nprs"].tolist() == [9]  # the 5 of the same day is not a flare rating
+    assert flare_ratings(pain, patients_of("A"), transient=True).tolist() == ratings.tolist()
+    flags = safety_flags(sessions_of([]), pain, patients_of("A"), as_of=day(8))
+    assert flags.loc[flags["kind"] == "pain_flare", "reason"].iloc[0].startswith(
+        "Pain 9 on 2026-09-14 is 3 points above the 7-day median of 6")
+
+
+def test_a_rise_that_lasts_is_flagged_but_not_transient() -> None:
+    # pain 4 for a week, then 7 every day: days 7-10 are flagged (7 - 4 = 3) until the median catches up,
+    # but pain never comes back below 4 + 2 = 6: not transient (the trend keeps these ratings)
+    pain = pain_of(daily("A", {**{d: 4 for d in range(7)}, **{d: 7 for d in range(7, 14)}}))
+    flagged = flare_ratings(pain, patients_of("A"))
+    assert flagged.sum() == 4 and not flare_ratings(pain, patients_of("A"), transient=True).any()
 
 
 def test_daily_value_is_the_mean_of_the_days_ratings_and_thirds_are_exact() -> None:
@@ -189,7 +212,7 @@ def reference_flares(pain: pd.DataFrame, window: int = 7, rise: float = 2.0, min
             ]
             if len(window_values) >= min_days:
                 baseline = statistics.median(window_values)
-                flagged = means[d] - baseline >= rise - 1e-9
+                flagged = max(by_day[d]) - baseline >= rise - 1e-9  # any rating of the day
             else:
                 baseline, flagged = float("nan"), False
             rows.append((pid, pd.Timestamp(d), means[d], baseline, len(window_values), flagged))
@@ -356,7 +379,7 @@ def test_acwr_exactly_one_and_a_half_is_not_flagged_and_one_point_six_is() -> No
 
 def test_weeks_before_enough_history_are_never_flagged() -> None:
     # week 1: 10, week 2: 1000 (x100), week 3: 1000, week 4: 5000: no ratio before week 5 (4 chronic weeks)
-    sessions = sessions_of(week_sessions("A", [(1, 10, 0.0), (10, 100, 0.0), (10, 100, 0.0), (50, 100, 0.0)]))
+    sessions = sessions_of(week_sessions("A", [(1, 10, 0.0), (10, 100, 0.0), (10, 100, 0.0), (10, 100, 5.0)]))
     out = load_progression(sessions, patients_of("A"))
     assert out["week"].tolist() == [1, 2, 3, 4]
     assert out["dose"].tolist() == [10, 1000, 1000, 5000]
@@ -686,3 +709,84 @@ def test_row_order_is_irrelevant(rows, rnd) -> None:
     seed = rnd.randint(0, 2**31)
     shuffled = [f.sample(frac=1, random_state=seed + i) for i, f in enumerate((s0, p0, pt0))]
     pd.testing.assert_frame_equal(safety_flags(s0, p0, pt0, as_of=as_of), safety_flags(*shuffled, as_of=as_of))
+
+
+# ----------------------------------------------------------------------------- the plan in the load ratio (issue 15)
+
+
+def plan_of(pid: str = "A", end: str | None = None, changes: tuple[tuple[int, int], ...] = ()) -> pd.DataFrame:
+    """Knee-to-chest, both sides, 1 x 10 with a 10 s hold, 5 sessions a week: 100 per session, 500 a week.
+
+    ``changes``: (programme day, sets) of later periods (a dose change from that day on).
+    """
+    periods = [(0, 1), *changes]
+    rows = [{"patient_id": pid, "exercise": "knee_to_chest", "side": "both", "sets": sets, "reps": 10,
+             "hold_s": 10.0, "sessions_per_week": 5, "start_date": START + pd.Timedelta(days=d),
+             "end_date": pd.Timestamp(end) if end and i == len(periods) - 1 else pd.NaT}
+            for i, (d, sets) in enumerate(periods)]
+    return conform(pd.DataFrame(rows), "prescriptions")
+
+
+def test_a_comeback_below_the_plan_after_empty_weeks_is_not_a_load_jump() -> None:
+    # done: weeks 1-2 one session of 1 x 2 x 10 s = 20, weeks 3-4 nothing -> chronic mean 40 / 4 = 10.
+    # Week 5: one session of 1 x 10 x 10 s = 100, a fifth of the week's plan of 500. Uncapped: 100 / 10 = 10.
+    # With the plan: the chronic load is floored at the plan of weeks 1-4, 500 -> 100 / 500 = 0.2, and 100 <= 500.
+    sessions = sessions_of(week_sessions("A", [(1, 2, 10.0), (1, 2, 10.0), (0, 0, 0.0), (0, 0, 0.0),
+                                                (1, 10, 10.0)]))
+    plain = row_of(load_progression(sessions, patients_of("A")), week=5)
+    assert plain["acwr"] == 10 and bool(plain["flagged"])
+    w5 = row_of(load_progression(sessions, patients_of("A"), prescriptions=plan_of()), week=5)
+    assert w5["planned_dose"] == pytest.approx(500) and w5["chronic_planned"] == pytest.approx(500)
+    assert w5["chronic_mean"] == 10 and w5["acwr"] == pytest.approx(0.2) and not bool(w5["flagged"])
+
+
+def test_doing_the_plan_is_never_a_jump_but_twice_the_plan_after_a_lapse_is() -> None:
+    lapse = [(1, 2, 10.0), (1, 2, 10.0), (0, 0, 0.0), (0, 0, 0.0)]
+    at_plan = [{**r, "performed_at": r["performed_at"] + pd.Timedelta(days=k)}  # five sessions of 100 in week 5
+               for r in week_sessions("A", [*lapse, (1, 10, 10.0)]) if r["performed_at"] >= day(28, 0)
+               for k in range(5)]
+    sessions = sessions_of([r for r in week_sessions("A", lapse)] + at_plan)
+    w5 = row_of(load_progression(sessions, patients_of("A"), prescriptions=plan_of()), week=5)
+    assert w5["dose"] == 500 and w5["acwr"] == pytest.approx(1.0) and not bool(w5["flagged"])
+    # week 5 at 1000 (five sessions of 2 x 10 x 10 s): 1000 / max(10, 500) = 2 > 1.5, and above the plan of 500
+    double = [{**r, "sets": 2} for r in at_plan]
+    sessions = sessions_of([r for r in week_sessions("A", lapse)] + double)
+    w5 = row_of(load_progression(sessions, patients_of("A"), prescriptions=plan_of()), week=5)
+    assert w5["dose"] == 1000 and w5["acwr"] == pytest.approx(2.0) and bool(w5["flagged"])
+    flags = safety_flags(sessions, pain_of([]), patients_of("A"), as_of=day(34), prescriptions=plan_of())
+    reason = flags.loc[flags["kind"] == "rapid_load_increase", "reason"].iloc[0]
+    assert "is 2 times the chronic load (1000 vs a mean of 10 repetition-seconds" in reason
+    assert "this week's plan: 500, the previous weeks' plan of 500 used as the floor" in reason
+
+
+def test_a_prescribed_progression_done_as_planned_is_not_flagged() -> None:
+    # 500 a week done in weeks 1-4; the physio doubles the dose from week 5 (2 sets): 1000 done = the plan.
+    # 1000 / max(500, 500) = 2 > 1.5, but the dose is not above the week's plan -> not flagged
+    five = [(1, 10, 10.0)] * 4 + [(2, 10, 10.0)]
+    sessions = sessions_of([{**r, "performed_at": r["performed_at"] + pd.Timedelta(days=k)}
+                            for r in week_sessions("A", five) for k in range(5)])
+    w5 = row_of(load_progression(sessions, patients_of("A"), prescriptions=plan_of(changes=((28, 2),))), week=5)
+    assert w5["planned_dose"] == pytest.approx(1000) and w5["acwr"] == pytest.approx(2.0)
+    assert not bool(w5["flagged"])
+
+
+def test_logging_stopped_closes_when_the_programme_ends() -> None:
+    # a 4-week programme (days 0-27, ended 2026-10-04); last entry day 10; as_of day 60.
+    # Without the plan: one gap from day 11 to day 60, ongoing. With it: the gap runs to the programme's last day
+    # (27): 17 days, closed, not open, and the reason says the programme ended.
+    pain = pain_of(daily("A", {d: 4 for d in range(11)}))
+    plain = logging_stopped(sessions_of([]), pain, patients_of("A"), as_of=day(60, 0))
+    assert plain[["days", "ongoing"]].values.tolist() == [[50, True]]
+    rx = plan_of(end=str((START + pd.Timedelta(days=27)).date()))
+    gaps = logging_stopped(sessions_of([]), pain, patients_of("A"), as_of=day(60, 0), prescriptions=rx)
+    g = gaps.iloc[0]
+    assert (g["days"], bool(g["ongoing"]), bool(g["programme_ended"])) == (17, False, True)
+    assert g["gap_end"] == START + pd.Timedelta(days=27)
+    flags = safety_flags(sessions_of([]), pain, patients_of("A"), as_of=day(60, 0), prescriptions=rx)
+    stopped = flags[flags["kind"] == "logging_stopped"].iloc[0]
+    assert not bool(stopped["open"])
+    assert stopped["reason"].endswith("for 17 days, until the programme ended on 2026-10-04 "
+                                      "(flag at >= 7 days without an entry)")
+    # silence that begins after the programme's end is no gap at all
+    pain = pain_of(daily("A", {d: 4 for d in range(27)}))
+    assert logging_stopped(sessions_of([]), pain, patients_of("A"), as_of=day(60, 0), prescriptions=rx).empty

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from analysis.adherence import excluded_rows, weekly_adherence
 from analysis.entries import todays_checklist
+from analysis.errors import InvalidTableError
 from analysis.prescriptions import OPEN_END, dose_in_force, period_ends, periods_in_force, usable_periods
 from analysis.programmes import items_in_force
+from analysis.validation import trusted_tables
 
 START = pd.Timestamp("2026-09-07")
 
@@ -51,7 +54,12 @@ def test_same_start_day_the_later_row_wins_and_unusable_rows_do_not_count() -> N
               ("cat_cow", "both", 1, "2026-09-07", "2026-09-01"),  # ends before it starts
               ("bridge", "both", 0, "2026-09-08", None)])  # a dose of 0 is not a period
     assert usable_periods(rx).tolist() == [True, True, False, False]
-    assert dose_in_force(rx, "2026-09-10")["sets"].tolist() == [2]
+    # a dose of 0 sets breaks the table's rule (1 to 20): the entrance refuses it; vouched for, it is no period
+    with pytest.raises(InvalidTableError, match=r"prescriptions\.sets, rule 'range'.*index \(value\): 3 \(0\)"):
+        dose_in_force(rx, "2026-09-10")
+    with trusted_tables():
+        assert dose_in_force(rx, "2026-09-10")["sets"].tolist() == [2]
+    assert dose_in_force(rx.iloc[:3], "2026-09-10")["sets"].tolist() == [2]
 
 
 def test_patients_are_kept_apart() -> None:

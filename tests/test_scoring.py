@@ -215,7 +215,6 @@ def proms_table() -> pd.DataFrame:
     rows += [("P3", "2026-01-05", "startback", "total", 2.0)]  # total 2 -> low without items
     rows += [("P4", "2026-01-05", "startback", "total", 6.0)]  # total 6, subscale unknown
     rows += [("P4", "2026-01-05", "rmdq", "total", 30.0)]  # above the 0-24 range
-    rows += [("P4", "2026-01-05", "sf36", "total", 50.0)]  # unknown instrument
     rows += _items("P5", "2026-01-05", "odi", [1, 1, 7, 1, 1, 1, 1, 1, 1, 1])  # section 3 = 7
     rows += [*_items("P5", "2026-01-05", "psfs", [5, 5, 5]), ("P5", "2026-01-05", "psfs", "9", 5.0)]
     rows += [("P6", "2026-01-05", "nprs", "1", 6.0)]
@@ -255,8 +254,6 @@ def test_score_proms_reports_bad_questionnaires_without_raising(proms_table: pd.
     out = score_proms(proms_table)
     r = _row(out, "P4", "rmdq", "2026-01-05")
     assert math.isnan(r.score) and r.status == "not scored: total 30 is outside the RMDQ range 0-24"
-    r = _row(out, "P4", "sf36", "2026-01-05")
-    assert math.isnan(r.score) and r.status.startswith("not scored: unknown instrument 'sf36'")
     r = _row(out, "P5", "odi", "2026-01-05")
     assert math.isnan(r.score) and r.status == "not scored: item 3 has the value 7, outside the ODI item range 0-5"
     r = _row(out, "P5", "psfs", "2026-01-05")
@@ -304,3 +301,16 @@ def test_score_proms_odi_matches_formula(questionnaires: list[list[int | None]])
             assert math.isnan(got)
         else:
             assert got == pytest.approx(expected)
+
+
+def test_an_unknown_instrument_is_refused_at_the_entrance_and_reported_when_vouched_for() -> None:
+    from analysis.errors import InvalidTableError
+    from analysis.validation import trusted_tables
+
+    proms = pd.DataFrame([("P4", pd.Timestamp("2026-01-05"), "sf36", "total", 50.0)],
+                         columns=["patient_id", "completed_at", "instrument", "item", "value"])
+    with pytest.raises(InvalidTableError, match=r"proms\.instrument, rule 'vocabulary'.*index \(value\): 0 \(sf36\)"):
+        score_proms(proms)
+    with trusted_tables():
+        r = score_proms(proms).iloc[0]
+    assert math.isnan(r.score) and r.status.startswith("not scored: unknown instrument 'sf36'")

@@ -47,8 +47,9 @@ def test_a_patient_listed_twice_is_a_typed_error_naming_them() -> None:
         patient_codes(pd.Series(["A"]), doubled)
 
 
-def test_as_of_defaults_to_the_last_entry_and_is_midnight() -> None:
+def test_as_of_defaults_to_the_day_after_the_last_entry_and_is_midnight() -> None:
+    # the last entry is on 2 October: every day with data is a whole day, the analysis day is 3 October
     sessions = pd.DataFrame({"performed_at": pd.to_datetime(["2026-09-08 07:00", "2026-10-01 19:30"])})
     pain = pd.DataFrame({"recorded_at": pd.to_datetime(["2026-10-02 21:00"])})
-    assert resolve_as_of(None, (sessions, "performed_at"), (pain, "recorded_at")) == pd.Timestamp("2026-10-02")
+    assert resolve_as_of(None, (sessions, "performed_at"), (pain, "recorded_at")) == pd.Timestamp("2026-10-03")
     assert resolve_as_of("2026-11-20 15:00", (sessions, "performed_at")) == pd.Timestamp("2026-11-20")

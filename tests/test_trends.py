@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from analysis.errors import MissingColumnsError, SettingsError
+from analysis.flags import flare_ratings
 from analysis.settings import DEFAULT_SETTINGS
 from analysis.trends import (
     STATUS_NOT_ENOUGH_DATA,
@@ -28,8 +29,10 @@ from analysis.trends import (
     grouped_kendall,
     grouped_ols,
     grouped_theil_sen,
+    p_value_text,
     pain_trends,
     rolling_pain,
+    trend_for_patient,
     weekly_pain,
 )
 from tests.conftest import REFERENCE_DIR
@@ -380,7 +383,6 @@ def small() -> tuple[pd.DataFrame, pd.DataFrame]:
             ("A", "2026-03-03 20:00", 5),  # day 1
             ("A", "2026-03-04 20:00", 4),  # day 2
             ("A", "2026-03-17 20:00", 2),  # day 15, week 3
-            ("A", "2026-03-18 07:00", None),  # no value: ignored
             ("B", "2026-03-05 21:00", 7),  # day 0
             ("Z", "2026-03-05 21:00", 1),  # unknown patient: ignored
         ]
@@ -419,8 +421,8 @@ def test_daily_pain_matches_pandas_groupby() -> None:
 
 def test_weekly_pain_hand_computed_with_as_of(small) -> None:
     pain, patients = small
-    # as_of 2026-03-18 = day 16 of A (week 3, days 14-16 elapsed = 3 days), day 13 of B (week 2),
-    # day 16 of C (no ratings: weeks 1-3 with zero counts)
+    # as_of 2026-03-18 = day 16 of A (week 3: whole days 14 and 15 elapsed, the analysis day itself is not
+    # over), day 13 of B (week 2: days 7-12 elapsed), day 16 of C (no ratings: weeks 1-3 with zero counts)
     weekly = weekly_pain(pain, patients, as_of="2026-03-18")
     a = weekly[weekly["patient_id"] == "A"].set_index("week")
     assert list(a.index) == [1, 2, 3]
@@ -429,22 +431,23 @@ def test_weekly_pain_hand_computed_with_as_of(small) -> None:
     assert (a.loc[1, "n_ratings"], a.loc[1, "days_rated"], a.loc[1, "days_elapsed"]) == (4, 3, 7)
     assert a.loc[1, "share_days_rated"] == pytest.approx(3 / 7)
     assert np.isnan(a.loc[2, "nprs_mean"]) and a.loc[2, "n_ratings"] == 0 and a.loc[2, "share_days_rated"] == 0
-    # week 3: one rating (2) on day 15; days 14, 15, 16 elapsed -> share 1/3
-    assert a.loc[3, "nprs_mean"] == 2.0 and a.loc[3, "days_elapsed"] == 3
-    assert a.loc[3, "share_days_rated"] == pytest.approx(1 / 3)
+    # week 3: one rating (2) on day 15; days 14 and 15 elapsed -> share 1/2
+    assert a.loc[3, "nprs_mean"] == 2.0 and a.loc[3, "days_elapsed"] == 2
+    assert a.loc[3, "share_days_rated"] == pytest.approx(1 / 2)
     assert str(a.loc[3, "week_start"].date()) == "2026-03-16"  # 2026-03-02 + 14 days
     b = weekly[weekly["patient_id"] == "B"]
-    assert list(b["week"]) == [1, 2] and list(b["days_elapsed"]) == [7, 7]
+    assert list(b["week"]) == [1, 2] and list(b["days_elapsed"]) == [7, 6]
     c = weekly[weekly["patient_id"] == "C"]
     assert list(c["week"]) == [1, 2, 3] and (c["n_ratings"] == 0).all() and c["nprs_mean"].isna().all()
 
 
 def test_weekly_pain_as_of_excludes_later_ratings(small) -> None:
     pain, patients = small
-    weekly = weekly_pain(pain, patients, as_of="2026-03-03")  # day 1 of A: 2 days of week 1 elapsed
+    weekly = weekly_pain(pain, patients, as_of="2026-03-03")  # day 1 of A: 1 whole day of week 1 elapsed
     a = weekly[weekly["patient_id"] == "A"].iloc[0]
-    # days 0 and 1 only: daily means 4.5 and 5 -> mean 4.75; 3 ratings on 2 of 2 elapsed days
-    assert (a["week"], a["nprs_mean"], a["n_ratings"], a["days_rated"], a["days_elapsed"]) == (1, 4.75, 3, 2, 2)
+    # ratings up to and including as_of: days 0 and 1, daily means 4.5 and 5 -> mean 4.75, 3 ratings on 2 days;
+    # elapsed: day 0 only (as_of is not over), rated -> share 1/1
+    assert (a["week"], a["nprs_mean"], a["n_ratings"], a["days_rated"], a["days_elapsed"]) == (1, 4.75, 3, 2, 1)
     assert a["share_days_rated"] == 1.0
     assert "B" not in set(weekly["patient_id"])  # B starts on 2026-03-05
 
@@ -455,12 +458,8 @@ def test_weekly_pain_default_runs_to_each_patients_last_rating(small) -> None:
     assert list(weekly.loc[weekly["patient_id"] == "A", "week"]) == [1, 2, 3]
     assert list(weekly.loc[weekly["patient_id"] == "B", "week"]) == [1]
     assert "C" not in set(weekly["patient_id"])
-    # analysis date = last entry in the pain table (2026-03-18 07:00, a row without a value: resolve_as_of
-    # looks at recorded_at) = day 16 of A: days 14-16 of week 3 elapsed, 1 rated -> share 1/3
-    a3 = weekly[(weekly["patient_id"] == "A") & (weekly["week"] == 3)].iloc[0]
-    assert a3["days_elapsed"] == 3 and a3["share_days_rated"] == pytest.approx(1 / 3)
-    # without that row the analysis date is 2026-03-17 (day 15): 2 days elapsed, share 1/2
-    weekly = weekly_pain(pain[pain["nprs"].notna()], patients)
+    # analysis day = the day after the last entry (2026-03-17 20:00) = 2026-03-18 = day 16 of A: whole days
+    # 14 and 15 of week 3 elapsed, day 15 rated -> share 1/2 (every day with data is a whole day)
     a3 = weekly[(weekly["patient_id"] == "A") & (weekly["week"] == 3)].iloc[0]
     assert a3["days_elapsed"] == 2 and a3["share_days_rated"] == 0.5
 
@@ -521,12 +520,14 @@ def test_rolling_pain_hand_computed(small) -> None:
 # --------------------------------------------------------------------------- pain_trends
 
 TREND_COLUMNS = [
-    "patient_id", "n_days", "first_day", "last_day", "status",
+    "patient_id", "n_days", "first_day", "last_day", "trend_days", "flare_ratings_excluded", "status",
+    "trend_slope_per_week", "trend_ci_low", "trend_ci_high", "trend_tau", "trend_p", "trend", "trend_text",
     "ols_slope_per_week", "ols_ci_low", "ols_ci_high", "ols_p",
     "theil_sen_slope_per_week", "theil_sen_ci_low", "theil_sen_ci_high",
-    "kendall_tau", "kendall_p", "trend", "confidence",
+    "kendall_tau", "kendall_p", "confidence",
 ]  # fmt: skip
-STAT_COLUMNS = TREND_COLUMNS[5:14]
+STAT_COLUMNS = TREND_COLUMNS[14:23]
+RULE_COLUMNS = TREND_COLUMNS[7:12]
 
 
 def test_pain_trends_not_enough_data_and_hand_computed_daily_aggregation() -> None:
@@ -551,8 +552,9 @@ def test_pain_trends_not_enough_data_and_hand_computed_daily_aggregation() -> No
     assert list(res["patient_id"]) == ["A", "B", "C", "D"]
     assert list(res["n_days"]) == [4, 3, 1, 0]
     assert list(res["status"]) == [STATUS_OK, STATUS_NOT_ENOUGH_DATA, STATUS_NOT_ENOUGH_DATA, STATUS_NOT_ENOUGH_DATA]
-    assert res.loc[1:, STAT_COLUMNS].isna().all().all()  # NaN, never a number
+    assert res.loc[1:, STAT_COLUMNS + RULE_COLUMNS].isna().all().all()  # NaN, never a number
     assert res.loc[1:, "trend"].isna().all()
+    assert res.loc[1, "trend_text"] == "not enough data: 3 days rated, a trend needs 4"
     assert res.loc[3, ["first_day", "last_day"]].isna().all()
     assert (res.loc[2, "first_day"], res.loc[2, "last_day"]) == (0, 0)
     a = res.loc[0]
@@ -565,7 +567,9 @@ def test_pain_trends_not_enough_data_and_hand_computed_daily_aggregation() -> No
     assert (a["theil_sen_slope_per_week"], a["theil_sen_ci_low"], a["theil_sen_ci_high"]) == (-7.0, -7.0, -7.0)
     # Kendall: 6 discordant pairs, no ties -> tau = -1, exact p = 2 / 4! = 1/12
     assert a["kendall_tau"] == -1.0 and a["kendall_p"] == pytest.approx(1 / 12)
-    assert a["trend"] == TREND_IMPROVING and a["confidence"] == 0.95
+    # the rule: exact Mann-Kendall p = 1/12 is not below 0.05, so no label yet, whatever the slope
+    assert a["trend"] == TREND_NO_CLEAR and a["confidence"] == 0.95
+    assert a["trend_text"] == "no clear trend: -7.00 points/week (Mann-Kendall p = 0.083, a trend needs p < 0.05)"
 
 
 def test_pain_trends_labels_and_settings() -> None:
@@ -574,7 +578,8 @@ def test_pain_trends_labels_and_settings() -> None:
     rows += [("F", f"2026-03-{2 + d:02d} 20:00", v) for d, v in enumerate([4, 5, 4, 4, 5, 4, 4])]
     pain = make_pain(rows)
     res = pain_trends(pain, patients).set_index("patient_id")
-    assert res.loc["W", "trend"] == TREND_WORSENING and res.loc["W", "theil_sen_ci_low"] > 0
+    # W: 2,3,3,4,5,5,6 on days 0-6: Mann-Kendall S = 19 of 21 pairs (2 tied), p < 0.05, OLS slope > 0
+    assert res.loc["W", "trend"] == TREND_WORSENING and res.loc["W", "trend_slope_per_week"] > 0
     assert res.loc["F", "trend"] == TREND_NO_CLEAR
     assert res.loc["F", "theil_sen_ci_low"] <= 0 <= res.loc["F", "theil_sen_ci_high"]
     strict = pain_trends(pain, patients, settings=DEFAULT_SETTINGS.replace(min_trend_days=8))
@@ -615,10 +620,23 @@ def test_pain_trends_match_scipy_on_pandas_daily_means() -> None:
              7 * ts.slope, 7 * ts.low_slope, 7 * ts.high_slope, kt.statistic, kt.pvalue],
             rtol=1e-9, atol=1e-12,
         )  # fmt: skip
-        expected = TREND_IMPROVING if ts.high_slope < 0 else TREND_WORSENING if ts.low_slope > 0 else TREND_NO_CLEAR
-        assert row["trend"] == expected
         checked += 1
     assert checked >= 20
+    # the rule's label from scipy on the days without flare ratings (the flare rule is tested in test_flags)
+    kept = reference_daily(pain[~flare_ratings(pain, patients, transient=True)], patients)
+    for pid, sub in kept.groupby("patient_id"):
+        row = res.loc[pid]
+        if len(sub) < 4:
+            assert row["status"] == STATUS_NOT_ENOUGH_DATA
+            continue
+        x, y = sub["day"].to_numpy(float), sub["nprs_mean"].to_numpy()
+        lr, kt = ss.linregress(x, y), ss.kendalltau(x, y)
+        np.testing.assert_allclose(row[["trend_slope_per_week", "trend_tau", "trend_p"]].to_numpy(float),
+                                   [7 * lr.slope, kt.statistic, kt.pvalue], rtol=1e-9, atol=1e-12)
+        called = kt.pvalue < 0.05
+        expected = (TREND_WORSENING if called and kt.statistic > 0 and lr.slope > 0
+                    else TREND_IMPROVING if called and kt.statistic < 0 and lr.slope < 0 else TREND_NO_CLEAR)
+        assert row["trend"] == expected
 
 
 cohort_strategy = st.lists(
@@ -675,7 +693,120 @@ def test_empty_tables_give_empty_frames_with_columns() -> None:
     assert weekly_pain(pain, patients).empty
     # with an analysis date 9 days in: weeks 1 and 2 (days 0-6, 7-9) with no ratings
     weekly = weekly_pain(pain, patients, as_of="2026-03-11")
-    assert list(weekly["week"]) == [1, 2] and list(weekly["days_elapsed"]) == [7, 3]
+    assert list(weekly["week"]) == [1, 2] and list(weekly["days_elapsed"]) == [7, 2]
     trends = pain_trends(pain, patients)
     assert list(trends.columns) == TREND_COLUMNS and trends.loc[0, "status"] == STATUS_NOT_ENOUGH_DATA
     assert grouped_theil_sen([], [], []).empty and grouped_kendall([], [], []).empty and grouped_ols([], [], []).empty
+
+
+# --------------------------------------------------------------------------- the trend rule (issue 15)
+
+
+def diary(values: list[int], pid: str = "A", start: str = "2026-03-02", hour: str = "20:00") -> pd.DataFrame:
+    first = pd.Timestamp(start)
+    return make_pain([(pid, f"{(first + pd.Timedelta(days=d)).date()} {hour}", v) for d, v in enumerate(values)])
+
+
+def test_tied_whole_number_diary_hand_worked() -> None:
+    # 5 on days 0-13, 6 on days 14-19: 91 + 15 = 106 of the 190 pairwise slopes are 0 -> Sen's slope 0.
+    # Mann-Kendall: S = 14 x 6 = 84 concordant pairs, none discordant; ties in y of sizes 14 and 6:
+    # Var S = (20*19*45 - 14*13*33 - 6*5*17) / 18 = (17100 - 6006 - 510) / 18 = 588; z = 84 / sqrt(588) = 3.4641
+    # p = 2 * (1 - Phi(3.4641)) = 0.000532. OLS: Sxx = 665, Sxy = 42 -> 42/665 = 0.0631579 points/day.
+    patients = make_patients({"A": "2026-03-02"})
+    row = pain_trends(diary([5] * 14 + [6] * 6), patients).iloc[0]
+    assert row["theil_sen_slope_per_week"] == 0.0
+    assert row["trend_p"] == pytest.approx(2 * ss.norm.sf(84 / np.sqrt(588)), rel=1e-12)
+    assert row["trend_p"] == pytest.approx(0.000532, abs=5e-7)
+    assert row["trend_slope_per_week"] == pytest.approx(7 * 42 / 665)
+    assert row["trend"] == TREND_WORSENING
+    assert row["trend_text"] == "worsening: +0.44 points/week (Mann-Kendall p < 0.001)"
+    down = pain_trends(diary([6] * 14 + [5] * 6), patients).iloc[0]
+    assert down["trend"] == TREND_IMPROVING and down["trend_slope_per_week"] == pytest.approx(-7 * 42 / 665)
+    assert down["trend_text"] == "improving: -0.44 points/week (Mann-Kendall p < 0.001)"
+
+
+def test_a_flare_rating_is_left_out_of_the_trend_and_counted() -> None:
+    # 4 on days 0-6, then 5 on days 7-20, with a morning rating of 9 on day 3 (baseline: median of days 0-2 = 4;
+    # 9 - 4 = 5 >= 2; day 4 is back at 4): the flare rating is left out, the day keeps its evening 4.
+    patients = make_patients({"A": "2026-03-02"})
+    pain = pd.concat([diary([4] * 7 + [5] * 14), make_pain([("A", "2026-03-05 08:00", 9)])], ignore_index=True)
+    row = pain_trends(pain, patients).iloc[0]
+    assert row["flare_ratings_excluded"] == 1 and row["trend_days"] == 21 and row["n_days"] == 21
+    # the trend is that of the diary without the 9: 4 x 7, 5 x 14
+    alone = pain_trends(diary([4] * 7 + [5] * 14), patients).iloc[0]
+    assert row["trend_slope_per_week"] == alone["trend_slope_per_week"] and row["trend_p"] == alone["trend_p"]
+    assert row["trend_text"].endswith(", 1 flare rating left out")
+    # the descriptive all-days statistics keep the 9 (day 3 mean 6.5)
+    x = np.arange(21.0)
+    y = np.array([4.0] * 7 + [5.0] * 14)
+    y[3] = 6.5
+    assert row["ols_slope_per_week"] == pytest.approx(7 * ss.linregress(x, y).slope)
+
+
+def test_a_rise_that_lasts_is_not_a_transient_flare_and_stays_in_the_trend() -> None:
+    # a steep rise of 0.6 points a day: the 7-day median lags, so days 4-6 are flagged as flares, but pain
+    # never comes back below the flare level: nothing is left out and the rise is called
+    values = [2, 3, 3, 4, 5, 5, 6, 6, 7, 7]
+    row = pain_trends(diary(values), make_patients({"A": "2026-03-02"})).iloc[0]
+    assert row["flare_ratings_excluded"] == 0 and row["trend"] == TREND_WORSENING
+    assert row["trend_p"] == pytest.approx(ss.kendalltau(np.arange(10), values).pvalue, rel=1e-12)
+
+
+def test_an_early_flare_no_longer_hides_a_rise() -> None:
+    # a slow rise 5 -> 6 with a flare of 9 on days 3-4 (median of the days before: 5), back to 5 on day 5:
+    # with the flare the rank test misses the rise (p = 0.146), without it p = 0.0045
+    values = [5, 5, 5, 9, 9, 5, 5, 5, 5, 6, 5, 6, 5, 6, 6, 6, 5, 6, 6, 6]
+    patients = make_patients({"A": "2026-03-02"})
+    row = pain_trends(diary(values), patients).iloc[0]
+    assert row["kendall_p"] > 0.05  # all days: not significant
+    assert row["flare_ratings_excluded"] == 2 and row["trend"] == TREND_WORSENING
+    kept = [v for d, v in enumerate(values) if d not in (3, 4)]
+    days = [d for d in range(20) if d not in (3, 4)]
+    assert row["trend_p"] == pytest.approx(ss.kendalltau(days, kept).pvalue, rel=1e-12)
+
+
+def test_no_label_when_the_rank_test_and_the_slope_disagree() -> None:
+    # ranks rise (many small steps up) but two very low last days pull the least-squares slope below 0
+    values = [3] * 10 + [4] * 16 + [0, 0]
+    x = np.arange(len(values), dtype=float)
+    kt, lr = ss.kendalltau(x, values), ss.linregress(x, values)
+    assert kt.pvalue < 0.05 and kt.statistic > 0 and lr.slope < 0  # the premise, by scipy
+    row = pain_trends(diary(values), make_patients({"A": "2026-03-02"})).iloc[0]
+    assert row["trend"] == TREND_NO_CLEAR
+    assert row["trend_text"].startswith("no clear trend: the ratings rise (Mann-Kendall p = ")
+    assert f"but the slope is {7 * lr.slope:+.2f} points/week" in row["trend_text"]
+
+
+def test_constant_pain_is_no_clear_trend_with_a_zero_slope() -> None:
+    row = pain_trends(diary([4] * 10), make_patients({"A": "2026-03-02"})).iloc[0]
+    assert row["trend"] == TREND_NO_CLEAR and row["trend_slope_per_week"] == 0.0 and np.isnan(row["trend_p"])
+    assert row["trend_text"] == "no clear trend: 0.00 points/week (pain the same on every rated day)"
+
+
+def test_p_values_and_small_slopes_are_written_on_the_right_side_of_their_threshold() -> None:
+    assert p_value_text(0.0496, 0.05) == "p = 0.0496"  # 3 decimals would read 0.050
+    assert p_value_text(0.0504, 0.05) == "p = 0.050"  # not below 0.05, and does not read as below
+    assert p_value_text(0.2) == "p = 0.200" and p_value_text(0.0004) == "p < 0.001"
+    assert trend_for_patient("worsening", 0.04).startswith("Over your diary your pain has been going up, by about 0.04")
+    assert trend_for_patient("improving", -0.43) == (
+        "Over your diary your pain has been going down, by about 0.4 points a week.")
+    assert trend_for_patient(pd.NA, np.nan).startswith("There are not enough pain ratings yet")
+
+
+def test_the_sample_trend_labels_never_contradict_their_slope_and_have_no_spike_at_zero() -> None:
+    from analysis.sample_data import SNAPSHOT_DATE, load_cohort
+
+    c = load_cohort()
+    pain = c.pain[c.pain["recorded_at"] < pd.Timestamp(SNAPSHOT_DATE) + pd.Timedelta(days=1)]
+    res = pain_trends(pain, c.patients)
+    ok = res["status"] == STATUS_OK
+    slope = res.loc[ok, "trend_slope_per_week"]
+    # the researcher histogram: Theil-Sen put 21 patients at exactly 0; the trend slope puts none there
+    assert (res.loc[ok, "theil_sen_slope_per_week"] == 0).sum() >= 15
+    assert (slope == 0).sum() == 0
+    worse = res["trend"] == TREND_WORSENING
+    better = res["trend"] == TREND_IMPROVING
+    assert (res.loc[worse, "trend_slope_per_week"] > 0).all() and (res.loc[worse, "trend_p"] < 0.05).all()
+    assert (res.loc[better, "trend_slope_per_week"] < 0).all() and (res.loc[better, "trend_p"] < 0.05).all()
+    for text, label in zip(res.loc[ok, "trend_text"], res.loc[ok, "trend"], strict=True):
+        assert text.startswith(f"{label}: ") and "+0.00" not in text and "-0.00" not in text
