@@ -58,6 +58,7 @@ __all__ = [
     "ATTENTION_RULES",
     "TRIAGE_ORDER",
     "triage_order_text",
+    "sort_for_triage",
     "LOGGING_STATUSES",
     "TRAFFIC_LIGHTS",
     "SUMMARY_COLUMNS",
@@ -816,11 +817,11 @@ def cohort_summary(
     --------
     >>> from analysis.sample_data import load_cohort
     >>> summary = cohort_summary(load_cohort(), as_of="2026-11-20")
-    >>> summary[["patient_id", "attention_score", "traffic_light"]].head(3)
-      patient_id  attention_score traffic_light
-    0       P008                9           red
-    1       P013                9           red
-    2       P022                9           red
+    >>> summary[["patient_id", "traffic_light", "attention_score", "trend"]].head(3)
+      patient_id traffic_light  attention_score      trend
+    0       P022           red               11  worsening
+    1       P026           red               11  worsening
+    2       P008           red                8  worsening
     """
     when = cohort.as_of(as_of)
     after = when + pd.Timedelta(days=1)
@@ -991,11 +992,24 @@ def _assemble(
     out["traffic_light"] = pd.array(
         np.select([red, score > 0], ["red", "amber"], "green").astype(object), dtype="string"
     )
-    return _triage_sorted(out).reset_index(drop=True)[list(SUMMARY_COLUMNS)]
+    return sort_for_triage(out)[list(SUMMARY_COLUMNS)]
 
 
-def _triage_sorted(summary: pd.DataFrame) -> pd.DataFrame:
-    """The summary in the order of :data:`TRIAGE_ORDER`; missing values last; full ties keep the registry order."""
+def sort_for_triage(summary: pd.DataFrame) -> pd.DataFrame:
+    """Rows of a summary in the caseload order of :data:`TRIAGE_ORDER` (e.g. after a Dask run).
+
+    Parameters
+    ----------
+    summary
+        Rows of :func:`cohort_summary` (any order).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same rows, index reset: red, amber, green; then the higher attention
+        score, the more days without a log, the lower adherence, the larger rise
+        in pain (missing values last); rows equal on all keys keep their order.
+    """
     columns = []
     for key in reversed(TRIAGE_ORDER):  # np.lexsort: the last key is the primary one
         if key.column == "traffic_light":
@@ -1005,7 +1019,9 @@ def _triage_sorted(summary: pd.DataFrame) -> pd.DataFrame:
         values = -values if key.descending else values
         columns.append(np.nan_to_num(values, nan=np.inf))
     order = np.lexsort(columns) if columns else np.arange(len(summary))
-    return summary.iloc[order]
+    out = summary.iloc[order].reset_index(drop=True)
+    out.attrs = dict(summary.attrs)
+    return out
 
 
 def caseload(summary: pd.DataFrame, physio_id: str) -> pd.DataFrame:

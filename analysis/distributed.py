@@ -436,9 +436,9 @@ def cohort_summary_dask(
     -------
     dask.dataframe.DataFrame
         The columns of :func:`analysis.cohort.cohort_summary`, one row per patient,
-        identical values; sorted by attention within each partition only
-        (``.compute().sort_values(["attention_score", "patient_id"],
-        ascending=[False, True])`` restores the pandas order). No ``attrs``.
+        identical values; in triage order within each partition only
+        (:func:`analysis.cohort.sort_for_triage` of the computed rows in
+        ``patient_id`` order restores the pandas order). No ``attrs``.
 
     Notes
     -----

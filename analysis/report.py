@@ -39,7 +39,7 @@ import pandas as pd
 
 import analysis
 from analysis import plots
-from analysis.cohort import cohort_summary, weekly_progress
+from analysis.cohort import cohort_summary, sort_for_triage, weekly_progress
 from analysis.errors import NotEnoughDataError
 from analysis.export import write_csv
 from analysis.flags import FLAG_KINDS, load_progression, safety_flags
@@ -1007,9 +1007,8 @@ def report_data(
         computed = compute(*lazy, cohort.patients)
         parts = dict(zip(_PARTS, computed[:-1], strict=True))
         patients = computed[-1].reset_index()
-        parts["summary"] = parts["summary"].sort_values(
-            ["attention_score", "patient_id"], ascending=[False, True], kind="stable"
-        ).reset_index(drop=True)
+        # the pandas order: partitions hold patients in ID order, so full ties keep the registry's (ID) order
+        parts["summary"] = sort_for_triage(parts["summary"].sort_values("patient_id", kind="stable"))
         parts["weekly"] = parts["weekly"].sort_values(["patient_id", "week"], kind="stable").reset_index(drop=True)
         model_data = patient_week_table_dask(cohort, as_of=when, settings=settings)
     return ReportData(as_of=when, patients=patients, model_data=model_data, **parts)

@@ -1247,7 +1247,7 @@ def trend_for_patient(trend: Any, slope_per_week: Any, settings: Settings = DEFA
         return (f"There are not enough pain ratings yet to see a trend: ratings on at least "
                 f"{int(settings.min_trend_days)} different days are needed.")
     size = abs(float(slope_per_week))
-    words = f"{size:.1f}" if round(size, 1) >= 0.1 else f"{size:.2g}"
+    words = f"{size:.1f}" if size >= 0.1 else f"{size:.2g}"
     if str(trend) == TREND_IMPROVING:
         return f"Over your diary your pain has been going down, by about {words} points a week."
     if str(trend) == TREND_WORSENING:

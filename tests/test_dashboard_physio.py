@@ -222,7 +222,7 @@ def test_physio_pages_refuse_a_patient_when_run_alone() -> None:
 def _mcid_met(at: AppTest) -> dict[str, bool]:
     rows = table(at, "Attention")
     text = rows.set_index("Patient")["Pain change (MCID)"]
-    return {p: t.endswith("MCID met") for p, t in text.items() if "MCID" in t}
+    return {p: "MCID met:" in t for p, t in text.items() if "MCID" in t and "not measurable" not in t}
 
 
 def test_a_clinic_mcid_in_rehabtrack_toml_walks_from_the_file_to_the_pages(
@@ -249,7 +249,8 @@ def test_a_clinic_mcid_in_rehabtrack_toml_walks_from_the_file_to_the_pages(
     # the patient page says the same, and lists the clinic's value among the thresholds used
     detail = open_app(PHYSIO_A, DETAIL, **{state.SELECTED_PATIENT_KEY: "P040"})
     headline = table(detail, "measure").set_index("measure")["value"]
-    assert headline["MCID (2 points or 50 % better)"].startswith("not met")
+    assert headline["MCID (meaningful change in pain)"].startswith("MCID not met")
+    assert "rule 2 points or 50 % better" in headline["MCID (meaningful change in pain)"]
     used = table(detail, "setting").set_index("setting")
     assert used.loc["mcid_percent", "value"] == "50 %"
     assert any("rehabtrack.toml" in c.value for c in detail.caption)

@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 
-from analysis.cohort import cohort_summary, weekly_progress  # noqa: E402
+from analysis.cohort import cohort_summary, sort_for_triage, weekly_progress  # noqa: E402
 from analysis.distributed import (  # noqa: E402
     DaskCohort,
     cohort_summary_dask,
@@ -78,8 +78,8 @@ def test_cohort_summary_on_a_local_cluster_equals_pandas(cohort, dataset, client
     expected = by(cohort_summary(cohort), ["patient_id"])
     got = by(cohort_summary_dask(read_parquet_cohort(dataset)).compute(), ["patient_id"])
     pd.testing.assert_frame_equal(got, expected)
-    # the pandas attention order is restored by sorting
-    ordered = got.sort_values(["attention_score", "patient_id"], ascending=[False, True], kind="stable")
+    # the pandas triage order is restored by sorting
+    ordered = sort_for_triage(got.sort_values("patient_id", kind="stable"))
     assert ordered["patient_id"].tolist() == cohort_summary(cohort)["patient_id"].tolist()
 
 

@@ -314,8 +314,11 @@ def test_not_assessed_before_week_2_without_baseline_and_without_recent_ratings(
     s = expected_status(model, _one_patient([5.0]), "2026-03-14").iloc[0]
     assert s["status"] == STATUS_NOT_ASSESSED and s["week"] == 1 and "week 2 not complete" in s["reason"]
     assert math.isnan(s["observed"])
-    # as of day 13, week 2 is complete: assessed on week 2 alone
+    # as of day 13 week 2 is not complete yet: the analysis day is not over (issue 15)
     s = expected_status(model, _one_patient([5.0]), "2026-03-15").iloc[0]
+    assert s["status"] == STATUS_NOT_ASSESSED and "week 2 not complete" in s["reason"]
+    # as of day 14, the day after week 2, it is complete: assessed on week 2 alone
+    s = expected_status(model, _one_patient([5.0]), "2026-03-16").iloc[0]
     assert s["status"] in (STATUS_ON_TRACK, STATUS_BEHIND, STATUS_AHEAD) and s["weeks_used"] == "2"
     # only 4 days rated in week 1: no baseline
     t = _one_patient([5.0, 5.0])

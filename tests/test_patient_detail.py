@@ -52,7 +52,7 @@ def _hand_cohort() -> CohortTables:
     return CohortTables(patients, prescriptions, sessions, pain, proms)
 
 
-AS_OF = START + pd.Timedelta(days=13)
+AS_OF = START + pd.Timedelta(days=14)  # the day after the 2 weeks: both are whole weeks of data
 
 
 def test_weekly_table_by_hand():
@@ -79,7 +79,8 @@ def test_headline_numbers_by_hand():
     assert table["Pain now"].startswith("4.1 points")
     # change 29/7 - 6 = -1.857 -> "-1.9"; 31 % of baseline -> MCID met by the % rule only (1.86 < 2 points)
     assert table["Change in pain"].startswith("-1.9 points (-31 %")
-    assert table["MCID (2 points or 30 % better)"] == "met (the 30 % rule)"
+    assert table["MCID (meaningful change in pain)"] == (
+        "MCID met: -1.9 points (-31 %); rule 2 points or 30 % better; met by the %")
     # sessions: 7 of 10 = 70 %
     assert table["Session adherence"].startswith("70 % (7 of 10 prescribed")
     # RMDQ 12 -> 6: change -6, MCID met (>= 5 points), RCI: MDC 5 -> reliable at |6| > 5
