@@ -418,11 +418,12 @@ def _trailing_median(
 
 def _flare_days(
     pain_ev: _Events, nprs_all: np.ndarray, settings: Settings, min_baseline_days: int
-) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per patient-day: the running baseline and the flare verdict; per rating: whether it is a flare.
 
-    Returns the day arrays and ``(pos, flagged)`` of every rated pain row (``pos`` its
-    position in the pain table, ``flagged`` whether that rating is a flare).
+    Returns the day arrays and ``(pos, flagged, back)`` of every rated pain row (``pos`` its
+    position in the pain table, ``flagged`` whether that rating is a flare, ``back`` whether
+    pain came back below the flare level within ``flare_baseline_days`` days of its day).
     """
     _check_days("min_baseline_days", min_baseline_days)
     nprs = pain_ev.of(nprs_all)
@@ -468,7 +469,8 @@ def _flare_days(
         "flagged": flagged,
         "transient": flagged & back,
     }
-    return days, (ev.pos, rating_flagged, back[group])
+    back_rating: np.ndarray = back[group]
+    return days, (ev.pos, rating_flagged, back_rating)
 
 
 @checks_tables(pain="pain", patients="patients")

@@ -97,18 +97,23 @@ def shown_text(at: AppTest) -> str:
 # ------------------------------------------------------------------ physio: caseload
 
 
-def test_caseload_lists_the_physios_patients_sorted_by_attention() -> None:
+def test_caseload_lists_the_physios_patients_in_triage_order() -> None:
     at = open_app(PHYSIO_A)
     assert titles(at) == ["Caseload"]
     rows = table(at, "Attention")
     assert sorted(rows["Patient"]) == MINE  # exactly physio_a's 15 patients
     assert "Physio" not in rows.columns
-    attention = list(rows["Attention"])
-    assert attention == sorted(attention, reverse=True)
-    # traffic light as symbol and word, and red before amber before green
+    # traffic light as symbol and word, red before amber before green, then the attention score
     assert set(rows["Status"]) <= {"🔴 red", "🟠 amber", "🟢 green"}
     rank = rows["Status"].map({"🔴 red": 0, "🟠 amber": 1, "🟢 green": 2})
-    assert list(rank) == sorted(rank)
+    key = list(zip(rank, -rows["Attention"], strict=True))
+    assert key == sorted(key)
+    # the ordering rule is on the page in a physio's words (issue 15)
+    assert any("Order: Red first, then amber, then green; within a colour, the higher attention score first; "
+               "on equal scores, the longer without any session or pain entry" in c.value for c in at.caption)
+    # the trend and the MCID verdict are written with their numbers and rules
+    assert rows["Pain trend"].str.match(r"^(improving|worsening|no clear trend|not enough data): ").all()
+    assert rows["Pain change (MCID)"].str.contains("rule 2 points or 30 % better|not measurable").all()
     assert rows["Adherence"].dropna().between(0, 100).all()
 
 
