@@ -19,8 +19,9 @@ the app importers of :mod:`analysis.importers`). It
 Row numbers are those a person sees in a spreadsheet: the header is row 1 and
 the first data row is row 2 (for JSON: the 1-based record number). A quoted
 cell that spans several lines counts as one row. Lines that cannot be split
-into the file's columns are not in the table; they are listed in
-:attr:`RawInfo.bad_rows` so that ingestion reports them as rejected.
+into the file's columns (too many values, or too few: a short line would
+otherwise be read with its last cells empty) are not in the table; they are
+listed in :attr:`RawInfo.bad_rows` so that ingestion reports them as rejected.
 
 Nothing here knows the canonical columns: mapping headers and checking values
 is :mod:`analysis.tables` and :mod:`analysis.validation`.
@@ -369,9 +370,47 @@ def _read_csv(src: _Source, encoding: str, text_head: str, as_category: bool) ->
         for line, expected, saw in skipped
     )
     frame.columns = unique_headers([str(c) for c in frame.columns])
+    frame, positions, short = _drop_short_rows(frame, positions, src, encoding, delimiter)
+    if short:
+        bad = tuple(sorted(bad + short))
     frame, positions, blank = drop_blank_rows(frame, positions)
     info = RawInfo(src.name, "csv", encoding, delimiter, positions, bad, blank)
     return frame, info
+
+
+def _drop_short_rows(
+    frame: pd.DataFrame, positions: npt.NDArray[np.int64], src: _Source, encoding: str, delimiter: str
+) -> tuple[pd.DataFrame, npt.NDArray[np.int64], tuple[tuple[int, str], ...]]:
+    """Rows with fewer values than the header (pandas fills them with empty cells): out of the table, with a reason.
+
+    Only rows whose last cell is empty can be short, so the file is re-read with :mod:`csv`
+    (values counted per row, quotes respected) only when there are such rows.
+    """
+    width = frame.shape[1]
+    if width < 2 or not len(frame):
+        return frame, positions, ()
+    candidates = set(positions[frame.iloc[:, -1].isna().to_numpy()].tolist())
+    if not candidates:
+        return frame, positions, ()
+    handle: Any = (open(src.path, encoding=encoding, errors="replace", newline="") if src.path is not None
+                   else io.TextIOWrapper(io.BytesIO(src.data or b""), encoding=encoding, errors="replace",
+                                         newline=""))
+    short: dict[int, int] = {}
+    with handle:
+        try:
+            for row, fields in enumerate(csv.reader(handle, delimiter=delimiter), start=1):
+                if row in candidates and 0 < len(fields) < width and any(f.strip() for f in fields):
+                    short[row] = len(fields)
+        except csv.Error:  # pandas read the file; a stricter reader's complaint changes nothing
+            return frame, positions, ()
+    if not short:
+        return frame, positions, ()
+    drop = np.isin(positions, np.fromiter(short, dtype=np.int64))
+    reasons = tuple(
+        (row, f"this line has {saw} value{'s' if saw != 1 else ''} but the header has {width}; a value or a "
+              f"{_delimiter_name(delimiter, plural=False)} is missing (rows with too few values are not guessed at)")
+        for row, saw in sorted(short.items()))
+    return frame.loc[~drop].reset_index(drop=True), positions[~drop], reasons
 
 
 _DELIMITER_NAMES = {",": ("comma", "commas"), ";": ("semicolon", "semicolons"), "\t": ("tab", "tabs"),
@@ -586,7 +625,9 @@ def cell_text(value: Any) -> str:
     -------
     str
         Booleans as ``true``/``false``, whole floats without ``.0``, dates and
-        times in ISO 8601 with a space, bytes decoded as UTF-8.
+        times in ISO 8601 with a space, bytes decoded as UTF-8. A date-time at
+        exactly midnight (what a spreadsheet's date cell holds) is written as the
+        date alone, so that it reads as a day without a clock time.
     """
     if isinstance(value, str):
         return value
@@ -600,8 +641,12 @@ def cell_text(value: Any) -> str:
             return str(int(number))
         return repr(number)
     if isinstance(value, pd.Timestamp):
-        return "" if pd.isna(value) else str(value)
+        if pd.isna(value):
+            return ""
+        return value.date().isoformat() if value == value.normalize() and value.tz is None else str(value)
     if isinstance(value, datetime):
+        if value.tzinfo is None and value.time() == time(0):
+            return value.date().isoformat()
         return value.isoformat(sep=" ")
     if isinstance(value, (date, time)):
         return value.isoformat()
