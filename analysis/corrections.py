@@ -287,8 +287,9 @@ def compare_rows(
         notes = _same_day(spec, inc, info, old, status, values)
 
     stored_changed = old.iloc[changed_spos].reset_index(drop=True)
+    written = info["time_written"].to_numpy(dtype=bool)[changed_pos] if timed else np.ones(len(changed_pos), bool)
     differences = _differences(spec, inc.iloc[changed_pos].reset_index(drop=True), stored_changed,
-                               info["row"].to_numpy()[changed_pos], values)
+                               info["row"].to_numpy()[changed_pos], values, written)
     same_app = bool(len(changed_pos)) and incoming_format in APP_FORMATS and "format" in old and \
         bool((stored_changed["format"].astype(str) == incoming_format).all())
     return Comparison(spec.name, status, stored_changed, differences, same_app, notes)
@@ -337,7 +338,7 @@ def _same_day(spec: TableSpec, inc: pd.DataFrame, info: pd.DataFrame, old: pd.Da
 
 
 def _differences(spec: TableSpec, new: pd.DataFrame, old: pd.DataFrame, rows: npt.NDArray[Any],
-                 values: list[str]) -> pd.DataFrame:
+                 values: list[str], written: npt.NDArray[np.bool_]) -> pd.DataFrame:
     timed = timed_key(spec) or next((k for k in spec.key if spec.column(k).is_datetime), None)
     what_cols = [k for k in spec.key if k not in ("patient_id", timed)]
     records = []
@@ -345,6 +346,8 @@ def _differences(spec: TableSpec, new: pd.DataFrame, old: pd.DataFrame, rows: np
     b = _comparable(old, values)
     for i in range(len(new)):
         when = _text(new[timed].iloc[i]) if timed else ""
+        if timed and not written[i]:  # a date without a time of day: shown as the day
+            when = when[:10]
         what = " ".join(_text(new[c].iloc[i]) for c in what_cols)
         for c in values:
             if a[c].iloc[i] != b[c].iloc[i]:
