@@ -720,3 +720,19 @@ def test_valid_rows_written_any_way_come_back_unchanged(rows, delimiter, encodin
                                                                    for v in expected["hold_s"]]
     assert [None if pd.isna(v) else v for v in got["notes"]] == [None if pd.isna(v) else v
                                                                   for v in expected["notes"]]
+
+
+def test_short_rows_are_rejected_with_their_row_number_like_long_rows():
+    # issue 16, finding 5: a row with 5 of 7 values was read with its last two cells empty, without a word
+    text = ("patient_id,recorded_at,nprs,location,flare,notes,source\n"
+            "P1,2026-09-01 20:00,3,back,no,ok,app\n"
+            "P1,2026-09-02 20:00,4,back,no\n"                      # row 3: 5 values
+            'P1,2026-09-03 20:00,5,back,no,"two\nlines",app\n'     # row 4: a quoted cell over two lines
+            "P1,2026-09-04 20:00,5,back,no,,\n"                    # row 5: 7 values, two of them empty
+            "P1,2026-09-05 20:00,5,back,no,,,,\n")                 # row 6: 9 values
+    r = check(ingest_file(text.encode(), filename="diary.csv", today=TODAY))
+    assert r.accepted["recorded_at"].dt.day.tolist() == [1, 3, 4]
+    assert r.rejected[["row", "column", "check"]].values.tolist() == [[3, "", "malformed"], [6, "", "malformed"]]
+    assert r.rejected["reason"].iloc[0] == ("this line has 5 values but the header has 7; a value or a comma is "
+                                            "missing (rows with too few values are not guessed at)")
+    assert r.rejected["reason"].iloc[1].startswith("this line has 9 values but the header has 7")
