@@ -34,8 +34,8 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.accounts import add_user, new_password
-from analysis.corrections import Comparison
 from analysis.cohort import cohort_summary
+from analysis.corrections import Comparison
 from analysis.export import check_format, write_research_tables
 from analysis.importers.fhir import FhirMapping
 from analysis.ingest import ingest_file

@@ -168,7 +168,7 @@ class Comparison:
 
 def difference_lines(differences: pd.DataFrame, limit: int = 20) -> list[str]:
     """One line per row that differs: ``  row 3 (P1, 2026-09-08 08:00): pain 3 -> 7`` (at most ``limit`` rows)."""
-    lines = []
+    lines: list[str] = []
     if differences.empty:
         return lines
     grouped = differences.groupby(["row", "patient_id", "when", "what"], sort=False, dropna=False)

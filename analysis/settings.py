@@ -206,7 +206,8 @@ class Settings:
         """The values in use with unit, default and citation, one row per setting."""
         rows = []
         for f in fields(self):
-            default = f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
+            factory: Any = f.default_factory
+            default = factory() if f.default is dataclasses.MISSING else f.default
             rows.append(
                 {
                     "setting": f.name,

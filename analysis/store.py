@@ -109,8 +109,8 @@ from sqlalchemy.engine.processors import str_to_datetime as _str_to_datetime
 
 from analysis.corrections import ON_CONFLICT, Comparison, ConflictError, compare_rows, difference_lines
 from analysis.entries import EntryError
-from analysis.importers.fhir import FhirMapping
 from analysis.errors import IngestError, RehabtrackError
+from analysis.importers.fhir import FhirMapping
 from analysis.paths import DATA_DIR_ENV, data_dir
 from analysis.programmes import (
     ProgrammeEdit,
@@ -676,7 +676,8 @@ class UploadReport:
         if self.rows_changed:
             what = ("replaced by the file's values (the old ones are in the audit table)" if self.rows_replaced
                     else "kept as stored")
-            changed = f" {self.rows_changed} differ{'s' if self.rows_changed == 1 else ''} from what was stored: {what},"
+            verb = "differs" if self.rows_changed == 1 else "differ"
+            changed = f" {self.rows_changed} {verb} from what was stored: {what},"
         lines = [
             f"{self.filename} ({self.table}, {self.format}): {self.rows_in_file} rows: {self.rows_added} added, "
             f"{self.rows_already_there} already there,{changed} {self.rows_duplicate_in_file} repeated in the file, "
@@ -1248,7 +1249,7 @@ class Store:
     # ---- what the data are (for caches and the first-run check) ---------------------------------
 
     def data_version(self) -> tuple[int, int]:
-        """``(last upload id that added or replaced rows, rows added and replaced by all uploads)``: changes with the data.
+        """``(last upload that added or replaced rows, rows added and replaced by all uploads)``: changes with the data.
 
         An upload whose rows were all already there (or whose differing rows were
         kept) leaves it unchanged; an upload that replaced rows, or an in-app entry

@@ -691,14 +691,14 @@ def validate_cells(
         first = _first_of_key(key_codes)
         repeated = np.flatnonzero(first != np.arange(len(keep)))
         if repeated.size:
-            values = [c for c in spec.column_names if c not in spec.key]
+            value_names = [c for c in spec.column_names if c not in spec.key]
             differs = np.zeros(repeated.size, dtype=bool)
-            for name in values:
+            for name in value_names:
                 vc = columns[name].key_codes()[keep]
                 differs |= vc[repeated] != vc[first[repeated]]
             exact, conflicting = repeated[~differs], repeated[differs]
             if conflicting.size:
-                pieces.append(_conflicting_rows(columns, spec, values, numbers, keep, conflicting, first))
+                pieces.append(_conflicting_rows(columns, spec, value_names, numbers, keep, conflicting, first))
                 bad_any[keep[conflicting]] = True
                 warn.append(_conflict_warning(numbers[keep[conflicting]], spec))
             if exact.size:

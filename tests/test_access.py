@@ -29,8 +29,8 @@ from analysis.accounts import (
     lookup_user,
     users_file,
 )
-from analysis.pseudonyms import ResearchCohort
 from analysis.errors import SeveralPeopleError
+from analysis.pseudonyms import ResearchCohort
 from analysis.roles import AccessDenied, User
 from analysis.schema import TABLES, CohortTables
 from analysis.store import Store

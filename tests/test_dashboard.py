@@ -16,7 +16,6 @@ depth).
 from __future__ import annotations
 
 import json
-
 import shutil
 from datetime import date
 from pathlib import Path

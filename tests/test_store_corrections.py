@@ -13,7 +13,6 @@ import sqlite3
 from datetime import date, timedelta
 from pathlib import Path
 
-import pandas as pd
 import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given
