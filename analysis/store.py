@@ -16,19 +16,30 @@ The five canonical tables are generated from :mod:`analysis.schema` (their
 columns, types, nullability and natural key are never written twice): each
 column of a :class:`analysis.schema.TableSpec` becomes a column of the same
 name, the table's key becomes its primary key, and an ``upload_id`` column
-records which upload brought the row. Beside them:
+records which upload brought the row. The tables whose key holds a time of day
+(``sessions``, ``pain``, ``proms``) also keep :data:`MARKERS` beside each row:
+``time_written`` (False for a row whose file gave only a date: "that day",
+stored at midnight; a row timed 00:00 is True) and ``fold`` (1 for the second of
+two instants with the same wall-clock time in the hour repeated when the clocks
+go back; part of the primary key, so the two stay two rows). The markers are not
+part of the canonical tables the analysis reads. Beside them:
 
 ``uploads``
     One row per upload: who, when (UTC), file name (as sent, reduced to its
     last path component), SHA-256 of the bytes, table, format, the patient the
     file was for, and the counts ``rows_in_file = rows_added +
-    rows_already_there + rows_duplicate_in_file + rows_rejected``.
+    rows_already_there + rows_changed + rows_duplicate_in_file + rows_rejected``;
+    ``rows_replaced`` says how many of the ``rows_changed`` were replaced.
     ``duplicate_of`` names the first upload with the same bytes, table and patient.
 ``rejected_rows``
     Every rejected cell of every upload: upload, ``seq``, row number in the
     file (header = row 1), column (``NULL`` = the whole row), value as written
     (``NULL`` = empty) and the reason in plain words. A re-upload of identical
     bytes does not store its rejections again (they are those of ``duplicate_of``).
+``audit``
+    Every in-app insert, edit and removal, and every row an upload replaced:
+    who, when (UTC), table, key, old and new values (JSON; the old values keep the
+    ``upload_id`` that brought them).
 ``rehabtrack_meta``
     ``schema_version`` of the store.
 ``patient_profiles``, ``custom_exercises``, ``custom_templates``
@@ -44,17 +55,23 @@ Writing
 -------
 :meth:`Store.ingest_upload` reads a file with :func:`analysis.ingest.ingest_file`
 (outside any transaction), then writes in ONE transaction: the ``uploads`` row,
-the new canonical rows and the rejected rows; any failure rolls all of it back.
-Writers are serialised (SQLite ``BEGIN IMMEDIATE``; PostgreSQL a transaction
-advisory lock), so two uploads at once both land, and a row is compared with
-what is already stored before it is written: a row whose key is already stored
-is counted as *already there*, not added again. For the timestamp keys
-(``performed_at``, ``recorded_at``, ``completed_at``) a value at exactly
-midnight means "that day, time not written" (a patient's diary without clock
-times): it matches a stored row of the same day and other key columns, and a
-timed row matches a stored date-only one. Two timed rows on the same day stay
-two rows (morning and evening sessions). A transaction that meets "database is
-locked" (SQLite) or a serialisation failure or deadlock (PostgreSQL) is retried.
+the new canonical rows, the replaced rows with their audit and the rejected
+rows; any failure rolls all of it back. Writers are serialised (SQLite
+``BEGIN IMMEDIATE``; PostgreSQL a transaction advisory lock), so two uploads at
+once both land, and every row is compared with what is already stored before it
+is written (:func:`analysis.corrections.compare_rows`): a row whose key is stored
+with the same values is *already there*; a row whose key is stored with other
+values is *changed* and handled as the caller chose (``on_conflict``: ``fail``,
+the default, stores nothing and raises :class:`~analysis.corrections.ConflictError`
+listing the rows; ``keep`` keeps the stored values; ``replace`` writes the file's
+values and the old ones to ``audit``); anything else is added. A row written
+without a clock time is already there when its day holds a stored row with the
+same values (and a timed row when its day holds such a row without a time); with
+other values it is added beside it, never merged. Two timed rows on the same day
+stay two rows (morning and evening sessions); a row timed 00:00 is a timed row.
+:meth:`Store.compare_upload` gives the same comparison without writing (the
+preview). A transaction that meets "database is locked" (SQLite) or a
+serialisation failure or deadlock (PostgreSQL) is retried.
 
 Schema version and upgrades
 ---------------------------
