@@ -27,8 +27,12 @@ and marked ``time_written = False``) is "that day". It is **already there**
 when the store holds a row of the same day (and the same other key columns)
 with the same values, whatever its time; likewise a timed row is already there
 when the store holds a same-day row without a time and with the same values.
-When the values differ, nothing is guessed: the row is added as a row of its
-own and a note says so. A row timed exactly 00:00 is a timed row (the marker,
+When the values differ and the file has one row for that day and the store one
+(one of the two without a time), it is that day's value that changed: a
+**change** like any other (replacing it gives the stored row the file's values,
+and the file's time when the stored row had none). Otherwise (several ratings on
+one side) nothing is guessed: the row is added as a row of its own and a note
+says so. A row timed exactly 00:00 is a timed row (the marker,
 not the clock value, says "no time written"). Two instants with the same
 wall-clock time in the hour repeated when the clocks go back (``fold`` 0 and
 1) are two keys.
@@ -39,6 +43,7 @@ could touch); reading them and writing the result is :mod:`analysis.store`.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +69,7 @@ __all__ = [
     "compare_rows",
     "difference_lines",
     "value_columns",
+    "provided_columns",
 ]
 
 #: The choices for rows that differ from what is stored (see the module docstring).
@@ -189,6 +195,18 @@ def value_columns(table: str | TableSpec) -> list[str]:
     return [c for c in spec.column_names if c not in spec.key]
 
 
+def provided_columns(table: str | TableSpec, header_mapping: Mapping[str, str]) -> list[str]:
+    """The value columns an upload gives: those its headers were mapped to (all of them for FHIR and app exports).
+
+    Examples
+    --------
+    >>> provided_columns("pain", {"Date": "recorded_at", "Pain": "nprs", "Notes": "notes"})
+    ['nprs', 'notes']
+    """
+    given = set(header_mapping.values())
+    return [c for c in value_columns(table) if c in given]
+
+
 def _comparable(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """Values as hashable objects with one token for "missing", so that missing equals missing."""
     out = {}
@@ -213,6 +231,7 @@ def compare_rows(
     stored: pd.DataFrame,
     *,
     incoming_format: str = "",
+    columns: Collection[str] | None = None,
 ) -> Comparison:
     """Sort the accepted rows of an upload into new, already there and changed, against the stored rows.
 
@@ -232,6 +251,11 @@ def compare_rows(
         need no markers.
     incoming_format
         The upload's format (``"strong"``, ``"csv"``, ...), for :attr:`Comparison.same_app`.
+    columns
+        The value columns the file gives (:func:`provided_columns`); default all. A column
+        the file does not have says nothing about the stored value (a diary without a
+        location column does not erase or contradict a stored location), so only these
+        are compared, and only these are written when a row is replaced.
 
     Returns
     -------
@@ -253,7 +277,7 @@ def compare_rows(
     spec = table_spec(table)
     n = len(incoming)
     key = list(spec.key)
-    values = value_columns(spec)
+    values = [c for c in value_columns(spec) if columns is None or c in columns]
     timed = timed_key(spec)
     status = np.full(n, NEW, dtype=object)
     inc = conform(incoming, spec).reset_index(drop=True)
@@ -279,12 +303,13 @@ def compare_rows(
     status[pos[same_values]] = SAME
     status[pos[~same_values]] = CHANGED
     changed_pos, changed_spos = pos[~same_values], spos[~same_values]
-    order = np.argsort(changed_pos, kind="stable")
-    changed_pos, changed_spos = changed_pos[order], changed_spos[order]
 
     notes: list[str] = []
     if timed is not None:
-        notes = _same_day(spec, inc, info, old, status, values)
+        notes, day_pos, day_spos = _same_day(spec, inc, info, old, status, values, spos)
+        changed_pos, changed_spos = np.concatenate([changed_pos, day_pos]), np.concatenate([changed_spos, day_spos])
+    order = np.argsort(changed_pos, kind="stable")
+    changed_pos, changed_spos = changed_pos[order], changed_spos[order]
 
     stored_changed = old.iloc[changed_spos].reset_index(drop=True)
     written = info["time_written"].to_numpy(dtype=bool)[changed_pos] if timed else np.ones(len(changed_pos), bool)
@@ -296,14 +321,21 @@ def compare_rows(
 
 
 def _same_day(spec: TableSpec, inc: pd.DataFrame, info: pd.DataFrame, old: pd.DataFrame,
-              status: npt.NDArray[np.object_], values: list[str]) -> list[str]:
-    """Rows without a time (or timed rows against stored rows without one) that are already there for that day."""
+              status: npt.NDArray[np.object_], values: list[str], taken: npt.NDArray[np.intp],
+              ) -> tuple[list[str], npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """A row without a time against the stored rows of its day (or a timed row against a stored row without one).
+
+    Already there when a row of that day has the same values; a change of that day's one row when the file
+    has one row for the day and the store one (one of the two without a time); else new, with a note.
+    Returns the notes and the (incoming, stored) positions of those changes; ``status`` is updated in place.
+    """
     timed = timed_key(spec)
     assert timed is not None
+    none = np.empty(0, dtype=np.intp)
     others = [k for k in spec.key if k != timed]
     todo = np.flatnonzero(status == NEW)
     if not todo.size:
-        return []
+        return [], none, none
     old_written = old["time_written"].to_numpy(dtype=bool) if "time_written" in old else \
         (old[timed] != old[timed].dt.normalize()).to_numpy(dtype=bool)
     inc_written = info["time_written"].to_numpy(dtype=bool)
@@ -317,24 +349,39 @@ def _same_day(spec: TableSpec, inc: pd.DataFrame, info: pd.DataFrame, old: pd.Da
                        _comparable(old, values).reset_index(drop=True)], axis=1)
     right["_day"] = old[timed].dt.normalize().to_numpy()
     right["_swritten"] = old_written
+    right["_spos"] = np.arange(len(old))
+    right = right.loc[~right["_spos"].isin(taken)]  # a stored row matched by its exact key is that row's
     equal = left.merge(right, on=[*day_keys, *values], how="inner")
     equal = equal.loc[~equal["_written"] | ~equal["_swritten"]]  # one side has no time: "that day"
     status[np.unique(equal["_pos"].to_numpy(dtype=np.intp))] = SAME
-    # what stays new but shares its day with a stored row of the other kind (timed vs not): say so
+    free = right.loc[~right["_spos"].isin(equal["_spos"])]
     still = np.flatnonzero(status == NEW)
     if not still.size:
-        return []
+        return [], none, none
+    waiting = left.loc[left["_pos"].isin(still), [*day_keys, "_pos", "_written"]]
+    # one row of the file and one stored row on that day, one of them without a time: the day's value changed
+    n_in = waiting.groupby(day_keys, dropna=False)["_pos"].transform("size")
+    pairs = waiting.loc[n_in == 1].merge(free[[*day_keys, "_spos", "_swritten"]], on=day_keys, how="inner")
+    n_st = pairs.groupby(day_keys, dropna=False)["_spos"].transform("size")
+    pairs = pairs.loc[(n_st == 1) & (~pairs["_written"] | ~pairs["_swritten"])]
+    day_pos = pairs["_pos"].to_numpy(dtype=np.intp)
+    day_spos = pairs["_spos"].to_numpy(dtype=np.intp)
+    status[day_pos] = CHANGED
+    # what stays new but shares its day with a stored row of the other kind (timed vs not): say so
+    still = np.flatnonzero(status == NEW)
     near = left.loc[left["_pos"].isin(still), [*day_keys, "_pos", "_written"]].merge(
         right[[*day_keys, "_swritten"]], on=day_keys, how="inner")
     near = near.loc[near["_written"] != near["_swritten"]]
     if near.empty:
-        return []
+        return [], day_pos, day_spos
     rows = np.unique(info["row"].to_numpy()[near["_pos"].to_numpy(dtype=np.intp)])
     shown = ", ".join(str(r) for r in rows[:20]) + (" ..." if len(rows) > 20 else "")
     k = len(rows)
     return [f"{k} row{'s' if k != 1 else ''} (row{'s' if k != 1 else ''} {shown}) fall{'' if k != 1 else 's'} on "
-            "days the store holds with a time of day where the file has none, or the other way round, and with "
-            f"other values; {'they were' if k != 1 else 'it was'} added as rows of their own (nothing was merged)"]
+            "days the store holds with a time of day where the file has none, or the other way round, with "
+            "several ratings on one side and other values; "
+            f"{'they were' if k != 1 else 'it was'} added as rows of their own (nothing was merged)"], \
+        day_pos, day_spos
 
 
 def _differences(spec: TableSpec, new: pd.DataFrame, old: pd.DataFrame, rows: npt.NDArray[Any],

@@ -124,7 +124,15 @@ from sqlalchemy.engine.processors import int_to_boolean as _int_to_boolean
 from sqlalchemy.engine.processors import str_to_date as _str_to_date
 from sqlalchemy.engine.processors import str_to_datetime as _str_to_datetime
 
-from analysis.corrections import ON_CONFLICT, Comparison, ConflictError, compare_rows, difference_lines
+from analysis.corrections import (
+    ON_CONFLICT,
+    Comparison,
+    ConflictError,
+    compare_rows,
+    difference_lines,
+    provided_columns,
+    value_columns,
+)
 from analysis.entries import EntryError
 from analysis.errors import IngestError, RehabtrackError
 from analysis.importers.fhir import FhirMapping
@@ -1211,7 +1219,8 @@ class Store:
     def _compare(self, conn: sa.Connection, result: IngestResult) -> Comparison:
         spec = TABLES[result.table]
         stored = _stored_rows(conn, spec, CANONICAL[result.table], result.accepted)
-        return compare_rows(spec, result.accepted, result.row_info, stored, incoming_format=result.format)
+        return compare_rows(spec, result.accepted, result.row_info, stored, incoming_format=result.format,
+                            columns=_given_columns(result))
 
     def _original_path(self, sha: str) -> Path:
         if not _HEX64.match(sha):
@@ -1875,13 +1884,23 @@ def _with_markers(spec: TableSpec, rows: pd.DataFrame, row_info: pd.DataFrame, u
     return out
 
 
+def _given_columns(result: IngestResult) -> list[str]:
+    """The value columns an upload gives: its mapped headers' (a generic table), all of them for an app or FHIR."""
+    if result.format in ("csv", "xlsx", "json", "frame"):
+        return provided_columns(result.table, result.header_mapping)
+    return value_columns(result.table)
+
+
 def _replace_changed(conn: sa.Connection, spec: TableSpec, table: sa.Table, result: IngestResult,
                      comparison: Comparison, upload_id: int, uploaded_by: str) -> None:
-    """Write the file's values over the stored rows that differ; one ``audit`` row each (old and new values)."""
+    """Write the file's values over the stored rows that differ; one ``audit`` row each (old and new values).
+
+    Only the columns the file gives are written (a diary without a location column leaves the stored one).
+    """
     positions = comparison.changed_positions
     key = list(spec.key)
     timed = timed_key(spec) is not None
-    values = [c for c in spec.column_names if c not in key]
+    values = _given_columns(result)
     incoming = _records(_with_markers(spec, result.accepted.iloc[positions], result.row_info.iloc[positions],
                                       upload_id), table)
     old_frame = comparison.stored.drop(columns=["format"], errors="ignore")
@@ -1893,8 +1912,11 @@ def _replace_changed(conn: sa.Connection, spec: TableSpec, table: sa.Table, resu
         changes = {c: new[c] for c in values} | {"upload_id": upload_id}
         if timed:
             changes["time_written"] = bool(new["time_written"] or old["time_written"])  # a time, once given, stays
+            clock = timed_key(spec)
+            if new["time_written"] and not old["time_written"] and clock is not None and new[clock] != old[clock]:
+                changes[clock], changes["fold"] = new[clock], new["fold"]  # the day's row gets the file's time
         conn.execute(table.update().where(*where).values(**changes))
-        audit.append(_audit_record(uploaded_by, now, spec.name, key, old, new, upload_id))
+        audit.append(_audit_record(uploaded_by, now, spec.name, key, old, {**old, **changes}, upload_id))
     _insert_chunk(conn, AUDIT, audit)
 
 

@@ -166,14 +166,29 @@ def test_a_row_timed_00_00_does_not_swallow_the_other_rows_of_its_day(store):
     assert len(store.read_table("sessions")) == 6
 
 
-def test_a_day_without_a_time_is_already_there_only_with_the_same_values(store):
-    access.upload(ADMIN, store, b"patient_id,recorded_at,nprs\nP1,2026-09-08 20:00,4\nP1,2026-09-09 20:00,5\n",
-                  "timed.csv", today=TODAY)
-    diary = access.upload(P1, store, b"Date,Pain\n08/09/2026,4\n09/09/2026,6\n", "diary.csv", today=TODAY)
-    # 8 Sep: the same value on that day -> already there; 9 Sep: another value -> a row of its own, and a note
-    assert (diary.rows_added, diary.rows_already_there, diary.rows_changed) == (1, 1, 0)
-    assert any("added as rows of their own (nothing was merged)" in w and "row 3" in w for w in diary.warnings)
-    assert pain_of(store) == {"2026-09-08 20:00": 4, "2026-09-09 00:00": 6, "2026-09-09 20:00": 5}
+def test_a_day_without_a_time_is_that_day_already_there_changed_or_beside(store):
+    access.upload(ADMIN, store, b"patient_id,recorded_at,nprs\nP1,2026-09-08 20:00,4\nP1,2026-09-09 20:00,5\n"
+                  b"P1,2026-09-10 08:00,2\nP1,2026-09-10 20:00,3\n", "timed.csv", today=TODAY)
+    diary = b"Date,Pain\n08/09/2026,4\n09/09/2026,6\n10/09/2026,5\n"
+    # 8 Sep: that day's value is stored (at 20:00) -> already there; 9 Sep: the day's one rating, another value ->
+    # a change; 10 Sep: two ratings stored that day, neither 5 -> nothing to guess: added beside them, with a note
+    with pytest.raises(ConflictError, match=r"row 3 \(P1, 2026-09-09\): pain 5 -> 6"):
+        access.upload(P1, store, diary, "diary.csv", today=TODAY)
+    report = access.upload(P1, store, diary, "diary.csv", today=TODAY, on_conflict="replace")
+    assert (report.rows_added, report.rows_already_there, report.rows_changed) == (1, 1, 1)
+    assert any("added as rows of their own (nothing was merged)" in w and "row 4" in w for w in report.warnings)
+    assert pain_of(store) == {"2026-09-08 20:00": 4, "2026-09-09 20:00": 6, "2026-09-10 00:00": 5,
+                              "2026-09-10 08:00": 2, "2026-09-10 20:00": 3}  # 9 Sep keeps its time
+
+
+def test_a_timed_row_replacing_the_days_row_without_a_time_gives_it_the_time(store):
+    access.upload(P1, store, b"Date,Pain\n09/09/2026,5\n", "diary.csv", today=TODAY)
+    report = access.upload(P1, store, b"Date,Time,Pain\n09/09/2026,20:00,6\n", "timed.csv", today=TODAY,
+                           on_conflict="replace")
+    assert (report.rows_changed, report.rows_replaced) == (1, 1)
+    assert pain_of(store) == {"2026-09-09 20:00": 6}
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(CANONICAL["pain"].c.time_written)).scalar_one() is True
 
 
 def test_two_ratings_in_the_repeated_hour_are_two_stored_rows(any_store):
@@ -348,20 +363,41 @@ def test_every_row_read_is_added_there_changed_repeated_or_rejected(tmp_path_fac
         assert (report.rows_rejected, report.rows_duplicate_in_file) == (rejected, repeated)
         expected = dict(stored)
         added = there = changed = 0
+        taken = {k for k in incoming if k in stored}
+        waiting = []
         for k, v in incoming.items():
-            day, time = k
-            if k in expected:
-                if expected[k] == v:
+            if k in stored:
+                if stored[k] == v:
                     there += 1
                 else:
                     changed += 1
                     if choice == "replace":
                         expected[k] = v
-            elif any(d == day and (time == "" or t == "") and w == v for (d, t), w in stored.items()):
-                there += 1  # a day without a time, the same value: already there
+            else:
+                waiting.append((k, v))
+        # "that day": a row without a time (on either side) with the same value is already there
+        claimed = set()
+        still = []
+        for (day, time), v in waiting:
+            same = [(d, t) for (d, t), w in stored.items() if (d, t) not in taken and d == day
+                    and (time == "" or t == "") and w == v]
+            if same:
+                there += 1
+                claimed.update(same)
+            else:
+                still.append(((day, time), v))
+        # one row of the file and one free stored row that day, one of them without a time: the day's value changed
+        for (day, time), v in still:
+            mine = [k for k, _ in still if k[0] == day]
+            free = [k for k in stored if k[0] == day and k not in taken and k not in claimed]
+            if len(mine) == 1 and len(free) == 1 and (time == "" or free[0][1] == ""):
+                changed += 1
+                if choice == "replace":
+                    del expected[free[0]]
+                    expected[(day, time) if time else free[0]] = v
             else:
                 added += 1
-                expected[k] = v
+                expected[(day, time)] = v
         assert (report.rows_added, report.rows_already_there, report.rows_changed) == (added, there, changed)
         got = {(t.date(), "" if (t.hour, t.minute) == (0, 0) else f"{t:%H:%M}"): int(v)
                for t, v in zip(s.read_table("pain")["recorded_at"], s.read_table("pain")["nprs"], strict=True)}
@@ -397,3 +433,19 @@ def test_the_upgrade_step_on_postgresql(pg_url, tmp_path):
         report = access.upload(ADMIN, s, b"patient_id,recorded_at,nprs\nP1,2026-09-01 20:00,8\n", "c.csv",
                                today=TODAY, on_conflict="replace")
         assert report.rows_replaced == 1
+
+
+def test_a_column_the_file_does_not_have_neither_differs_nor_is_erased(store):
+    access.upload(ADMIN, store, b"patient_id,recorded_at,nprs,location,notes\nP1,2026-09-08 20:00,4,back,stiff\n"
+                  b"P1,2026-09-09 20:00,5,leg,\n", "full.csv", today=TODAY)
+    # the patient's own diary has no location and no notes: the same day with the same pain is already there
+    diary = access.upload(P1, store, b"Date,Pain\n08/09/2026,4\n", "diary.csv", today=TODAY)
+    assert (diary.rows_added, diary.rows_already_there) == (0, 1)
+    # a corrected pain replaces the pain only; the stored location and notes stay
+    fixed = access.upload(P1, store, b"Date,Pain\n2026-09-08 20:00,6\n", "fix.csv", today=TODAY,
+                          on_conflict="replace")
+    assert fixed.differences[["column", "stored", "in_file"]].values.tolist() == [["pain", "4", "6"]]
+    row = store.read_table("pain").iloc[0]
+    assert (row["nprs"], row["location"], row["notes"]) == (6, "back", "stiff")
+    new_values = json.loads(store.audit_log()["new_values"].iloc[0])
+    assert (new_values["nprs"], new_values["location"], new_values["notes"]) == (6, "back", "stiff")

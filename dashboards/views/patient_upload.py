@@ -134,15 +134,18 @@ if comparison is not None and n_changed:
     st.subheader("Rows that differ from what is saved")
     st.markdown(f"**{escape_markdown(comparison.summary())}** Here is what is saved and what this file says:")
     differences = comparison.differences
-    st.dataframe(pd.DataFrame({
+    side_by_side = pd.DataFrame({
         "row": differences["row"].astype(int),
         "date": differences["when"].astype(str),
         "exercise or item": differences["what"].astype(str),
         "what": differences["column"].astype(str),
         "saved now": differences["stored"].astype(str),
         "in this file": differences["in_file"].astype(str),
-    }), hide_index=True, width="stretch",
-        column_config={"row": st.column_config.NumberColumn("row", help="Row 1 is the header line.")})
+    })
+    if not side_by_side["exercise or item"].str.strip().any():  # a pain diary names no exercise
+        side_by_side = side_by_side.drop(columns=["exercise or item"])
+    st.dataframe(side_by_side, hide_index=True, width="stretch",
+                 column_config={"row": st.column_config.NumberColumn("row", help="Row 1 is the header line.")})
     if comparison.same_app:
         st.caption("This file is a new export from the same app, so its values are the app's newer ones: "
                    "using them is suggested.")
