@@ -378,6 +378,35 @@ def _read_csv(src: _Source, encoding: str, text_head: str, as_category: bool) ->
     return frame, info
 
 
+def _count_short(src: _Source, encoding: str, delimiter: str, width: int, candidates: set[int]) -> dict[int, int]:
+    """Row number -> number of values, of the candidate rows with fewer values than ``width`` (and not blank)."""
+    data = src.all_bytes()
+    if encoding in ("utf-8", "utf-8-sig", "cp1252", "latin-1") and b'"' not in data:
+        # no quotes: one line is one row, and its values are its delimiters + 1 (counted with numpy)
+        raw = np.frombuffer(data, dtype=np.uint8)
+        ends = np.append(np.flatnonzero(raw == 10), len(raw))
+        starts = np.append(0, ends[:-1] + 1)
+        commas = np.cumsum(raw == ord(delimiter))
+        before = np.append(0, commas)
+        fields = before[ends] - before[starts] + 1
+        text = np.isin(raw, np.frombuffer(b" \t\r\n", dtype=np.uint8), invert=True)
+        filled = np.append(0, np.cumsum(text))
+        nonblank = filled[ends] - filled[starts] > 0
+        rows = np.arange(1, len(ends) + 1)
+        wanted = np.isin(rows, np.fromiter(candidates, dtype=np.int64)) & nonblank & (fields < width)
+        return {int(r): int(f) for r, f in zip(rows[wanted], fields[wanted], strict=True)}
+    short: dict[int, int] = {}
+    handle = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, errors="replace", newline="")
+    with handle:
+        try:
+            for row, values in enumerate(csv.reader(handle, delimiter=delimiter), start=1):
+                if row in candidates and 0 < len(values) < width and any(v.strip() for v in values):
+                    short[row] = len(values)
+        except csv.Error:  # pandas read the file; a stricter reader's complaint changes nothing
+            return {}
+    return short
+
+
 def _drop_short_rows(
     frame: pd.DataFrame, positions: npt.NDArray[np.int64], src: _Source, encoding: str, delimiter: str
 ) -> tuple[pd.DataFrame, npt.NDArray[np.int64], tuple[tuple[int, str], ...]]:
@@ -392,17 +421,7 @@ def _drop_short_rows(
     candidates = set(positions[frame.iloc[:, -1].isna().to_numpy()].tolist())
     if not candidates:
         return frame, positions, ()
-    handle: Any = (open(src.path, encoding=encoding, errors="replace", newline="") if src.path is not None
-                   else io.TextIOWrapper(io.BytesIO(src.data or b""), encoding=encoding, errors="replace",
-                                         newline=""))
-    short: dict[int, int] = {}
-    with handle:
-        try:
-            for row, fields in enumerate(csv.reader(handle, delimiter=delimiter), start=1):
-                if row in candidates and 0 < len(fields) < width and any(f.strip() for f in fields):
-                    short[row] = len(fields)
-        except csv.Error:  # pandas read the file; a stricter reader's complaint changes nothing
-            return frame, positions, ()
+    short = _count_short(src, encoding, delimiter, width, candidates)
     if not short:
         return frame, positions, ()
     drop = np.isin(positions, np.fromiter(short, dtype=np.int64))

@@ -688,9 +688,9 @@ def validate_cells(
     duplicate_rows = np.empty(0, dtype=np.int64)
     if spec.key and len(keep) > 1:
         key_codes = [columns[k].key_codes()[keep] for k in spec.key] + [fold[keep].astype(np.int64)]
-        first = _first_of_key(key_codes)
-        repeated = np.flatnonzero(first != np.arange(len(keep)))
+        repeated = np.flatnonzero(_duplicated(key_codes))  # cheap; which row each repeats only when there are some
         if repeated.size:
+            first = _first_of_key(key_codes)
             value_names = [c for c in spec.column_names if c not in spec.key]
             differs = np.zeros(repeated.size, dtype=bool)
             for name in value_names:
