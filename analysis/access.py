@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -35,7 +35,9 @@ import pandas as pd
 
 from analysis.accounts import add_user, new_password
 from analysis.cohort import cohort_summary
+from analysis.corrections import Comparison
 from analysis.export import check_format, write_research_tables
+from analysis.importers.fhir import FhirMapping
 from analysis.ingest import ingest_file
 from analysis.programmes import ProgrammeEdit, Template, check_prescriptions, custom_exercise
 from analysis.pseudonyms import ResearchCohort, pseudonym_key, pseudonymise_cohort, pseudonymise_ids
@@ -66,6 +68,7 @@ __all__ = [
     "research_export",
     "upload",
     "preview_upload",
+    "compare_upload",
     "save_entries",
     "add_patient",
     "archive_patient",
@@ -321,6 +324,10 @@ def upload(
     patient_id: str | None = None,
     dayfirst: bool = True,
     today: DateLike | None = None,
+    on_conflict: str = "fail",
+    timezone: str | None = None,
+    fhir_mapping: FhirMapping | None = None,
+    people: Mapping[str, str] | None = None,
 ) -> UploadReport:
     """Store an uploaded file as ``user`` may: all rows or none (:meth:`analysis.store.Store.ingest_upload`).
 
@@ -332,8 +339,14 @@ def upload(
         caseload; a researcher cannot upload.
     store
         The store.
-    source_bytes, filename, table, patient_id, dayfirst, today
-        As for :meth:`analysis.store.Store.ingest_upload`.
+    source_bytes, filename, table, patient_id, dayfirst, today, on_conflict, timezone, fhir_mapping
+        As for :meth:`analysis.store.Store.ingest_upload` (``on_conflict``: ``"fail"``,
+        ``"keep"`` or ``"replace"`` for rows that differ from what is stored).
+    people
+        For a file naming several people (a physio's session log with an
+        ``Athlete`` column): the patient chosen for each person. Only a physio
+        or an administrator may give it; each patient must be on the physio's
+        caseload (checked in the write transaction), else nothing is stored.
 
     Returns
     -------
@@ -345,24 +358,38 @@ def upload(
     AccessDenied
         The user may not upload this table or these patients
         (:func:`analysis.roles.check_upload`, :func:`analysis.roles.check_upload_rows`,
-        the latter inside the write transaction); nothing is stored.
-    analysis.store.UploadTooLargeError, analysis.errors.IngestError
+        the latter inside the write transaction), or a patient chose patients per person; nothing is stored.
+    analysis.store.UploadTooLargeError, analysis.errors.IngestError, analysis.corrections.ConflictError
         As for :meth:`analysis.store.Store.ingest_upload`.
 
     See Also
     --------
     save_entries : Rows entered in a form.
+    preview_upload, compare_upload : What the upload would do, before it is done.
     """
     forced = check_upload(user, table, patient_id)
+    _check_people(user, people)
+    return store.ingest_upload(user.username, source_bytes, filename, table=table, patient_id=forced,
+                               dayfirst=dayfirst, today=_date(today), check=_upload_check(user, forced),
+                               on_conflict=on_conflict, timezone=timezone, fhir_mapping=fhir_mapping,
+                               people=people)
 
+
+def _check_people(user: User, people: Mapping[str, str] | None) -> None:
+    if people and user.role not in (PHYSIO, ADMIN):
+        raise AccessDenied("only a physio (or an administrator) can choose patients for the people of a file; "
+                           "a patient uploads their own log")
+
+
+def _upload_check(user: User, forced: str | None) -> Callable[[str, pd.DataFrame, PatientLookup], None]:
+    """The check an upload's rows must pass inside the store's transaction (the table may only then be known)."""
     def check(read_as: str, rows: pd.DataFrame, lookup: PatientLookup) -> None:
-        check_upload(user, read_as, forced)  # the table may only now be known
+        check_upload(user, read_as, forced)
         if user.role == PHYSIO:
             ids = [str(i) for i in rows["patient_id"].dropna().unique()]
             check_upload_rows(user, read_as, rows, lookup.caseload(str(user.physio_id)), lookup.registered(ids))
 
-    return store.ingest_upload(user.username, source_bytes, filename, table=table, patient_id=forced,
-                               dayfirst=dayfirst, today=_date(today), check=check)
+    return check
 
 
 def _date(day: DateLike | None) -> date | None:
@@ -371,13 +398,15 @@ def _date(day: DateLike | None) -> date | None:
 
 
 def preview_upload(user: User, store: Store, source_bytes: bytes, filename: str | None, *, dayfirst: bool = True,
-                   today: DateLike | None = None) -> IngestResult:
+                   today: DateLike | None = None, table: str | None = None, patient_id: str | None = None,
+                   timezone: str | None = None, fhir_mapping: FhirMapping | None = None,
+                   people: Mapping[str, str] | None = None) -> IngestResult:
     """Read an upload as :func:`upload` would, with the same checks, and save nothing.
 
     Parameters
     ----------
-    user, store, source_bytes, filename, dayfirst, today
-        As for :func:`upload` (the table is worked out from the file).
+    user, store, source_bytes, filename, dayfirst, today, table, patient_id, timezone, fhir_mapping, people
+        As for :func:`upload`.
 
     Returns
     -------
@@ -394,15 +423,45 @@ def preview_upload(user: User, store: Store, source_bytes: bytes, filename: str 
     See Also
     --------
     upload : Reads and stores the file.
+    compare_upload : Which rows are new, already there or different from what is stored.
     """
     data = bytes(source_bytes)
     name = safe_filename(filename)
     store.limits.check_bytes(len(data), name)
-    forced = check_upload(user, None, None)
-    result = ingest_file(data, filename=name, patient_id=forced, dayfirst=dayfirst, today=_date(today))
+    forced = check_upload(user, table, patient_id)
+    _check_people(user, people)
+    result = ingest_file(data, filename=name, table=table, patient_id=forced, dayfirst=dayfirst, today=_date(today),
+                         timezone=timezone, fhir_mapping=fhir_mapping, people=people)
     store.limits.check_rows(result.n_rows, name)
     check_upload(user, result.table, forced)
     return result
+
+
+def compare_upload(user: User, store: Store, result: IngestResult, *, patient_id: str | None = None) -> Comparison:
+    """What saving a previewed upload would do to each row: add it, find it already there, or change it.
+
+    Parameters
+    ----------
+    user, store
+        As for :func:`upload`.
+    result
+        The preview (:func:`preview_upload`).
+    patient_id
+        The patient the file was read for, as given to :func:`preview_upload`.
+
+    Returns
+    -------
+    analysis.corrections.Comparison
+        New, already there and changed rows, with the stored and the new value of every difference.
+
+    Raises
+    ------
+    AccessDenied
+        The rows touch patients the user may not upload for (the same check as :func:`upload`): the stored
+        values of another patient are never shown.
+    """
+    forced = check_upload(user, result.table, patient_id)
+    return store.compare_upload(result, check=_upload_check(user, forced))
 
 
 def save_entries(user: User, store: Store, table: str, rows: pd.DataFrame, *, remove: pd.DataFrame | None = None,

@@ -2,14 +2,17 @@
 
 Commands
 --------
-``rehabtrack validate FILE [--table T] [--patient-id P] [--month-first]``
+``rehabtrack validate FILE|FOLDER [--table T] [--patient-id P] [--month-first] [--person NAME=ID ...]``
+``[--fhir-mapping CSV] [--timezone ZONE]``
     Read a log the way the dashboard would and report how it was read, which
     header became which column, how many rows were accepted, every rejected
     row with its reason, and the warnings. Exit status: 0 when every row was
     accepted, 1 when any row was rejected, 2 when the file cannot be read as a
-    table at all (the message says why; no traceback).
+    table at all (the message says why; no traceback), e.g. when its dates
+    prove the other day order or a file for one patient names several people.
     App exports (Strong, Hevy, FitNotes) and FHIR R4 JSON are recognised from
-    the content; the report names the importer used.
+    the content; the report names the importer used. ``--person``,
+    ``--fhir-mapping`` and ``--timezone`` are those of ``rehabtrack upload``.
 ``rehabtrack export-fhir --patient P001 --out FILE [--data DIR] [--timezone TZ]``
     Write a patient's pain scores and questionnaire totals (ODI, VAS) from a
     cohort directory (default: the sample in ``data/sample``) as a FHIR R4
@@ -37,8 +40,9 @@ from rich.table import Table
 from rich.text import Text
 
 import analysis
-from analysis.errors import IngestError
+from analysis.errors import IngestError, SettingsError
 from analysis.ingest import ingest_file
+from analysis.store_cli import FhirMappingOption, PersonOption, TimezoneOption, ingest_options
 from analysis.tables import IngestResult
 
 if TYPE_CHECKING:  # pragma: no cover - imported lazily by the commands that need them
@@ -91,12 +95,16 @@ def validate(
         "--month-first", help="Read dates like 01/02/2026 as January 2 (default: day first, 1 February).",
     )] = False,
     limit: Annotated[int, typer.Option("--limit", min=0, help="List at most this many rejected rows (0 = all).")] = 0,
+    person: PersonOption = None,
+    fhir_mapping: FhirMappingOption = None,
+    timezone: TimezoneOption = None,
 ) -> None:
     """Check a log file and list every row that would be rejected, with the reason."""
     console = Console(highlight=False)
     try:
-        result = ingest_file(file, table=table, patient_id=patient_id, dayfirst=not month_first)
-    except IngestError as exc:
+        options = ingest_options(person, fhir_mapping, timezone)
+        result = ingest_file(file, table=table, patient_id=patient_id, dayfirst=not month_first, **options)
+    except (IngestError, SettingsError, ValueError, OSError) as exc:
         Console(stderr=True, highlight=False).print(Text("error: ", style="bold red") + Text(str(exc)))
         raise typer.Exit(EXIT_UNREADABLE) from None
     _print_result(console, result, limit)

@@ -14,6 +14,8 @@ __all__ = [
     "MissingColumnsError",
     "UnknownTableError",
     "InvalidTableError",
+    "DayOrderError",
+    "SeveralPeopleError",
     "SettingsError",
     "NotEnoughDataError",
     "ExportError",
@@ -112,6 +114,44 @@ class InvalidTableError(RehabtrackError, ValueError):
         self.problems = problems
         self.tables = tuple(dict.fromkeys(p[0] for p in problems))
         super().__init__(message)
+
+
+class DayOrderError(IngestError):
+    """The file's own dates prove that it writes dates in the other day order than the one chosen.
+
+    Attributes
+    ----------
+    rows : tuple of int
+        Row numbers (header = row 1) of the dates that are only valid in the other order.
+    file_order : str
+        ``"day-first"`` or ``"month-first"``: the order the file uses.
+    """
+
+    def __init__(self, message: str, *, rows: tuple[int, ...], file_order: str, source: str | None = None) -> None:
+        self.rows = tuple(rows)
+        self.file_order = file_order
+        super().__init__(message, source=source)
+
+
+class SeveralPeopleError(IngestError):
+    """A file for one patient holds the logs of several people (a column naming a person has several values).
+
+    Attributes
+    ----------
+    column : str
+        The column as written in the file (``"Athlete"``).
+    people : tuple of str
+        Its distinct values, most rows first.
+    unmapped : tuple of str
+        The values no patient was chosen for (all of them when no mapping was given).
+    """
+
+    def __init__(self, message: str, *, column: str, people: tuple[str, ...], unmapped: tuple[str, ...] = (),
+                 source: str | None = None) -> None:
+        self.column = column
+        self.people = tuple(people)
+        self.unmapped = tuple(unmapped)
+        super().__init__(message, source=source)
 
 
 class SettingsError(RehabtrackError, ValueError):

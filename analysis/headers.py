@@ -31,6 +31,8 @@ from analysis.schema import TABLES, TableSpec, table_spec
 __all__ = [
     "COLUMN_LABELS",
     "SYNONYMS",
+    "PERSON_HEADERS",
+    "TIME_OF_DAY_HEADERS",
     "HeaderMatch",
     "fold_header",
     "header_unit",
@@ -95,6 +97,19 @@ _COMMON: dict[str, tuple[str, ...]] = {
 _HOLD_MINUTES: tuple[str, ...] = ("hold m", "hold min", "hold mins", "hold minute", "hold minutes", "hold time min")
 
 _EVENT_TIME: tuple[str, ...] = ("date", "time", "date time", "datetime", "timestamp", "when", "day")
+
+#: Folded headers of a column that names a person without being a patient ID (``Athlete``, ``Name``): a file
+#: for one patient with several values here holds several people's logs (see :mod:`analysis.tables`).
+PERSON_HEADERS: frozenset[str] = frozenset({
+    "athlete", "athlete name", "athlete id", "name", "person", "person name", "patient name", "client name",
+    "participant name", "subject name", "full name", "first name", "last name", "surname", "member",
+    "member name", "player", "player name", "user name", "username", "who", "trainee", "runner",
+})
+
+#: Folded headers of a separate time-of-day column (read together with the date column).
+TIME_OF_DAY_HEADERS: frozenset[str] = frozenset({
+    "time", "time of day", "clock", "clock time", "hour", "at", "time recorded", "recorded time", "session time",
+})
 
 # Table-specific synonyms (added to the common ones above).
 _BY_TABLE: dict[str, dict[str, tuple[str, ...]]] = {

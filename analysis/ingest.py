@@ -32,10 +32,12 @@ the first data row is row 2 (for JSON: the 1-based record number).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 
 from analysis.importers import dispatch
+from analysis.importers.fhir import FhirMapping
 from analysis.tables import IngestResult
 
 __all__ = ["ingest_file"]
@@ -49,6 +51,9 @@ def ingest_file(
     patient_id: str | None = None,
     dayfirst: bool = True,
     today: date | None = None,
+    timezone: str | None = None,
+    fhir_mapping: FhirMapping | None = None,
+    people: Mapping[str, str] | None = None,
 ) -> IngestResult:
     """Read, map, convert and validate one log file.
 
@@ -71,6 +76,19 @@ def ingest_file(
     today
         Dates of things that happened (session, pain rating, questionnaire)
         after this day are rejected; default :meth:`datetime.date.today`.
+    timezone
+        The clinic's IANA time zone (:attr:`analysis.settings.Settings.timezone`,
+        the default): a time written with a UTC offset becomes the wall-clock
+        time of that zone, with a warning.
+    fhir_mapping
+        For FHIR input: which codes and questionnaire linkIds become rows
+        (:class:`analysis.importers.fhir.FhirMapping`, e.g. read from a CSV file
+        with ``FhirMapping.from_csv``); default the built-in mapping.
+    people
+        For a file holding several people's logs (a column such as ``Athlete``
+        or ``Patient`` with several values): the patient ID chosen for each
+        value. Every value needs one, else the file is refused. Not together
+        with ``patient_id``.
 
     Returns
     -------
@@ -90,5 +108,11 @@ def ingest_file(
     UnknownTableError
         ``table`` is not a canonical table, or the columns match none
         (:class:`analysis.importers.UnknownFormatError`, listing the formats).
+    SeveralPeopleError
+        ``patient_id`` is given but the file names several people, or ``people``
+        leaves some of them without a patient.
+    DayOrderError
+        The file's dates are only valid in the other day order than ``dayfirst``.
     """
-    return dispatch(source, filename=filename, table=table, patient_id=patient_id, dayfirst=dayfirst, today=today)
+    return dispatch(source, filename=filename, table=table, patient_id=patient_id, dayfirst=dayfirst, today=today,
+                    timezone=timezone, fhir_mapping=fhir_mapping, people=people)

@@ -19,8 +19,9 @@ the app importers of :mod:`analysis.importers`). It
 Row numbers are those a person sees in a spreadsheet: the header is row 1 and
 the first data row is row 2 (for JSON: the 1-based record number). A quoted
 cell that spans several lines counts as one row. Lines that cannot be split
-into the file's columns are not in the table; they are listed in
-:attr:`RawInfo.bad_rows` so that ingestion reports them as rejected.
+into the file's columns (too many values, or too few: a short line would
+otherwise be read with its last cells empty) are not in the table; they are
+listed in :attr:`RawInfo.bad_rows` so that ingestion reports them as rejected.
 
 Nothing here knows the canonical columns: mapping headers and checking values
 is :mod:`analysis.tables` and :mod:`analysis.validation`.
@@ -369,9 +370,66 @@ def _read_csv(src: _Source, encoding: str, text_head: str, as_category: bool) ->
         for line, expected, saw in skipped
     )
     frame.columns = unique_headers([str(c) for c in frame.columns])
+    frame, positions, short = _drop_short_rows(frame, positions, src, encoding, delimiter)
+    if short:
+        bad = tuple(sorted(bad + short))
     frame, positions, blank = drop_blank_rows(frame, positions)
     info = RawInfo(src.name, "csv", encoding, delimiter, positions, bad, blank)
     return frame, info
+
+
+def _count_short(src: _Source, encoding: str, delimiter: str, width: int, candidates: set[int]) -> dict[int, int]:
+    """Row number -> number of values, of the candidate rows with fewer values than ``width`` (and not blank)."""
+    data = src.all_bytes()
+    if encoding in ("utf-8", "utf-8-sig", "cp1252", "latin-1") and b'"' not in data:
+        # no quotes: one line is one row, and its values are its delimiters + 1 (counted with numpy)
+        raw = np.frombuffer(data, dtype=np.uint8)
+        ends = np.append(np.flatnonzero(raw == 10), len(raw))
+        starts = np.append(0, ends[:-1] + 1)
+        commas = np.cumsum(raw == ord(delimiter))
+        before = np.append(0, commas)
+        fields = before[ends] - before[starts] + 1
+        text = np.isin(raw, np.frombuffer(b" \t\r\n", dtype=np.uint8), invert=True)
+        filled = np.append(0, np.cumsum(text))
+        nonblank = filled[ends] - filled[starts] > 0
+        rows = np.arange(1, len(ends) + 1)
+        wanted = np.isin(rows, np.fromiter(candidates, dtype=np.int64)) & nonblank & (fields < width)
+        return {int(r): int(f) for r, f in zip(rows[wanted], fields[wanted], strict=True)}
+    short: dict[int, int] = {}
+    handle = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, errors="replace", newline="")
+    with handle:
+        try:
+            for row, values in enumerate(csv.reader(handle, delimiter=delimiter), start=1):
+                if row in candidates and 0 < len(values) < width and any(v.strip() for v in values):
+                    short[row] = len(values)
+        except csv.Error:  # pandas read the file; a stricter reader's complaint changes nothing
+            return {}
+    return short
+
+
+def _drop_short_rows(
+    frame: pd.DataFrame, positions: npt.NDArray[np.int64], src: _Source, encoding: str, delimiter: str
+) -> tuple[pd.DataFrame, npt.NDArray[np.int64], tuple[tuple[int, str], ...]]:
+    """Rows with fewer values than the header (pandas fills them with empty cells): out of the table, with a reason.
+
+    Only rows whose last cell is empty can be short, so the file is re-read with :mod:`csv`
+    (values counted per row, quotes respected) only when there are such rows.
+    """
+    width = frame.shape[1]
+    if width < 2 or not len(frame):
+        return frame, positions, ()
+    candidates = set(positions[frame.iloc[:, -1].isna().to_numpy()].tolist())
+    if not candidates:
+        return frame, positions, ()
+    short = _count_short(src, encoding, delimiter, width, candidates)
+    if not short:
+        return frame, positions, ()
+    drop = np.isin(positions, np.fromiter(short, dtype=np.int64))
+    reasons = tuple(
+        (row, f"this line has {saw} value{'s' if saw != 1 else ''} but the header has {width}; a value or a "
+              f"{_delimiter_name(delimiter, plural=False)} is missing (rows with too few values are not guessed at)")
+        for row, saw in sorted(short.items()))
+    return frame.loc[~drop].reset_index(drop=True), positions[~drop], reasons
 
 
 _DELIMITER_NAMES = {",": ("comma", "commas"), ";": ("semicolon", "semicolons"), "\t": ("tab", "tabs"),
@@ -586,7 +644,9 @@ def cell_text(value: Any) -> str:
     -------
     str
         Booleans as ``true``/``false``, whole floats without ``.0``, dates and
-        times in ISO 8601 with a space, bytes decoded as UTF-8.
+        times in ISO 8601 with a space, bytes decoded as UTF-8. A date-time at
+        exactly midnight (what a spreadsheet's date cell holds) is written as the
+        date alone, so that it reads as a day without a clock time.
     """
     if isinstance(value, str):
         return value
@@ -600,8 +660,12 @@ def cell_text(value: Any) -> str:
             return str(int(number))
         return repr(number)
     if isinstance(value, pd.Timestamp):
-        return "" if pd.isna(value) else str(value)
+        if pd.isna(value):
+            return ""
+        return value.date().isoformat() if value == value.normalize() and value.tz is None else str(value)
     if isinstance(value, datetime):
+        if value.tzinfo is None and value.time() == time(0):
+            return value.date().isoformat()
         return value.isoformat(sep=" ")
     if isinstance(value, (date, time)):
         return value.isoformat()

@@ -722,6 +722,11 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+def _cell(value: Any) -> str:
+    """A setting's value for the methods table: numbers with ``:g``, text (the time zone) as written."""
+    return value if isinstance(value, str) else format(value, "g")
+
+
 def _setting(table: pd.DataFrame, name: str) -> tuple[Any, str]:
     row = table.set_index("setting").loc[name]
     return row["value"], str(row["citation"])
@@ -857,7 +862,8 @@ def methods_text(
         "|---|---|---|---|---|",
     ]
     for row in table.itertuples(index=False):
-        paragraphs.append(f"| `{row.setting}` | {row.value:g} | {row.default:g} | {row.unit} | {row.citation} |")
+        paragraphs.append(
+            f"| `{row.setting}` | {_cell(row.value)} | {_cell(row.default)} | {row.unit} | {row.citation} |")
     paragraphs += [
         "",
         "### Instrument thresholds",

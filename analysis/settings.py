@@ -41,6 +41,8 @@ __all__ = [
     "load_settings",
     "settings_file",
     "clinic_settings",
+    "machine_timezone",
+    "check_timezone",
 ]
 
 #: Environment variable naming a clinic's settings file.
@@ -51,6 +53,51 @@ SETTINGS_FILE_NAME = "rehabtrack.toml"
 
 def _cite(default: Any, citation: str, unit: str = "") -> Any:
     return field(default=default, metadata={"citation": citation, "unit": unit})
+
+
+def check_timezone(name: str) -> str:
+    """``name`` when it is an IANA time zone this computer knows (``"Europe/London"``); else :class:`SettingsError`.
+
+    Examples
+    --------
+    >>> check_timezone("Europe/Berlin")
+    'Europe/Berlin'
+    """
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise SettingsError(f"setting timezone must be an IANA time zone such as 'Europe/London' or "
+                            f"'America/New_York'; got {name!r}") from None
+    return str(name)
+
+
+def machine_timezone() -> str:
+    """The IANA name of this computer's time zone: ``TZ``, else ``/etc/localtime``, else ``/etc/timezone``; ``"UTC"``.
+
+    A clinic sets its own in its settings file (``timezone = "Europe/London"``), which
+    wins over this default. Reading the machine's zone here (once, when the settings
+    module is imported) is the only place the library looks at the clock's zone.
+    """
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
+    try:
+        target = os.path.realpath("/etc/localtime")
+        if "zoneinfo/" in target:
+            candidates.append(target.split("zoneinfo/", 1)[1])
+    except OSError:  # pragma: no cover - no /etc/localtime
+        pass
+    try:
+        candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
+    except OSError:
+        pass
+    for name in candidates:
+        if name and not name.startswith("/"):
+            try:
+                return check_timezone(name.removeprefix("posix/").removeprefix("right/"))
+            except SettingsError:
+                continue
+    return "UTC"
 
 
 @dataclass(frozen=True)
@@ -125,6 +172,11 @@ class Settings:
     logging_stopped_days: int = _cite(
         7, "Logging stopped: no session or pain entry for >= 7 days", "days"
     )
+    # --- time (not a clinical threshold)
+    timezone: str = field(default_factory=machine_timezone, metadata={
+        "citation": "Project choice: the clinic's time zone (IANA name; default this computer's). A time written "
+                    "with a UTC offset (FHIR, ISO 8601) is converted to the wall-clock time of this zone",
+        "unit": "IANA time zone"})
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some values changed; unknown names raise :class:`SettingsError`."""
@@ -136,6 +188,11 @@ class Settings:
             )
         for name, value in changes.items():
             current = getattr(self, name)
+            if isinstance(current, str):  # the time zone: an IANA name
+                if not isinstance(value, str):
+                    raise SettingsError(f"setting {name} must be text such as 'Europe/London', got {value!r}")
+                check_timezone(value)
+                continue
             if isinstance(current, bool) or not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise SettingsError(f"setting {name} must be a number, got {value!r}")
             if value < 0:
@@ -149,11 +206,13 @@ class Settings:
         """The values in use with unit, default and citation, one row per setting."""
         rows = []
         for f in fields(self):
+            factory: Any = f.default_factory
+            default = factory() if f.default is dataclasses.MISSING else f.default
             rows.append(
                 {
                     "setting": f.name,
                     "value": getattr(self, f.name),
-                    "default": f.default,
+                    "default": default,
                     "unit": f.metadata.get("unit", ""),
                     "citation": f.metadata.get("citation", ""),
                 }

@@ -16,19 +16,30 @@ The five canonical tables are generated from :mod:`analysis.schema` (their
 columns, types, nullability and natural key are never written twice): each
 column of a :class:`analysis.schema.TableSpec` becomes a column of the same
 name, the table's key becomes its primary key, and an ``upload_id`` column
-records which upload brought the row. Beside them:
+records which upload brought the row. The tables whose key holds a time of day
+(``sessions``, ``pain``, ``proms``) also keep :data:`MARKERS` beside each row:
+``time_written`` (False for a row whose file gave only a date: "that day",
+stored at midnight; a row timed 00:00 is True) and ``fold`` (1 for the second of
+two instants with the same wall-clock time in the hour repeated when the clocks
+go back; part of the primary key, so the two stay two rows). The markers are not
+part of the canonical tables the analysis reads. Beside them:
 
 ``uploads``
     One row per upload: who, when (UTC), file name (as sent, reduced to its
     last path component), SHA-256 of the bytes, table, format, the patient the
     file was for, and the counts ``rows_in_file = rows_added +
-    rows_already_there + rows_duplicate_in_file + rows_rejected``.
+    rows_already_there + rows_changed + rows_duplicate_in_file + rows_rejected``;
+    ``rows_replaced`` says how many of the ``rows_changed`` were replaced.
     ``duplicate_of`` names the first upload with the same bytes, table and patient.
 ``rejected_rows``
     Every rejected cell of every upload: upload, ``seq``, row number in the
     file (header = row 1), column (``NULL`` = the whole row), value as written
     (``NULL`` = empty) and the reason in plain words. A re-upload of identical
     bytes does not store its rejections again (they are those of ``duplicate_of``).
+``audit``
+    Every in-app insert, edit and removal, and every row an upload replaced:
+    who, when (UTC), table, key, old and new values (JSON; the old values keep the
+    ``upload_id`` that brought them).
 ``rehabtrack_meta``
     ``schema_version`` of the store.
 ``patient_profiles``, ``custom_exercises``, ``custom_templates``
@@ -44,17 +55,23 @@ Writing
 -------
 :meth:`Store.ingest_upload` reads a file with :func:`analysis.ingest.ingest_file`
 (outside any transaction), then writes in ONE transaction: the ``uploads`` row,
-the new canonical rows and the rejected rows; any failure rolls all of it back.
-Writers are serialised (SQLite ``BEGIN IMMEDIATE``; PostgreSQL a transaction
-advisory lock), so two uploads at once both land, and a row is compared with
-what is already stored before it is written: a row whose key is already stored
-is counted as *already there*, not added again. For the timestamp keys
-(``performed_at``, ``recorded_at``, ``completed_at``) a value at exactly
-midnight means "that day, time not written" (a patient's diary without clock
-times): it matches a stored row of the same day and other key columns, and a
-timed row matches a stored date-only one. Two timed rows on the same day stay
-two rows (morning and evening sessions). A transaction that meets "database is
-locked" (SQLite) or a serialisation failure or deadlock (PostgreSQL) is retried.
+the new canonical rows, the replaced rows with their audit and the rejected
+rows; any failure rolls all of it back. Writers are serialised (SQLite
+``BEGIN IMMEDIATE``; PostgreSQL a transaction advisory lock), so two uploads at
+once both land, and every row is compared with what is already stored before it
+is written (:func:`analysis.corrections.compare_rows`): a row whose key is stored
+with the same values is *already there*; a row whose key is stored with other
+values is *changed* and handled as the caller chose (``on_conflict``: ``fail``,
+the default, stores nothing and raises :class:`~analysis.corrections.ConflictError`
+listing the rows; ``keep`` keeps the stored values; ``replace`` writes the file's
+values and the old ones to ``audit``); anything else is added. A row written
+without a clock time is already there when its day holds a stored row with the
+same values (and a timed row when its day holds such a row without a time); with
+other values it is added beside it, never merged. Two timed rows on the same day
+stay two rows (morning and evening sessions); a row timed 00:00 is a timed row.
+:meth:`Store.compare_upload` gives the same comparison without writing (the
+preview). A transaction that meets "database is locked" (SQLite) or a
+serialisation failure or deadlock (PostgreSQL) is retried.
 
 Schema version and upgrades
 ---------------------------
@@ -91,7 +108,7 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -107,8 +124,18 @@ from sqlalchemy.engine.processors import int_to_boolean as _int_to_boolean
 from sqlalchemy.engine.processors import str_to_date as _str_to_date
 from sqlalchemy.engine.processors import str_to_datetime as _str_to_datetime
 
+from analysis.corrections import (
+    ON_CONFLICT,
+    Comparison,
+    ConflictError,
+    compare_rows,
+    difference_lines,
+    provided_columns,
+    value_columns,
+)
 from analysis.entries import EntryError
 from analysis.errors import IngestError, RehabtrackError
+from analysis.importers.fhir import FhirMapping
 from analysis.paths import DATA_DIR_ENV, data_dir
 from analysis.programmes import (
     ProgrammeEdit,
@@ -120,8 +147,9 @@ from analysis.programmes import (
 )
 from analysis.sample_data import SAMPLE_DIR, SNAPSHOT_DATE
 from analysis.schema import TABLES, CohortTables, ColumnSpec, TableSpec, conform
+from analysis.tables import IngestResult
 from analysis.timeline import DateLike, to_day
-from analysis.validation import DUPLICATE, validate_frame
+from analysis.validation import DUPLICATE, timed_key, validate_frame
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -137,6 +165,8 @@ __all__ = [
     "META",
     "UploadLimits",
     "UploadReport",
+    "MARKERS",
+    "ConflictError",
     "StoreError",
     "StoreVersionError",
     "UploadTooLargeError",
@@ -151,7 +181,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Schema version written by this release.
-SCHEMA_VERSION = 2  # 2: audit (issue 9); patient_profiles, custom_exercises, custom_templates (issue 10)
+SCHEMA_VERSION = 3  # 2: audit (issue 9); patient_profiles, custom_exercises, custom_templates (issue 10)
+# 3 (issue 16): time_written and fold beside every timed row (fold in the primary key), uploads.rows_changed and
+# uploads.rows_replaced
 #: Environment variable with a SQLAlchemy URL or a SQLite file path (default the file in the data directory).
 DATABASE_URL_ENV = "REHABTRACK_DATABASE_URL"
 #: The embedded store's file name inside the data directory.
@@ -231,6 +263,8 @@ UPLOADS = sa.Table(
     sa.Column("rows_duplicate_in_file", sa.BigInteger, nullable=False),
     sa.Column("rows_rejected", sa.BigInteger, nullable=False),
     sa.Column("duplicate_of", sa.Integer, sa.ForeignKey("uploads.upload_id"), nullable=True),
+    sa.Column("rows_changed", sa.BigInteger, nullable=False, server_default=sa.text("0")),
+    sa.Column("rows_replaced", sa.BigInteger, nullable=False, server_default=sa.text("0")),
 )
 
 REJECTED_ROWS = sa.Table(
@@ -256,9 +290,21 @@ def _sql_type(col: ColumnSpec) -> sa.types.TypeEngine[Any]:
 def _canonical_table(spec: TableSpec) -> sa.Table:
     columns = [sa.Column(c.name, _sql_type(c), nullable=not c.required) for c in spec.columns]
     extra: list[Any] = [sa.Column("upload_id", sa.Integer, sa.ForeignKey("uploads.upload_id"), nullable=False)]
+    key = list(spec.key)
+    if timed_key(spec) is not None:  # see MARKERS
+        extra += [sa.Column("time_written", sa.Boolean, nullable=False),
+                  sa.Column("fold", sa.SmallInteger, nullable=False, server_default=sa.text("0"))]
+        key.append("fold")
     if spec.name == "patients":
         extra.append(sa.Index("ix_patients_physio_id", "physio_id"))
-    return sa.Table(spec.name, metadata, *columns, *extra, sa.PrimaryKeyConstraint(*spec.key))
+    return sa.Table(spec.name, metadata, *columns, *extra, sa.PrimaryKeyConstraint(*key))
+
+
+#: Columns kept beside every row of a table with a timed key (sessions, pain, proms), never part of the
+#: canonical tables the analysis reads: ``time_written`` (False: the file gave a date without a clock time, the
+#: row is "that day" and stored at midnight; a row timed 00:00 is True) and ``fold`` (1 for the second of two
+#: instants with the same wall-clock time in the hour repeated when the clocks go back; part of the primary key).
+MARKERS: tuple[str, ...] = ("time_written", "fold")
 
 
 #: The canonical tables by name, generated from :data:`analysis.schema.TABLES`.
@@ -605,7 +651,7 @@ class UploadReport:
     rows_added
         Rows written to the table.
     rows_already_there
-        Valid rows whose key was already stored (an earlier upload had them).
+        Valid rows already stored with the same values (an earlier upload had them).
     rows_duplicate_in_file
         Rows repeating an earlier row of the same file.
     rows_rejected
@@ -616,6 +662,19 @@ class UploadReport:
         From the ingestion (header mapping, ambiguous dates, unknown exercises...).
     duplicate_of
         The first earlier upload of identical bytes for the same table and patient, if any.
+    rows_changed
+        Valid rows whose key was stored with other values (corrections), kept or replaced as chosen.
+    rows_replaced
+        Of those, the rows whose stored values were replaced (old values in the ``audit`` table);
+        0 when the choice was ``keep``.
+    on_conflict
+        The choice for the changed rows: ``"keep"``, ``"replace"`` or ``"fail"``.
+    differences
+        The values that differed, old and new (:attr:`analysis.corrections.Comparison.differences`).
+
+    Notes
+    -----
+    ``rows_in_file = rows_added + rows_already_there + rows_changed + rows_duplicate_in_file + rows_rejected``.
     """
 
     upload_id: int
@@ -631,16 +690,29 @@ class UploadReport:
     rejected: pd.DataFrame = field(repr=False)
     warnings: tuple[str, ...] = ()
     duplicate_of: int | None = None
+    rows_changed: int = 0
+    rows_replaced: int = 0
+    on_conflict: str = "fail"
+    differences: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     def summary(self) -> str:
-        """Two or more lines a person can read: counts first, then why rows were rejected."""
+        """Two or more lines a person can read: counts first, then what differed, then why rows were rejected."""
+        changed = ""
+        if self.rows_changed:
+            what = ("replaced by the file's values (the old ones are in the audit table)" if self.rows_replaced
+                    else "kept as stored")
+            verb = "differs" if self.rows_changed == 1 else "differ"
+            changed = f" {self.rows_changed} {verb} from what was stored: {what},"
         lines = [
             f"{self.filename} ({self.table}, {self.format}): {self.rows_in_file} rows: {self.rows_added} added, "
-            f"{self.rows_already_there} already there, {self.rows_duplicate_in_file} repeated in the file, "
+            f"{self.rows_already_there} already there,{changed} {self.rows_duplicate_in_file} repeated in the file, "
             f"{self.rows_rejected} rejected."
         ]
         if self.duplicate_of is not None:
             lines.append(f"The same file was uploaded before (upload {self.duplicate_of}); nothing was added twice.")
+        if self.rows_changed and len(self.differences):
+            lines.append("Rows that differ (stored -> in the file):")
+            lines.extend(difference_lines(self.differences))
         for rec in self.rejected.head(20).itertuples(index=False):
             where = f"row {rec.row}" + (f", {rec.column}" if rec.column else "")
             lines.append(f"  {where}: {rec.reason}")
@@ -1010,30 +1082,41 @@ class Store:
         dayfirst: bool = True,
         today: date | None = None,
         check: WriteCheck | None = None,
+        on_conflict: str = "fail",
+        timezone: str | None = None,
+        fhir_mapping: FhirMapping | None = None,
+        people: Mapping[str, str] | None = None,
     ) -> UploadReport:
         """Read an uploaded file and store it, all or nothing (who may upload what: :func:`analysis.access.upload`).
 
         Parameters
         ----------
         uploaded_by
-            The user name recorded in ``uploads.uploaded_by``.
+            The user name recorded in ``uploads.uploaded_by`` (and in the audit of replaced rows).
         source_bytes
-            The file's content.
+            The file's content (a folder of FHIR files: :func:`analysis.importers.fhir.pack_folder`).
         filename
             The name it was sent with (only its last path component is kept,
             see :func:`safe_filename`; it is never used as a path).
-        table, patient_id, dayfirst, today
+        table, patient_id, dayfirst, today, timezone, fhir_mapping, people
             As in :func:`analysis.ingest.ingest_file` (``patient_id`` is imposed
             on every row and recorded in ``uploads.patient_id``).
         check
             Called inside the write transaction with the table read and the
             accepted rows (see :class:`PatientLookup`); raising refuses the upload.
+        on_conflict
+            What to do with rows whose key is stored with other values
+            (:mod:`analysis.corrections`): ``"fail"`` (the default: store nothing,
+            raise :class:`~analysis.corrections.ConflictError` listing them),
+            ``"keep"`` (keep what is stored) or ``"replace"`` (store the file's
+            values; each replaced row goes to the ``audit`` table with who, when,
+            old and new values).
 
         Returns
         -------
         UploadReport
-            Counts (added, already there, repeated in the file, rejected), the
-            rejected rows with reasons, the warnings.
+            Counts (added, already there, changed, repeated in the file, rejected),
+            the rejected rows with reasons, the values that differed, the warnings.
 
         Raises
         ------
@@ -1041,41 +1124,47 @@ class Store:
             The file is over :attr:`limits` (bytes or rows); nothing is stored.
         IngestError
             The file cannot be read as a table (see :func:`analysis.ingest.ingest_file`); nothing is stored.
+        ConflictError
+            Rows differ from what is stored and ``on_conflict`` is ``"fail"``; nothing is stored.
         Exception
             Whatever ``check`` raises; nothing is stored.
         """
-        from analysis.ingest import ingest_file
-
+        if on_conflict not in ON_CONFLICT:
+            raise ValueError(f"on_conflict must be one of {', '.join(ON_CONFLICT)}; got {on_conflict!r}")
         data = bytes(source_bytes)
         name = safe_filename(filename)
-        self.limits.check_bytes(len(data), name)
         forced = patient_id
-        result = ingest_file(data, filename=name, table=table, patient_id=forced, dayfirst=dayfirst, today=today)
-        self.limits.check_rows(result.n_rows, name)
+        result = self._read_upload(data, name, table=table, patient_id=forced, dayfirst=dayfirst, today=today,
+                                   timezone=timezone, fhir_mapping=fhir_mapping, people=people)
         sha = hashlib.sha256(data).hexdigest()
         spec = TABLES[result.table]
         canonical = CANONICAL[result.table]
 
         def write() -> UploadReport:
             with self._write() as conn:
-                ids = [str(i) for i in result.accepted["patient_id"].dropna().unique()]
                 if check is not None:
                     check(result.table, result.accepted, PatientLookup(conn))
-                there = _already_there(conn, spec, canonical, result.accepted, ids)
+                comparison = self._compare(conn, result)
+                if comparison.n_changed and on_conflict == "fail":
+                    raise ConflictError(comparison, source=name)
                 duplicate_of = conn.scalar(
                     sa.select(sa.func.min(UPLOADS.c.upload_id)).where(
                         UPLOADS.c.content_sha256 == sha, UPLOADS.c.table_name == result.table,
                         UPLOADS.c.patient_id.is_not_distinct_from(forced)))
-                new = result.accepted.loc[~there]
-                n_there = int(there.sum())
+                new = comparison.status == "new"
+                n_replaced = comparison.n_changed if on_conflict == "replace" else 0
                 upload_id = _new_id(conn.execute(UPLOADS.insert().values(
                     uploaded_by=uploaded_by, uploaded_at=datetime.now(UTC).replace(tzinfo=None),
                     filename=name, content_sha256=sha, size_bytes=len(data), table_name=result.table,
-                    format=result.format, patient_id=forced, rows_in_file=result.n_rows, rows_added=len(new),
-                    rows_already_there=n_there, rows_duplicate_in_file=result.n_duplicates,
-                    rows_rejected=result.n_rejected, duplicate_of=duplicate_of,
+                    format=result.format, patient_id=forced, rows_in_file=result.n_rows,
+                    rows_added=int(new.sum()), rows_already_there=comparison.n_same,
+                    rows_duplicate_in_file=result.n_duplicates, rows_rejected=result.n_rejected,
+                    duplicate_of=duplicate_of, rows_changed=comparison.n_changed, rows_replaced=n_replaced,
                 )))
-                _insert_frame(conn, canonical, new.assign(upload_id=upload_id))
+                _insert_frame(conn, canonical, _with_markers(spec, result.accepted.loc[new],
+                                                             result.row_info.loc[new], upload_id))
+                if n_replaced:
+                    _replace_changed(conn, spec, canonical, result, comparison, upload_id, uploaded_by)
                 if duplicate_of is None and len(result.rejected):
                     rej = result.rejected
                     _insert_frame(conn, REJECTED_ROWS, pd.DataFrame({
@@ -1083,15 +1172,55 @@ class Store:
                         "column_name": rej["column"], "value": rej["value"], "reason": rej["reason"]}))
             return UploadReport(
                 upload_id=int(upload_id), filename=name, table=result.table, format=result.format,
-                content_sha256=sha, rows_in_file=result.n_rows, rows_added=len(new), rows_already_there=n_there,
-                rows_duplicate_in_file=result.n_duplicates, rows_rejected=result.n_rejected,
-                rejected=result.rejected, warnings=tuple(result.warnings),
-                duplicate_of=None if duplicate_of is None else int(duplicate_of))
+                content_sha256=sha, rows_in_file=result.n_rows, rows_added=int(new.sum()),
+                rows_already_there=comparison.n_same, rows_duplicate_in_file=result.n_duplicates,
+                rows_rejected=result.n_rejected, rejected=result.rejected,
+                warnings=tuple(result.warnings) + tuple(comparison.notes),
+                duplicate_of=None if duplicate_of is None else int(duplicate_of),
+                rows_changed=comparison.n_changed, rows_replaced=n_replaced, on_conflict=on_conflict,
+                differences=comparison.differences)
 
         report: UploadReport = self._retry(write)
         self._keep_original(sha, data)
         logger.info("upload %d by %s: %s", report.upload_id, uploaded_by, report.summary().splitlines()[0])
         return report
+
+    def _read_upload(self, data: bytes, name: str, **options: Any) -> IngestResult:
+        """Check the size, read the file (:func:`analysis.ingest.ingest_file`), check the rows read."""
+        from analysis.ingest import ingest_file
+
+        self.limits.check_bytes(len(data), name)
+        result = ingest_file(data, filename=name, **options)
+        self.limits.check_rows(result.n_rows, name)
+        return result
+
+    def compare_upload(self, result: IngestResult, *, check: WriteCheck | None = None) -> Comparison:
+        """What storing ``result`` would do to each accepted row: add it, find it already there, or change it.
+
+        Read only (who may see the stored rows: ``check``, as for :meth:`ingest_upload`).
+
+        Parameters
+        ----------
+        result
+            An ingestion result (:func:`analysis.ingest.ingest_file`).
+        check
+            Called in the read transaction with the table and the accepted rows; raising refuses.
+
+        Returns
+        -------
+        analysis.corrections.Comparison
+            Per accepted row new / same / changed, and old and new values of the changed ones.
+        """
+        with self._read() as conn:
+            if check is not None:
+                check(result.table, result.accepted, PatientLookup(conn))
+            return self._compare(conn, result)
+
+    def _compare(self, conn: sa.Connection, result: IngestResult) -> Comparison:
+        spec = TABLES[result.table]
+        stored = _stored_rows(conn, spec, CANONICAL[result.table], result.accepted)
+        return compare_rows(spec, result.accepted, result.row_info, stored, incoming_format=result.format,
+                            columns=_given_columns(result))
 
     def _original_path(self, sha: str) -> Path:
         if not _HEX64.match(sha):
@@ -1146,11 +1275,12 @@ class Store:
     # ---- what the data are (for caches and the first-run check) ---------------------------------
 
     def data_version(self) -> tuple[int, int]:
-        """``(last upload id that added rows, rows added by all uploads)``: changes whenever the data change.
+        """``(last upload that added or replaced rows, rows added and replaced by all uploads)``: changes with the data.
 
-        An upload whose rows were all already there leaves it unchanged; an
-        in-app entry or edit changes it (its ``uploads`` row counts the rows it
-        changed). One aggregate query over ``uploads``, about a millisecond on SQLite.
+        An upload whose rows were all already there (or whose differing rows were
+        kept) leaves it unchanged; an upload that replaced rows, or an in-app entry
+        or edit, changes it (its ``uploads`` row counts the rows it changed). One
+        aggregate query over ``uploads``, about a millisecond on SQLite.
 
         Returns
         -------
@@ -1158,8 +1288,9 @@ class Store:
             ``(0, 0)`` for an empty store.
         """
         with self._read() as conn:
-            last, added = conn.execute(sa.select(sa.func.max(UPLOADS.c.upload_id), sa.func.sum(UPLOADS.c.rows_added))
-                                       .where(UPLOADS.c.rows_added > 0)).one()
+            changed = UPLOADS.c.rows_added + UPLOADS.c.rows_replaced
+            last, added = conn.execute(sa.select(sa.func.max(UPLOADS.c.upload_id), sa.func.sum(changed))
+                                       .where(changed > 0)).one()
         return int(last or 0), int(added or 0)
 
     def has_sample(self) -> bool:
@@ -1617,7 +1748,8 @@ class Store:
                     check(table, touched, PatientLookup(conn))
                 cols = [*(canonical.c[c] for c in spec.column_names), canonical.c.upload_id]  # provenance: audited
                 found = conn.execute(sa.select(*cols).where(canonical.c.patient_id.in_(ids),
-                                                            canonical.c[time_col].in_(times))).all()
+                                                            canonical.c[time_col].in_(times),
+                                                            canonical.c.fold == 0)).all()
                 stored = {tuple(r[k] for k in key): r
                           for r in _records(_frame(found, cols), canonical)} if found else {}
                 new, changed, same = [], [], 0
@@ -1643,16 +1775,20 @@ class Store:
                     rows_added=len(new) + len(changed) + len(removed), rows_already_there=same,
                     rows_duplicate_in_file=0, rows_rejected=0, duplicate_of=None,
                 )))
-                if new:
-                    _insert_chunk(conn, canonical, [{**rec, "upload_id": upload_id} for rec in new])
+                if new:  # an entry is dated at midnight of its day ("no time written") or at a row's time
+                    _insert_chunk(conn, canonical, [
+                        {**rec, "upload_id": upload_id, "fold": 0,
+                         "time_written": rec[time_col] != datetime.combine(rec[time_col].date(), datetime.min.time())}
+                        for rec in new])
                 for _old, rec in changed:
-                    where = [canonical.c[k] == rec[k] for k in key]
+                    where = [canonical.c[k] == rec[k] for k in key] + [canonical.c.fold == 0]
                     conn.execute(canonical.update().where(*where).values(
                         **{c: rec[c] for c in values}, upload_id=upload_id))
                 audit = [_audit_record(changed_by, now, table, key, None, rec, upload_id) for rec in new]
                 audit += [_audit_record(changed_by, now, table, key, old, rec, upload_id) for old, rec in changed]
                 for old in removed:
-                    conn.execute(canonical.delete().where(*[canonical.c[k] == old[k] for k in key]))
+                    conn.execute(canonical.delete().where(*[canonical.c[k] == old[k] for k in key],
+                                                          canonical.c.fold == 0))
                 audit += [_audit_record(changed_by, now, table, key, old, None, upload_id) for old in removed]
                 _insert_chunk(conn, AUDIT, audit)
             return EntryReport(int(upload_id), table, len(new), len(changed), same, len(removed))
@@ -1705,38 +1841,83 @@ def _read_export(path: Path, table: sa.Table, fmt: str) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _already_there(conn: sa.Connection, spec: TableSpec, table: sa.Table, frame: pd.DataFrame,
-                   ids: list[str]) -> np.ndarray:
-    """For each row of ``frame``, whether the store already holds it (see the module docstring)."""
+# --- corrections (issue 16): the stored rows an upload could touch, the markers, replacing changed rows.
+# Kept apart from Store.ingest_upload so that the order of its steps (read, check, compare, write) stays readable.
+
+
+def _stored_rows(conn: sa.Connection, spec: TableSpec, table: sa.Table, frame: pd.DataFrame) -> pd.DataFrame:
+    """The stored rows of ``frame``'s patients (and, for timed tables, of its days), with markers and provenance.
+
+    Returns the canonical columns, ``time_written`` and ``fold`` (timed tables), ``upload_id`` and the
+    ``format`` of the upload that stored each row.
+    """
     if frame.empty:
-        return np.zeros(0, dtype=bool)
-    key = list(spec.key)
-    columns = [table.c[k] for k in key]
+        return pd.DataFrame()
+    ids = [str(i) for i in frame["patient_id"].dropna().unique()]
+    timed = timed_key(spec)
+    columns = [table.c[c] for c in spec.column_names]
+    columns += [table.c[m] for m in MARKERS] if timed else []
+    columns += [table.c.upload_id, UPLOADS.c.format]
+    conditions: list[Any] = []
+    if timed is not None:  # only the days of the upload (a day either side: rows without a time are "that day")
+        first, last = frame[timed].min(), frame[timed].max()
+        conditions += [table.c[timed] >= (first.normalize() - pd.Timedelta(days=1)).to_pydatetime(),
+                       table.c[timed] < (last.normalize() + pd.Timedelta(days=2)).to_pydatetime()]
     rows: list[Any] = []
     for chunk in _chunks(ids):
-        rows.extend(conn.execute(sa.select(*columns).where(table.c.patient_id.in_(chunk))).all())
-    if not rows:
-        return np.zeros(len(frame), dtype=bool)
+        stmt = (sa.select(*columns).select_from(table.join(UPLOADS, UPLOADS.c.upload_id == table.c.upload_id))
+                .where(table.c.patient_id.in_(chunk), *conditions))
+        rows.extend(conn.execute(stmt).all())
     stored = _frame(rows, columns)
-    incoming = frame[key].reset_index(drop=True)
-    for k in key:  # same dtypes on both sides for exact matching
-        stored[k] = stored[k].astype(incoming[k].dtype)
+    if timed is not None:
+        stored["time_written"] = stored["time_written"].fillna(False).astype(bool)
+        stored["fold"] = stored["fold"].fillna(0).astype(np.int64)
+    return stored
 
-    def index(f: pd.DataFrame) -> pd.MultiIndex:
-        return pd.MultiIndex.from_frame(f)
 
-    there = index(incoming).isin(index(stored))
-    timed = [k for k in key if spec.column(k).is_datetime and not spec.column(k).date_only]
-    if timed:
-        t = timed[0]
-        in_day, st_day = incoming[t].dt.normalize(), stored[t].dt.normalize()
-        in_by_day = index(incoming.assign(**{t: in_day}))
-        date_only_in = (incoming[t] == in_day).to_numpy()
-        date_only_st = (stored[t] == st_day).to_numpy()
-        # an incoming date-only row matches any stored row of that day; a timed one a stored date-only row
-        there |= date_only_in & in_by_day.isin(index(stored.assign(**{t: st_day})))
-        there |= in_by_day.isin(index(stored.loc[date_only_st]))
-    return np.asarray(there, dtype=bool)
+def _with_markers(spec: TableSpec, rows: pd.DataFrame, row_info: pd.DataFrame, upload_id: int) -> pd.DataFrame:
+    """Rows to insert: the canonical columns, the upload, and for timed tables ``time_written`` and ``fold``."""
+    out = rows.assign(upload_id=upload_id)
+    if timed_key(spec) is not None:
+        out = out.assign(time_written=row_info["time_written"].to_numpy(dtype=bool),
+                         fold=row_info["fold"].to_numpy(dtype=np.int64))
+    return out
+
+
+def _given_columns(result: IngestResult) -> list[str]:
+    """The value columns an upload gives: its mapped headers' (a generic table), all of them for an app or FHIR."""
+    if result.format in ("csv", "xlsx", "json", "frame"):
+        return provided_columns(result.table, result.header_mapping)
+    return value_columns(result.table)
+
+
+def _replace_changed(conn: sa.Connection, spec: TableSpec, table: sa.Table, result: IngestResult,
+                     comparison: Comparison, upload_id: int, uploaded_by: str) -> None:
+    """Write the file's values over the stored rows that differ; one ``audit`` row each (old and new values).
+
+    Only the columns the file gives are written (a diary without a location column leaves the stored one).
+    """
+    positions = comparison.changed_positions
+    key = list(spec.key)
+    timed = timed_key(spec) is not None
+    values = _given_columns(result)
+    incoming = _records(_with_markers(spec, result.accepted.iloc[positions], result.row_info.iloc[positions],
+                                      upload_id), table)
+    old_frame = comparison.stored.drop(columns=["format"], errors="ignore")
+    old_records = _records(old_frame, table)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    audit = []
+    for old, new in zip(old_records, incoming, strict=True):
+        where = [table.c[k] == old[k] for k in key] + ([table.c.fold == old["fold"]] if timed else [])
+        changes = {c: new[c] for c in values} | {"upload_id": upload_id}
+        if timed:
+            changes["time_written"] = bool(new["time_written"] or old["time_written"])  # a time, once given, stays
+            clock = timed_key(spec)
+            if new["time_written"] and not old["time_written"] and clock is not None and new[clock] != old[clock]:
+                changes[clock], changes["fold"] = new[clock], new["fold"]  # the day's row gets the file's time
+        conn.execute(table.update().where(*where).values(**changes))
+        audit.append(_audit_record(uploaded_by, now, spec.name, key, old, {**old, **changes}, upload_id))
+    _insert_chunk(conn, AUDIT, audit)
 
 
 # --------------------------------------------------------------------------------------
@@ -1768,6 +1949,53 @@ def _upgrade_1_to_2(conn: sa.Connection) -> None:
 
 # Schema 2 (the release with issues 9 and 10) adds only new tables; one step serves both.
 UPGRADES.setdefault(1, _upgrade_1_to_2)
+
+
+def _upgrade_2_to_3(conn: sa.Connection) -> None:
+    """Schema 2 -> 3 (issue 16): the markers beside timed rows and the counts of changed rows.
+
+    * ``sessions``, ``pain``, ``proms`` get ``time_written`` and ``fold`` (:data:`MARKERS`), and ``fold`` joins
+      their primary key. Rows stored before knew only the midnight convention, so a row at exactly midnight
+      becomes "no time written" and every other row a timed one; ``fold`` is 0 (no earlier release kept two
+      instants of a repeated hour).
+    * ``uploads`` gets ``rows_changed`` and ``rows_replaced`` (0 for earlier uploads).
+
+    SQLite cannot change a primary key in place: each table is renamed, created anew and filled from the old
+    one. PostgreSQL alters it. A column already there is left as it is.
+    """
+    inspector = sa.inspect(conn)
+
+    def has(table: str, column: str) -> bool:
+        return column in {c["name"] for c in inspector.get_columns(table)}
+
+    for column in ("rows_changed", "rows_replaced"):
+        if not has("uploads", column):
+            conn.exec_driver_sql(f"ALTER TABLE uploads ADD COLUMN {column} BIGINT NOT NULL DEFAULT 0")
+    for spec in TABLES.values():
+        timed = timed_key(spec)
+        if timed is None or has(spec.name, "fold"):
+            continue
+        table = CANONICAL[spec.name]
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"ALTER TABLE {spec.name} ADD COLUMN time_written BOOLEAN")
+            conn.exec_driver_sql(f"UPDATE {spec.name} SET time_written = ({timed}::time <> TIME '00:00')")
+            conn.exec_driver_sql(f"ALTER TABLE {spec.name} ALTER COLUMN time_written SET NOT NULL")
+            conn.exec_driver_sql(f"ALTER TABLE {spec.name} ADD COLUMN fold SMALLINT NOT NULL DEFAULT 0")
+            conn.exec_driver_sql(f"ALTER TABLE {spec.name} DROP CONSTRAINT {spec.name}_pkey")
+            conn.exec_driver_sql(f"ALTER TABLE {spec.name} ADD PRIMARY KEY ({', '.join([*spec.key, 'fold'])})")
+            continue
+        old = f"{spec.name}_schema2"
+        conn.exec_driver_sql(f"ALTER TABLE {spec.name} RENAME TO {old}")
+        table.create(conn)
+        columns = [*spec.column_names, "upload_id"]
+        midnight = f"({timed} = date({timed}) || ' 00:00:00.000000' OR {timed} = date({timed}) || ' 00:00:00')"
+        conn.exec_driver_sql(
+            f"INSERT INTO {spec.name} ({', '.join(columns)}, time_written, fold) "
+            f"SELECT {', '.join(columns)}, CASE WHEN {midnight} THEN 0 ELSE 1 END, 0 FROM {old}")
+        conn.exec_driver_sql(f"DROP TABLE {old}")
+
+
+UPGRADES.setdefault(2, _upgrade_2_to_3)
 __all__ += ["ENTRY_TABLES", "AUDIT", "EntryReport"]
 
 

@@ -12,9 +12,20 @@ which adds
     Write the whole store (every table, uploads, rejected rows, kept originals) to DIR.
 ``rehabtrack import DIR``
     Read such a directory back into an empty store.
-``rehabtrack upload FILE --as USER [--table T] [--patient-id P] [--month-first]``
-    Store a log as USER would from the dashboard (their role's limits apply).
-    Exit 0 when every row was stored or already there, 1 when rows were rejected.
+``rehabtrack upload FILE|FOLDER --as USER [--table T] [--patient-id P] [--month-first] [--on-conflict C]``
+``[--person NAME=ID ...] [--fhir-mapping CSV] [--timezone ZONE]``
+    Store a log as USER would from the dashboard (their role's limits apply). A folder of FHIR
+    ``.json`` / ``.ndjson`` files is stored as one upload, read exactly as ``validate`` reads it.
+    Before anything is stored, the rows whose key is stored with other values are listed (stored
+    value -> the file's value); ``--on-conflict replace`` stores the file's values (the old ones go to
+    the audit table), ``keep`` keeps what is stored, ``fail`` stores nothing. Without the option a
+    terminal asks; a run without a terminal fails (nothing stored, the rows listed, exit 3).
+    ``--person 'Anna=P011'`` (one per person) reads a file naming several people (an ``Athlete``
+    column) as those patients of the caseload. ``--fhir-mapping`` adds a mapping CSV to the built-in
+    FHIR mapping (default: ``<data dir>/fhir_mapping.csv`` when it exists); ``--timezone`` overrides
+    the clinic's time zone (its settings file, else this computer's).
+    Exit 0 when every row was stored or already there, 1 when rows were rejected, 3 when rows differ
+    and nothing was stored.
 ``rehabtrack research-export DIR --as USER [--format csv|xlsx|parquet] [--include-notes]``
     The pseudonymised cohort USER may see (CSV and Excel cells neutralised against formulas).
 ``rehabtrack load-sample``
@@ -38,7 +49,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypedDict, TypeVar
 
 import typer
 from rich.console import Console
@@ -46,14 +57,18 @@ from rich.console import Console
 from analysis.errors import RehabtrackError
 
 if TYPE_CHECKING:  # pragma: no cover - imported lazily at run time (see _store)
+    from analysis.corrections import Comparison
+    from analysis.importers.fhir import FhirMapping
     from analysis.roles import User
     from analysis.store import Store
 
-__all__ = ["register", "users_app", "EXIT_OK", "EXIT_REJECTED", "EXIT_ERROR"]
+__all__ = ["register", "users_app", "EXIT_OK", "EXIT_REJECTED", "EXIT_ERROR", "EXIT_CONFLICT", "ingest_options"]
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
 EXIT_ERROR = 2
+#: Rows differ from what is stored and the choice was to fail: nothing was stored.
+EXIT_CONFLICT = 3
 
 T = TypeVar("T")
 
@@ -61,6 +76,42 @@ StoreOption = Annotated[str | None, typer.Option(
     "--store", help="SQLAlchemy URL or SQLite file (default: REHABTRACK_DATABASE_URL or <data dir>/rehabtrack.sqlite).",
 )]
 AsOption = Annotated[str, typer.Option("--as", help="Act as this account of the users file.")]
+PersonOption = Annotated[list[str] | None, typer.Option(
+    "--person", help="NAME=PATIENT_ID: read the rows of this person (a value of the file's Athlete, Name or "
+                     "Patient column) as this patient; give one per person.")]
+FhirMappingOption = Annotated[Path | None, typer.Option(
+    "--fhir-mapping", help="A FHIR mapping CSV (kind,system,code,table,instrument,item,value) added to the "
+                           "built-in one; default <data dir>/fhir_mapping.csv when it exists.")]
+TimezoneOption = Annotated[str | None, typer.Option(
+    "--timezone", help="The clinic's time zone for times written with a UTC offset (default: the settings file's "
+                       "timezone, else this computer's), e.g. Europe/London.")]
+
+
+class IngestOptions(TypedDict):
+    """Keyword arguments of :func:`analysis.ingest.ingest_file` that ``validate`` and ``upload`` share."""
+
+    people: dict[str, str] | None
+    fhir_mapping: FhirMapping | None
+    timezone: str
+
+
+def ingest_options(person: list[str] | None, fhir_mapping: Path | None, timezone: str | None) -> IngestOptions:
+    """The ingestion options of ``validate`` and ``upload``: people, FHIR mapping, time zone (raise ValueError)."""
+    from analysis.importers.fhir import FhirMapping, clinic_fhir_mapping
+    from analysis.paths import data_dir
+    from analysis.settings import check_timezone, clinic_settings
+
+    people: dict[str, str] | None = None
+    if person:
+        people = {}
+        for item in person:
+            name, sep, patient = item.partition("=")
+            if not sep or not name.strip() or not patient.strip():
+                raise ValueError(f"--person needs NAME=PATIENT_ID (e.g. --person 'Anna=P011'); got {item!r}")
+            people[name.strip()] = patient.strip()
+    mapping = FhirMapping.from_csv(fhir_mapping) if fhir_mapping is not None else clinic_fhir_mapping(data_dir())
+    zone = check_timezone(timezone) if timezone else clinic_settings().timezone
+    return IngestOptions(people=people, fhir_mapping=mapping, timezone=zone)
 
 users_app = typer.Typer(help="Accounts of the users file.", no_args_is_help=True)
 
@@ -68,8 +119,13 @@ users_app = typer.Typer(help="Accounts of the users file.", no_args_is_help=True
 @contextmanager
 def _errors() -> Iterator[None]:
     """Turn rehabtrack's own errors into a message and exit status 2."""
+    from analysis.corrections import ConflictError
+
     try:
         yield
+    except ConflictError as exc:  # rows differ from what is stored (found while storing): nothing was stored
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_CONFLICT) from None
     except (RehabtrackError, ValueError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_ERROR) from None
@@ -132,28 +188,81 @@ def import_command(
 
 
 def upload_command(
-    file: Annotated[Path, typer.Argument(help="The log: CSV, Excel .xlsx or JSON.")],
+    file: Annotated[Path, typer.Argument(help="The log: CSV, Excel .xlsx, JSON, or a folder of FHIR files.")],
     as_user: AsOption,
     table: Annotated[str | None, typer.Option("--table", "-t", help="Read the file as this table.")] = None,
     patient_id: Annotated[str | None, typer.Option("--patient-id", "-p", help="The patient the file is for.")] = None,
     month_first: Annotated[bool, typer.Option("--month-first", help="Read 01/02/2026 as January 2.")] = False,
+    on_conflict: Annotated[str | None, typer.Option(
+        "--on-conflict", help="Rows whose key is stored with other values: replace (store the file's values, the "
+                              "old ones go to the audit table), keep (keep what is stored) or fail (store nothing). "
+                              "Default: ask in a terminal, fail without one.")] = None,
+    person: PersonOption = None,
+    fhir_mapping: FhirMappingOption = None,
+    timezone: TimezoneOption = None,
     store: StoreOption = None,
 ) -> None:
-    """Store a log file as a user would upload it (all rows or none; nothing twice)."""
-    from analysis.access import upload
+    """Store a log file as a user would upload it (all rows or none; nothing twice; differences shown first)."""
+    from analysis.access import compare_upload, preview_upload, upload
+    from analysis.corrections import ON_CONFLICT
 
+    if on_conflict is not None and on_conflict not in ON_CONFLICT:
+        typer.echo(f"error: --on-conflict must be keep, replace or fail; got {on_conflict!r}", err=True)
+        raise typer.Exit(EXIT_ERROR)
     with _errors():
         user = _user(as_user)
-        data = file.read_bytes()
+        options = ingest_options(person, fhir_mapping, timezone)
+        data, name = _file_bytes(file)
         s = _store(store)
         try:
-            with _working(f"Checking and storing {file.name}..."):
-                report = upload(user, s, data, file.name, table=table, patient_id=patient_id,
-                                dayfirst=not month_first)
+            with _working(f"Reading {name} and comparing it with the store..."):
+                result = preview_upload(user, s, data, name, table=table, patient_id=patient_id,
+                                        dayfirst=not month_first, **options)
+                comparison = compare_upload(user, s, result, patient_id=patient_id)
+            choice = _conflict_choice(comparison, on_conflict)
+            if choice == "fail" and comparison.n_changed:
+                typer.echo(f"{name}: {comparison.summary()} Nothing was stored.\n{comparison.listing(limit=50)}\n"
+                           "Run again with --on-conflict replace to store the file's values (the stored ones go to "
+                           "the audit table), or --on-conflict keep to keep what is stored.", err=True)
+                raise typer.Exit(EXIT_CONFLICT)
+            with _working(f"Storing {name}..."):
+                report = upload(user, s, data, name, table=table, patient_id=patient_id, dayfirst=not month_first,
+                                on_conflict=choice, **options)
         finally:
             s.close()
     typer.echo(report.summary())
     raise typer.Exit(EXIT_REJECTED if report.rows_rejected else EXIT_OK)
+
+
+def _file_bytes(path: Path) -> tuple[bytes, str]:
+    """A file's bytes, or a folder of FHIR files packed into one upload (read as ``validate`` reads the folder)."""
+    if path.is_dir():
+        from analysis.importers.fhir import pack_folder
+
+        return pack_folder(path), path.name
+    return path.read_bytes(), path.name
+
+
+def _conflict_choice(comparison: Comparison, given: str | None) -> str:
+    """The choice for rows that differ: as given; else asked in a terminal (after listing them); else fail."""
+    if given is not None or not comparison.n_changed:
+        return given or "fail"
+    if not sys.stdin.isatty():
+        return "fail"
+    typer.echo(f"{comparison.summary()} Stored value -> the file's value:\n{comparison.listing(limit=50)}")
+    suggested = "replace" if comparison.same_app else None
+    if comparison.same_app:
+        typer.echo("This is a new export from the same app: its values are the app's newer ones.")
+    while True:
+        answer = typer.prompt("Replace them with the file's values (the old ones go to the audit table), keep what "
+                              "is stored, or cancel? [replace/keep/cancel]", default=suggested or "")
+        word = str(answer).strip().lower()
+        if word in ("replace", "r"):
+            return "replace"
+        if word in ("keep", "k"):
+            return "keep"
+        if word in ("cancel", "c", "fail"):
+            return "fail"
 
 
 def research_export_command(

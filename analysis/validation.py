@@ -33,19 +33,41 @@ Rules for cells as written
   reject ``2.5``. A hold header in minutes (``Hold (min)``) is converted to seconds.
 * Dates: ISO 8601 first (``2026-09-08``, ``2026-09-08 07:30``), then numeric
   dates in the caller's day order (``dayfirst``), then month names
-  (``8 Sep 2026``); a trailing time zone is dropped and the clock time kept.
-  A date that only makes sense in the other day order is rejected with a
-  reason naming the day order, and a warning says so. Dates of things that
-  happened (sessions, pain ratings, questionnaires) after ``today`` are
-  rejected; planning dates (programme start, prescription periods) may lie
-  ahead. Dates before 1900 are rejected. Date-only columns become midnight.
+  (``8 Sep 2026``). Dates of things that happened (sessions, pain ratings,
+  questionnaires) after ``today`` are rejected; planning dates (programme
+  start, prescription periods) may lie ahead. Dates before 1900 are rejected.
+  Date-only columns become midnight.
+* Day order: the file is checked against the order chosen. When some of its
+  dates are only valid in the other order and none is only valid in the chosen
+  one, the file proves its own order and is refused as a whole
+  (:class:`~analysis.errors.DayOrderError`, check ``"day_order"``, naming the
+  rows). When the file holds both kinds, the dates impossible in the chosen
+  order are rejected row by row and a warning says so.
+* Time of day: a timestamp written without a clock time (``08/09/2026``) is
+  midnight **and marked untimed** (:attr:`CellValidation.row_info`
+  ``time_written`` is False): a diary row of "that day". ``2026-09-08 00:00``
+  is a timed row at midnight. A date column and a separate time column are
+  combined by :func:`combine_date_time` (same day-order rules); a time cell
+  that is not a clock time is rejected (check ``"time"``).
+* Time zones: a clock time written with a UTC offset (``2026-09-08T20:00+02:00``,
+  ``...Z``, as FHIR writes them) is converted to the wall-clock time of the
+  clinic's time zone (``timezone``, :attr:`analysis.settings.Settings.timezone`)
+  and a warning says so. Canonical timestamps are naive local wall-clock times;
+  in the hour repeated when the clocks go back two different instants have the
+  same wall-clock time: the later one is marked ``fold = 1`` (as Python's
+  :attr:`datetime.datetime.fold`) and stays a row of its own, never a duplicate
+  of the earlier one.
 * Words: side ``L``/``R``/``B``/``bilateral``... become left/right/both and a
   blank side is both; flare ``yes/no/y/n/true/false/1/0``; exercise names go
   through :func:`analysis.exercises.normalise_exercises` and unknown names are
   kept as written and counted in a warning.
 * Free text (notes) is stored verbatim, including ``=1+1``.
-* Rows repeating the table key (:attr:`analysis.schema.TableSpec.key`) of an
-  earlier valid row are counted once; the first is kept.
+* Rows repeating the table key (:attr:`analysis.schema.TableSpec.key`) and the
+  values of an earlier valid row are counted once; the first is kept. A row with
+  the key of an earlier row but **other values** is rejected (check
+  ``"duplicate"``), its reason naming the earlier row and the values that
+  differ: two readings of the same moment cannot both be stored, and the file
+  has to say which is right.
 
 Every check runs on whole columns, and every conversion on the *distinct*
 values of a column (a log repeats the same few exercise names, sides and
@@ -65,13 +87,16 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, timedelta
+from datetime import timezone as dt_timezone
 from typing import Any, ParamSpec, TypeVar, cast
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from analysis.errors import (
+    DayOrderError,
     IngestError,
     InvalidTableError,
     MissingColumnsError,
@@ -83,6 +108,7 @@ from analysis.headers import COLUMN_LABELS, fold_header
 from analysis.instruments import UnknownInstrumentError, get_instrument
 from analysis.reading import cell_text
 from analysis.schema import TABLES, CohortTables, ColumnSpec, TableSpec, conform, table_spec
+from analysis.settings import DEFAULT_SETTINGS
 
 __all__ = [
     "REJECTED_COLUMNS",
@@ -92,11 +118,14 @@ __all__ = [
     "UNREADABLE",
     "UNKNOWN_TABLE",
     "MISSING_COLUMNS",
+    "DAY_ORDER",
+    "SEVERAL_PEOPLE",
     "REQUIRED",
     "NUMBER",
     "RANGE",
     "WHOLE_NUMBER",
     "DATE",
+    "TIME",
     "FUTURE",
     "TOO_EARLY",
     "YES_NO",
@@ -111,8 +140,12 @@ __all__ = [
     "CellValidation",
     "FrameValidation",
     "check_table_name",
+    "combine_date_time",
+    "timed_key",
     "validate_cells",
     "validate_frame",
+    "clock_time",
+    "ROW_INFO_COLUMNS",
     "empty_rejected",
     "table_problems",
     "check_tables",
@@ -125,9 +158,11 @@ __all__ = [
 UNREADABLE = "unreadable"  #: the file cannot be read as a table
 UNKNOWN_TABLE = "unknown_table"  #: the table named (or the columns) match no canonical table
 MISSING_COLUMNS = "missing_columns"  #: required columns are absent
+SEVERAL_PEOPLE = "several_people"  #: a file for one patient names several people (analysis.tables)
+DAY_ORDER = "day_order"  #: the file's dates are only valid in the other day order than the one chosen
 
 #: Short names of the file-level rules, in the order they are checked.
-FILE_CHECKS: tuple[str, ...] = (UNREADABLE, UNKNOWN_TABLE, MISSING_COLUMNS)
+FILE_CHECKS: tuple[str, ...] = (UNREADABLE, UNKNOWN_TABLE, MISSING_COLUMNS, SEVERAL_PEOPLE, DAY_ORDER)
 
 # Rules of one row (the ``check`` column of the rejected rows).
 REQUIRED = "required"  #: a required cell is empty
@@ -135,6 +170,7 @@ NUMBER = "number"  #: not a number
 RANGE = "range"  #: a number outside the column's range
 WHOLE_NUMBER = "whole_number"  #: a count or rating that is not a whole number
 DATE = "date"  #: not a date that can be read, or not a real date (in the day order used)
+TIME = "time"  #: a separate time-of-day cell that is not a clock time, or that contradicts the date's own time
 FUTURE = "future"  #: the date of something that happened is after today
 TOO_EARLY = "too_early"  #: a date before 1900
 YES_NO = "yes_no"  #: a yes/no column holds another word
@@ -146,8 +182,13 @@ MALFORMED = "malformed"  #: the line or record cannot be read as a row (too many
 DUPLICATE = "duplicate"  #: the row repeats the key of an earlier row
 
 #: Short names of the row-level rules.
-ROW_CHECKS: tuple[str, ...] = (REQUIRED, NUMBER, RANGE, WHOLE_NUMBER, DATE, FUTURE, TOO_EARLY, YES_NO,
+ROW_CHECKS: tuple[str, ...] = (REQUIRED, NUMBER, RANGE, WHOLE_NUMBER, DATE, TIME, FUTURE, TOO_EARLY, YES_NO,
                                VOCABULARY, PATIENT, PERIOD, STATUS, MALFORMED, DUPLICATE)
+
+#: Columns of :attr:`CellValidation.row_info`: per accepted row, its row number in the file, whether a clock
+#: time was written (False: a date only, stored at midnight as "that day") and the DST fold (0, or 1 for the
+#: second of two instants with the same wall-clock time when the clocks go back).
+ROW_INFO_COLUMNS: tuple[str, ...] = ("row", "time_written", "fold")
 
 #: Columns of a row-failure table (:attr:`analysis.tables.IngestResult.rejected`).
 REJECTED_COLUMNS: tuple[str, ...] = ("row", "column", "check", "value", "reason")
@@ -210,7 +251,10 @@ _NAMED_MONTH_FORMATS = (
 _NUMERIC_DATE = r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4}|\d{2})(?:(?:,\s*|\s+|T)(.*))?$"
 _ISO_DATE = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:$|[ T])")
 _NUMERIC_DATE_RE = re.compile(_NUMERIC_DATE)
-_TZ_SUFFIX = r"(?<=\d)\s*(?:Z|UTC|GMT|[+-]\d{2}:?\d{2})$"
+# A UTC offset after a clock time ("...T20:00:00+02:00", "...07:30Z"): group 1 the rest, group 2 the offset.
+_OFFSET = r"^(.*\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(Z|UTC|GMT|[+-]\d{2}:?\d{2})$"
+# A clock time written in a date cell ("2026-09-08 07:30", "8 Sep 2026 7:30 pm"); a date alone has none.
+_CLOCK = r"\d:\d{2}|\d\s*[AaPp]\.?\s?[Mm]\.?(?:\s|$)"
 
 
 # ---------------------------------------------------------------------------
@@ -274,11 +318,15 @@ class ColumnCells:
         (see :func:`analysis.reading.distinct_values`).
     text
         The distinct cells as ``str``.
+    problems
+        Optional, per distinct cell: why it was refused before conversion (check
+        ``"time"``; see :func:`combine_date_time`), ``None`` where it is fine.
     """
 
     header: str
     codes: npt.NDArray[np.integer[Any]]
     text: npt.NDArray[np.object_]
+    problems: npt.NDArray[np.object_] | None = None
 
 
 @dataclass(frozen=True)
@@ -299,12 +347,17 @@ class CellValidation:
     warnings
         Things that did not stop a row but that the user should know (unknown
         exercise names, dates that could be read either way, repeated rows).
+    row_info
+        One row per accepted row, in the same order: :data:`ROW_INFO_COLUMNS`
+        (``row`` int64, ``time_written`` bool, ``fold`` int8). For tables without a
+        timed key (patients, prescriptions) ``time_written`` is False and ``fold`` 0.
     """
 
     accepted: pd.DataFrame
     rejected: pd.DataFrame
     duplicate_rows: npt.NDArray[np.int64]
     warnings: list[str]
+    row_info: pd.DataFrame
 
 
 @dataclass(frozen=True)
@@ -416,6 +469,117 @@ def check_table_name(table: str | None, source: str | None) -> str | None:
     raise UnknownTableError(f"there is no table called {table!r}; choose one of {', '.join(TABLES)}", source=source)
 
 
+def timed_key(table: str | TableSpec) -> str | None:
+    """The timestamp column of a table's key that holds a time of day (``performed_at``, ...); ``None`` if none.
+
+    Examples
+    --------
+    >>> timed_key("pain"), timed_key("prescriptions")
+    ('recorded_at', None)
+    """
+    spec = table_spec(table)
+    return next((k for k in spec.key if spec.column(k).is_datetime and not spec.column(k).date_only), None)
+
+
+#: A clock time as people write it in a separate time column: 07:30, 7.30, 7:30:15, 7:30 pm, 19h30.
+_TIME_OF_DAY = re.compile(r"^(\d{1,2})(?:\s*[:.hH]\s*(\d{2}))?(?:\s*:\s*(\d{2})(?:\.\d+)?)?\s*([AaPp]\.?\s?[Mm]\.?)?$")
+#: Excel writes a time-only cell as a time on its day zero.
+_EXCEL_TIME = re.compile(r"^1899-12-3[01][ T](\d{2}:\d{2}(?::\d{2})?)$")
+
+
+def clock_time(text: str) -> str | None:
+    """A time of day as ``HH:MM`` or ``HH:MM:SS`` (24 hours), or ``None`` when ``text`` is not one.
+
+    Examples
+    --------
+    >>> clock_time("7.30 pm"), clock_time("8 pm"), clock_time("07:05:30"), clock_time("00:00"), clock_time("7")
+    ('19:30', '20:00', '07:05:30', '00:00', None)
+    """
+    value = text.strip()
+    excel = _EXCEL_TIME.match(value)
+    if excel:
+        value = excel.group(1)
+    found = _TIME_OF_DAY.match(value)
+    if not found or (found.group(2) is None and not found.group(4)):  # "8" alone is no time; "8 pm" is
+        return None
+    hour, minute = int(found.group(1)), int(found.group(2) or 0)
+    second = found.group(3)
+    meridian = (found.group(4) or "").lower().replace(".", "").replace(" ", "")
+    if meridian:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if meridian == "pm" else 0)
+    if hour > 23 or minute > 59 or (second is not None and int(second) > 59):
+        return None
+    return f"{hour:02d}:{minute:02d}" + (f":{int(second):02d}" if second is not None else "")
+
+
+def combine_date_time(date_cells: ColumnCells, time_cells: ColumnCells) -> ColumnCells:
+    """One timestamp column from a date column and a separate time-of-day column (``Date``, ``Time``).
+
+    Each row's cells are joined as ``"<date> <HH:MM>"`` and then read by the
+    same rules as any timestamp (ISO first, then the day order chosen, ...), so
+    ``08/09/2026`` + ``7.30 pm`` is 8 September 2026 19:30 day-first. An empty
+    time cell leaves the date alone: the row is a date without a time. A time
+    cell that is not a clock time (``"morning"``), or that differs from a time
+    already written in the date cell, makes the row fail with check ``"time"``.
+
+    Parameters
+    ----------
+    date_cells, time_cells
+        The two file columns (see :func:`analysis.reading.distinct_values`),
+        with the same number of rows.
+
+    Returns
+    -------
+    ColumnCells
+        Header ``"<date header> + <time header>"``; ``problems`` holds the reason
+        of each combination that cannot be used (``None`` where it can).
+
+    Examples
+    --------
+    >>> d = ColumnCells("Date", np.array([0, 0, 1]), np.array(["08/09/2026", "09/09/2026"], dtype=object))
+    >>> t = ColumnCells("Time", np.array([0, 1, -1]), np.array(["7.30", "morning"], dtype=object))
+    >>> both = combine_date_time(d, t)
+    >>> both.text[both.codes].tolist()
+    ['08/09/2026 07:30', '08/09/2026 morning', '09/09/2026']
+    >>> both.problems[both.codes[1]]
+    "the time 'morning' (column 'Time') is not a clock time; write it like 07:30 or 7:30 pm"
+    """
+    d_codes = np.asarray(date_cells.codes, dtype=np.int64)
+    t_codes = np.asarray(time_cells.codes, dtype=np.int64)
+    width = len(time_cells.text) + 1
+    pair, distinct = pd.factorize((d_codes + 1) * width + (t_codes + 1))
+    texts = np.empty(len(distinct), dtype=object)
+    problems = np.full(len(distinct), None, dtype=object)
+    for i, combined in enumerate(np.asarray(distinct, dtype=np.int64)):
+        d, t = int(combined // width) - 1, int(combined % width) - 1
+        date_text = str(date_cells.text[d]).strip() if d >= 0 else ""
+        time_text = str(time_cells.text[t]).strip() if t >= 0 else ""
+        texts[i] = date_text
+        if not time_text or time_text.lower() in _NA_TOKENS:
+            continue
+        clock = clock_time(time_text)
+        if clock is None:
+            problems[i] = (f"the time {time_text!r} (column {time_cells.header!r}) is not a clock time; write it "
+                           "like 07:30 or 7:30 pm")
+            texts[i] = f"{date_text} {time_text}".strip()
+            continue
+        own = re.search(r"(\d{1,2}):(\d{2})(?::(\d{2}))?", date_text)
+        if own:
+            written = f"{int(own.group(1)):02d}:{own.group(2)}" + (f":{own.group(3)}" if own.group(3) else "")
+            if written[:5] != clock[:5]:
+                problems[i] = (f"the date {date_text!r} has its own time, and column {time_cells.header!r} "
+                               f"says {time_text!r}; write the time once")
+            continue
+        texts[i] = f"{date_text} {clock}" if date_text else ""
+    codes = np.where((d_codes < 0) & (t_codes < 0), -1, pair).astype(np.int64)
+    empty = np.array([not t for t in texts], dtype=bool)
+    if empty.any():  # a row with a time but no date: an empty date (required), reported as such
+        codes = np.where(empty[np.maximum(codes, 0)] & (codes >= 0), -1, codes)
+    return ColumnCells(f"{date_cells.header} + {time_cells.header}", codes, texts, problems)
+
+
 def validate_cells(
     cells: Mapping[str, ColumnCells],
     table: str | TableSpec,
@@ -427,6 +591,8 @@ def validate_cells(
     scale: Mapping[str, float] | None = None,
     patient_id: str | None = None,
     bad_rows: Sequence[tuple[int, str]] = (),
+    timezone: str | None = None,
+    source: str | None = None,
 ) -> CellValidation:
     """Convert and check cells as written, column by column, and drop repeated rows.
 
@@ -455,19 +621,32 @@ def validate_cells(
         ``(row, reason)`` of rows that could not be split into columns
         (:attr:`analysis.reading.RawInfo.bad_rows`); reported with the check
         ``"malformed"``.
+    timezone
+        The clinic's IANA time zone: times written with a UTC offset become
+        wall-clock times there; default :attr:`analysis.settings.Settings.timezone`
+        of the defaults (this computer's zone).
+    source
+        File name for the messages of file-level failures.
 
     Returns
     -------
     CellValidation
-        Accepted rows, rejected rows (:data:`REJECTED_COLUMNS`), repeated rows
-        and warnings.
+        Accepted rows, rejected rows (:data:`REJECTED_COLUMNS`), repeated rows,
+        warnings and, per accepted row, its row number, whether a time was written and the fold.
+
+    Raises
+    ------
+    DayOrderError
+        Some dates are only valid in the other day order, and none only in the chosen one.
     """
     spec = table_spec(table)
+    zone = timezone or DEFAULT_SETTINGS.timezone
     factors = scale or {}
     numbers = np.asarray(row_numbers, dtype=np.int64)
     n = len(numbers)
     warn: list[str] = []
     columns: dict[str, _Column] = {}
+    dates: dict[str, tuple[_DateVerdict, npt.NDArray[Any], str]] = {}
     for col in spec.columns:
         given = cells.get(col.name)
         if given is None:
@@ -477,12 +656,22 @@ def validate_cells(
             codes, text = given.codes, given.text
         verdict = _convert(text, col, dayfirst=dayfirst, today=today, decimal_comma=decimal_comma,
                            scale=factors.get(col.name, 1.0),
-                           expected=patient_id if col.name == "patient_id" else None)
+                           expected=patient_id if col.name == "patient_id" else None, zone=zone)
+        if given is not None and given.problems is not None:
+            refused = np.array([p is not None for p in given.problems], dtype=bool)
+            verdict.reason[refused] = given.problems[refused]
+            verdict.check[refused] = TIME
+            if isinstance(verdict, _DateVerdict):
+                verdict.contradicts[refused] = False
+                verdict.proves[refused] = False
         columns[col.name] = _to_rows(verdict, codes, text, col, patient_id)
         if col.name == "exercise" and given is not None:
             warn.extend(_unknown_exercise_warnings(verdict, codes))
         if isinstance(verdict, _DateVerdict) and given is not None:
-            warn.extend(_date_warnings(verdict, codes, text, numbers, given.header, dayfirst))
+            dates[col.name] = (verdict, codes, given.header)
+    _check_day_order(dates, numbers, dayfirst, source)
+    for verdict, codes, header in dates.values():
+        warn.extend(_date_warnings(verdict, codes, verdict.text, numbers, header, dayfirst))
 
     bad_any = np.zeros(n, dtype=bool)
     pieces: list[_Piece] = []
@@ -504,21 +693,130 @@ def validate_cells(
         lines, why = zip(*bad_rows, strict=True)
         pieces.append((np.asarray(lines, dtype=np.int64), "", np.full(len(lines), MALFORMED, dtype=object),
                        np.full(len(lines), "", dtype=object), np.asarray(why, dtype=object)))
-    rejected = _rejected_frame(pieces, spec)
 
+    timed = timed_key(spec)
+    time_written = np.zeros(n, dtype=bool)
+    fold = np.zeros(n, dtype=np.int8)
+    if timed is not None and timed in dates:
+        verdict, codes, _ = dates[timed]
+        time_written = _with_sentinel(verdict.has_time, False)[codes]
+        fold = _with_sentinel(verdict.fold, np.int8(0))[codes]
     keep = np.flatnonzero(~bad_any)
     duplicate_rows = np.empty(0, dtype=np.int64)
     if spec.key and len(keep) > 1:
-        duplicated = _duplicated([columns[k].key_codes()[keep] for k in spec.key])
-        if duplicated.any():
-            duplicate_rows = numbers[keep[duplicated]]
-            keep = keep[~duplicated]
-            warn.append(_duplicate_warning(duplicate_rows, spec))
+        key_codes = [columns[k].key_codes()[keep] for k in spec.key] + [fold[keep].astype(np.int64)]
+        repeated = np.flatnonzero(_duplicated(key_codes))  # cheap; which row each repeats only when there are some
+        if repeated.size:
+            first = _first_of_key(key_codes)
+            value_names = [c for c in spec.column_names if c not in spec.key]
+            differs = np.zeros(repeated.size, dtype=bool)
+            for name in value_names:
+                vc = columns[name].key_codes()[keep]
+                differs |= vc[repeated] != vc[first[repeated]]
+            exact, conflicting = repeated[~differs], repeated[differs]
+            if conflicting.size:
+                pieces.append(_conflicting_rows(columns, spec, value_names, numbers, keep, conflicting, first))
+                bad_any[keep[conflicting]] = True
+                warn.append(_conflict_warning(numbers[keep[conflicting]], spec))
+            if exact.size:
+                duplicate_rows = numbers[keep[exact]]
+                warn.append(_duplicate_warning(duplicate_rows, spec))
+            keep = np.delete(keep, repeated)
+    rejected = _rejected_frame(pieces, spec)
+    if timed is not None and timed in dates:
+        warn.extend(_offset_warnings(dates[timed][0], dates[timed][1], keep, dates[timed][2]))
     everything = len(keep) == n
     accepted = pd.DataFrame({name: c.rows(None if everything else keep) for name, c in columns.items()},
                             copy=False)
     accepted = conform(accepted, spec)  # the schema's own guarantee of columns, order and dtypes
-    return CellValidation(accepted, rejected, duplicate_rows, warn)
+    row_info = pd.DataFrame({"row": numbers[keep], "time_written": time_written[keep], "fold": fold[keep]})
+    return CellValidation(accepted, rejected, duplicate_rows, warn, row_info)
+
+
+def _first_of_key(key_codes: list[npt.NDArray[np.int64]]) -> npt.NDArray[np.int64]:
+    """Per row, the position of the first row with the same combination of key codes."""
+    frame = pd.DataFrame(dict(enumerate(key_codes)), copy=False)
+    group = frame.groupby(list(frame.columns), sort=False, dropna=False).ngroup().to_numpy()
+    firsts = pd.Series(np.arange(len(group)), copy=False).groupby(group, sort=False).transform("min")
+    return firsts.to_numpy(dtype=np.int64)
+
+
+def _conflicting_rows(columns: Mapping[str, _Column], spec: TableSpec, values: list[str],
+                      numbers: npt.NDArray[np.int64], keep: npt.NDArray[np.intp],
+                      conflicting: npt.NDArray[np.intp], first: npt.NDArray[np.int64]) -> _Piece:
+    """Rejections of rows that repeat an earlier row's key with other values, naming the values that differ."""
+    key = _and([COLUMN_LABELS.get(k, k) for k in spec.key])
+    reasons = []
+    for i in conflicting:
+        row, earlier = keep[i], keep[first[i]]
+        diffs = []
+        for name in values:
+            c = columns[name]
+            if c.key_codes()[row] != c.key_codes()[earlier]:
+                mine, theirs = c.text[c.codes[row]] or "empty", c.text[c.codes[earlier]] or "empty"
+                diffs.append(f"{COLUMN_LABELS.get(name, name)} {mine.strip()!r} here, {theirs.strip()!r} there")
+        reasons.append(f"this row has the same {key} as row {numbers[earlier]} but other values "
+                       f"({'; '.join(diffs)}); only row {numbers[earlier]} was read. If both are right, give "
+                       "each its own time; if one is a correction, remove the other")
+    return (numbers[keep[conflicting]], "", np.full(conflicting.size, DUPLICATE, dtype=object),
+            np.full(conflicting.size, "", dtype=object), np.asarray(reasons, dtype=object))
+
+
+def _check_day_order(dates: Mapping[str, tuple[_DateVerdict, npt.NDArray[Any], str]],
+                     numbers: npt.NDArray[np.int64], dayfirst: bool, source: str | None) -> None:
+    """Refuse the chosen day order when the file's dates prove the other one (see the module docstring)."""
+    against = np.zeros(len(numbers), dtype=bool)
+    proving = np.zeros(len(numbers), dtype=bool)
+    example = ""
+    for verdict, codes, header in dates.values():
+        rows = _with_sentinel(verdict.contradicts, False)[codes]
+        if rows.any() and not example:
+            first = int(np.flatnonzero(rows)[0])
+            example = f"{_cell_of(verdict, codes, first)!r} (row {numbers[first]}, column {header!r})"
+        against |= rows
+        proving |= _with_sentinel(verdict.proves, False)[codes]
+    if not against.any() or proving.any():
+        return
+    order, other = ("day-first", "month-first") if dayfirst else ("month-first", "day-first")
+    rows = numbers[against]
+    how = "--month-first" if dayfirst else "leave out --month-first"
+    raise DayOrderError(
+        f"the dates of this file are written {other}: {example} is not a date when read {order}, and no date "
+        f"of the file is only valid {order} ({_rows_text(rows)} prove it). Read the file {other} (upload page: "
+        f"'{'Month' if dayfirst else 'Day'} first'; rehabtrack validate/upload: {how}), or correct those rows",
+        rows=tuple(int(r) for r in rows), file_order=other, source=source)
+
+
+def _cell_of(verdict: _DateVerdict, codes: npt.NDArray[Any], position: int) -> str:
+    """The text of the date cell at row ``position`` (for messages)."""
+    return str(verdict.text[codes[position]]).strip() if codes[position] >= 0 else ""
+
+
+def _offset_warnings(verdict: _DateVerdict, codes: npt.NDArray[Any], keep: npt.NDArray[np.intp],
+                     header: str) -> list[str]:
+    """Say how times written with a UTC offset were converted, and which ones fall in a repeated hour."""
+    if not verdict.offset.any():
+        return []
+    rows = _with_sentinel(verdict.offset, False)[codes[keep]]
+    if not rows.any():
+        return []
+    first = int(codes[keep][np.flatnonzero(rows)[0]])
+    when = pd.Timestamp(verdict.values[first])
+    n = int(rows.sum())
+    out = [f"{n} time{'s' if n != 1 else ''} of {header!r} {'were' if n != 1 else 'was'} written with a UTC offset "
+           f"(e.g. {str(verdict.text[first]).strip()!r}) and {'were' if n != 1 else 'was'} converted to the "
+           f"wall-clock time of the clinic's time zone {verdict.zone} ({when:%H:%M} on {when.day} "
+           f"{when:%B %Y}); the offset itself is not stored"]
+    folded = _with_sentinel(verdict.fold, np.int8(0))[codes[keep]] == 1
+    if folded.any():
+        second = int(codes[keep][np.flatnonzero(folded)[0]])
+        at = pd.Timestamp(verdict.values[second])
+        k = int(folded.sum())
+        out.append(f"{k} time{'s' if k != 1 else ''} of {header!r} fall{'' if k != 1 else 's'} in the hour that "
+                   f"is repeated when the clocks go back in {verdict.zone} (e.g. {str(verdict.text[second]).strip()!r}"
+                   f" is the second {at:%H:%M} of {at.day} {at:%B %Y}); kept as separate rows, never merged with "
+                   "a row at the same clock time")
+    return out
 
 
 def validate_frame(frame: pd.DataFrame, table: str | TableSpec, *, keys: bool = True) -> FrameValidation:
@@ -832,6 +1130,12 @@ def _convert_boolean(text: npt.NDArray[np.object_], col: ColumnSpec) -> _Verdict
 class _DateVerdict(_Verdict):
     ambiguous: npt.NDArray[np.bool_]  # read by the caller's day order although the other order would also work
     contradicts: npt.NDArray[np.bool_]  # impossible under the caller's day order, possible under the other
+    proves: npt.NDArray[np.bool_]  # possible under the caller's day order, impossible under the other
+    has_time: npt.NDArray[np.bool_]  # a clock time was written (else: the day only)
+    fold: npt.NDArray[np.int8]  # 1 for the second occurrence of a wall-clock time repeated when clocks go back
+    offset: npt.NDArray[np.bool_]  # written with a UTC offset, converted to the clinic's time zone
+    text: npt.NDArray[np.object_]  # the cells as written
+    zone: str = ""
 
 
 def _parse_with(values: pd.Series[Any], formats: Sequence[str]) -> npt.NDArray[Any]:
@@ -858,10 +1162,48 @@ def _parse_with(values: pd.Series[Any], formats: Sequence[str]) -> npt.NDArray[A
     return out
 
 
-def _convert_datetime(text: npt.NDArray[Any], col: ColumnSpec, dayfirst: bool, today: date) -> _DateVerdict:
+def _split_offsets(stripped: pd.Series[Any]) -> tuple[pd.Series[Any], npt.NDArray[np.float64]]:
+    """Text without a trailing UTC offset after a clock time, and the offset in minutes (NaN where none)."""
+    found = stripped.str.extract(_OFFSET)
+    has = found[1].notna().to_numpy()
+    minutes = np.full(len(stripped), np.nan)
+    if has.any():
+        zoneless = stripped.where(~has, found[0])
+        for i in np.flatnonzero(has):
+            minutes[i] = _offset_minutes(str(found[1].iloc[i]))
+        return zoneless, minutes
+    return stripped, minutes
+
+
+def _offset_minutes(text: str) -> float:
+    text = text.strip().upper()
+    if text in ("Z", "UTC", "GMT"):
+        return 0.0
+    sign = -1.0 if text[0] == "-" else 1.0
+    digits = text[1:].replace(":", "")
+    return sign * (int(digits[:2]) * 60 + int(digits[2:4]))
+
+
+def _to_zone(values: npt.NDArray[Any], minutes: npt.NDArray[np.float64], zone: str
+             ) -> tuple[npt.NDArray[Any], npt.NDArray[np.int8]]:
+    """Wall-clock times in ``zone`` (and the fold) of clock times written with a UTC offset of ``minutes``."""
+    tz = ZoneInfo(zone)
+    out = values.copy()
+    fold = np.zeros(len(values), dtype=np.int8)
+    for i in np.flatnonzero(~np.isnan(minutes) & ~np.isnat(values)):
+        naive = pd.Timestamp(values[i]).to_pydatetime()
+        local = naive.replace(tzinfo=dt_timezone(timedelta(minutes=float(minutes[i])))).astimezone(tz)
+        out[i] = np.datetime64(local.replace(tzinfo=None, fold=0), "ns")
+        fold[i] = local.fold
+    return out, fold
+
+
+def _convert_datetime(text: npt.NDArray[Any], col: ColumnSpec, dayfirst: bool, today: date,
+                      zone: str = "") -> _DateVerdict:
     stripped = pd.Series(_strip(text), dtype=object)
     blank = stripped.str.lower().isin(_NA_TOKENS).to_numpy()
     k = len(text)
+    stripped, minutes = _split_offsets(stripped)  # "2026-09-08T20:00:00+02:00": the clock time and +120 min
     out = np.full(k, np.datetime64("NaT"), dtype="datetime64[ns]")
     todo = np.flatnonzero(~blank)
     # 1. ISO 8601 on every value
@@ -886,14 +1228,6 @@ def _convert_datetime(text: npt.NDArray[Any], col: ColumnSpec, dayfirst: bool, t
         ok = ~np.isnat(parsed)
         out[todo[ok]] = parsed[ok]
         todo = todo[~ok]
-    if todo.size:
-        zoneless = stripped.iloc[todo].str.replace(_TZ_SUFFIX, "", regex=True)
-        changed = (zoneless != stripped.iloc[todo]).to_numpy()
-        if changed.any():
-            parsed = _parse_with(zoneless[changed], _ISO_FORMATS)
-            ok = ~np.isnat(parsed)
-            out[todo[changed][ok]] = parsed[ok]
-            todo = todo[np.isnat(out[todo])]
     reason = _empty_reasons(k)
     check = _empty_reasons(k)
     contradicts = np.zeros(k, dtype=bool)
@@ -902,7 +1236,12 @@ def _convert_datetime(text: npt.NDArray[Any], col: ColumnSpec, dayfirst: bool, t
     for i in todo:
         reason[i], contradicts[i] = _date_problem(stripped.iloc[i], dayfirst, order, other)
         check[i] = DATE
-    # 4. dates that parse but cannot be right
+    # 4. a time written with a UTC offset: the wall-clock time of that instant in the clinic's zone
+    offset = ~np.isnan(minutes) & ~np.isnat(out)
+    fold = np.zeros(k, dtype=np.int8)
+    if offset.any() and not col.date_only:
+        out, fold = _to_zone(out, np.where(offset, minutes, np.nan), zone)
+    # 5. dates that parse but cannot be right
     if col.date_only:
         out = out.astype("datetime64[D]").astype("datetime64[ns]")
     parsed_ok = ~np.isnat(out)
@@ -917,13 +1256,17 @@ def _convert_datetime(text: npt.NDArray[Any], col: ColumnSpec, dayfirst: bool, t
         check[future] = FUTURE
     out[np.array([r is not None for r in reason], dtype=bool)] = np.datetime64("NaT")
     ambiguous = np.zeros(k, dtype=bool)
+    proves = np.zeros(k, dtype=bool)
     if numeric.any():
         parts = stripped[numeric].str.extract(_NUMERIC_DATE).iloc[:, :2]
         first = pd.to_numeric(parts[0], errors="coerce").to_numpy(dtype=float)
         second = pd.to_numeric(parts[1], errors="coerce").to_numpy(dtype=float)
         ambiguous[numeric] = (first <= 12) & (second <= 12) & (first != second)
+        proves[numeric] = (first > 12) if dayfirst else (second > 12)  # the other order would have no such month
     ambiguous &= ~np.isnat(out)  # a date rejected for another reason is reported as that
-    return _DateVerdict(out, blank, reason, check, ambiguous, contradicts)
+    has_time = stripped.str.contains(_CLOCK, regex=True).to_numpy(dtype=bool) & ~blank
+    return _DateVerdict(out, blank, reason, check, ambiguous, contradicts, proves, has_time, fold,
+                        offset & ~np.isnat(out), np.asarray(text, dtype=object), zone)
 
 
 def _date_problem(value: str, dayfirst: bool, order: str, other: str) -> tuple[str, bool]:
@@ -966,10 +1309,10 @@ def _calendar_problem(year: int, month: int, day: int) -> str:
 
 def _convert(
     text: npt.NDArray[Any], col: ColumnSpec, *, dayfirst: bool, today: date, decimal_comma: bool, scale: float,
-    expected: str | None,
+    expected: str | None, zone: str = "UTC",
 ) -> _Verdict:
     if col.is_datetime:
-        return _convert_datetime(text, col, dayfirst, today)
+        return _convert_datetime(text, col, dayfirst, today, zone)
     if col.is_numeric:
         return _convert_number(text, col, decimal_comma, scale)
     if col.dtype == "boolean":
@@ -1100,6 +1443,14 @@ def _duplicate_warning(rows: npt.NDArray[Any], spec: TableSpec) -> str:
     many = len(rows) != 1
     return (f"{len(rows)} row{'s' if many else ''} repeat{'' if many else 's'} an earlier row with the same "
             f"{key} and {'were' if many else 'was'} counted once ({_rows_text(rows)}); the first was kept")
+
+
+def _conflict_warning(rows: npt.NDArray[Any], spec: TableSpec) -> str:
+    key = _and([COLUMN_LABELS.get(k, k) for k in spec.key])
+    many = len(rows) != 1
+    return (f"{len(rows)} row{'s' if many else ''} ({_rows_text(rows)}) repeat{'' if many else 's'} the {key} of an "
+            f"earlier row with other values and {'were' if many else 'was'} rejected: the file gives two different "
+            "readings of the same moment (the rejected rows say which values differ)")
 
 
 # ---------------------------------------------------------------------------

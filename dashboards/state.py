@@ -14,8 +14,12 @@ read) and cache the result on the server:
   and :func:`daily_for_user` are cached per user **and per data version**
   (:meth:`analysis.store.Store.data_version`), so an upload invalidates them on the next run;
 * :func:`preview_upload` reads an upload without saving it, cached on the bytes
-  (:func:`analysis.access.preview_upload`); :func:`save_upload` stores it
-  (:func:`analysis.access.upload`).
+  (:func:`analysis.access.preview_upload`), and compares its rows with the store
+  (:func:`analysis.access.compare_upload`: new, already there, different);
+  :func:`save_upload` stores it (:func:`analysis.access.upload`) with the user's
+  choice for the rows that differ. Uploads read times with the clinic's time
+  zone (:func:`settings`) and FHIR with ``<data dir>/fhir_mapping.csv`` when the
+  clinic put one there (:func:`fhir_mapping`).
 
 Session keys shared by the pages: :data:`SELECTED_PATIENT_KEY`
 (``st.session_state["selected_patient"]``: the caseload's click-through to the
@@ -36,7 +40,9 @@ import streamlit as st
 from analysis import access
 from analysis.access import cohort_for, summary_for
 from analysis.cohort import weekly_progress
+from analysis.corrections import Comparison
 from analysis.errors import RehabtrackError
+from analysis.importers.fhir import FhirMapping, clinic_fhir_mapping
 from analysis.paths import data_dir as store_data_dir
 from analysis.pseudonyms import ResearchCohort
 from analysis.roles import AccessDenied, User
@@ -67,6 +73,7 @@ __all__ = [
     "daily_for_user",
     "preview_upload",
     "save_upload",
+    "fhir_mapping",
     "clear_caches",
 ]
 
@@ -303,51 +310,87 @@ class UploadPreview:
         The ingestion result, or ``None`` when the file could not be read.
     error
         What went wrong and what to do, in plain words; ``None`` when read.
+    comparison
+        The accepted rows against the store: new, already there, different
+        (with the stored and the new values); ``None`` when the file could not be read.
     """
 
     result: IngestResult | None
     error: str | None = None
+    comparison: Comparison | None = None
+
+
+@st.cache_resource(show_spinner=False)
+def _fhir_mapping(directory: str) -> FhirMapping | None:
+    return clinic_fhir_mapping(directory)
+
+
+def fhir_mapping() -> FhirMapping | None:
+    """The clinic's FHIR mapping (``<data dir>/fhir_mapping.csv`` over the built-in one), read once per process.
+
+    ``None`` when the clinic has no such file (the built-in mapping is used). A file
+    that cannot be read stops the page with a message naming the line to fix.
+    """
+    try:
+        return _fhir_mapping(str(data_dir()))
+    except ValueError as exc:
+        logger.error("the clinic's FHIR mapping cannot be used: %s", exc)
+        st.error(f"The clinic's FHIR mapping cannot be used: {exc}. Ask the administrator to correct it.")
+        st.stop()
+        raise  # st.stop() ends the script run; this line is never reached
 
 
 @st.cache_data(show_spinner="Reading your file...", max_entries=32)
-def _preview(directory: str, url: str, user: User, data: bytes, filename: str, dayfirst: bool,
-             today: date) -> UploadPreview:
+def _preview(directory: str, url: str, version: tuple[int, int], user: User, data: bytes, filename: str,
+             dayfirst: bool, today: date, zone: str) -> UploadPreview:
     name = safe_filename(filename)
     try:
-        result = access.preview_upload(user, store(), data, filename, dayfirst=dayfirst, today=today)
+        result = access.preview_upload(user, store(), data, filename, dayfirst=dayfirst, today=today, timezone=zone,
+                                       fhir_mapping=fhir_mapping())
+        comparison = access.compare_upload(user, store(), result)
     except RehabtrackError as exc:
         return UploadPreview(None, str(exc))
     except Exception:  # a bug, not the user's doing: log it, show a generic message
         logger.exception("unexpected error reading upload %r", name)
         return UploadPreview(None, "Something went wrong while reading this file. Nothing was saved. "
                                    "Try again, or send the file to your physio.")
-    return UploadPreview(result)
+    return UploadPreview(result, comparison=comparison)
 
 
 def preview_upload(user: User, data: bytes, filename: str, *, dayfirst: bool = True) -> UploadPreview:
     """Read an upload the way :meth:`analysis.store.Store.ingest_upload` will, without saving anything.
 
-    Cached on the bytes (not on the upload widget), the file name, the day order and the user.
-    The same checks run as when saving (:func:`analysis.access.preview_upload`): the size and
-    row limits and :func:`analysis.roles.check_upload` (a patient's rows get their own ID).
+    Cached on the bytes (not on the upload widget), the file name, the day order, the user and
+    the data version (the comparison with the store changes when the store does). The same
+    checks run as when saving (:func:`analysis.access.preview_upload`): the size and row limits
+    and :func:`analysis.roles.check_upload` (a patient's rows get their own ID).
 
     Returns
     -------
     UploadPreview
-        The :class:`analysis.ingest.IngestResult`, or the plain-words error.
+        The :class:`analysis.ingest.IngestResult` and its comparison with the store, or the plain-words error.
     """
-    return _preview(*_store_key(), user, bytes(data), filename, dayfirst, upload_today())
+    return _preview(*_store_key(), data_version(), user, bytes(data), filename, dayfirst, upload_today(),
+                    settings().timezone)
 
 
-def save_upload(user: User, data: bytes, filename: str, *, dayfirst: bool = True) -> UploadReport:
+def save_upload(user: User, data: bytes, filename: str, *, dayfirst: bool = True,
+                on_conflict: str = "fail") -> UploadReport:
     """Store an upload (all or nothing) and return what it did; cached reads refresh on the next run.
+
+    Parameters
+    ----------
+    on_conflict
+        What to do with rows that differ from what is stored: ``"replace"`` (the
+        old values go to the audit table), ``"keep"`` or ``"fail"``.
 
     Raises
     ------
-    analysis.errors.IngestError, analysis.roles.AccessDenied
+    analysis.errors.IngestError, analysis.roles.AccessDenied, analysis.corrections.ConflictError
         As :meth:`analysis.store.Store.ingest_upload`; nothing is stored.
     """
-    return access.upload(user, store(), bytes(data), filename, dayfirst=dayfirst, today=upload_today())
+    return access.upload(user, store(), bytes(data), filename, dayfirst=dayfirst, today=upload_today(),
+                         on_conflict=on_conflict, timezone=settings().timezone, fhir_mapping=fhir_mapping())
 
 
 def clear_caches() -> None:

@@ -29,6 +29,7 @@ from analysis.accounts import (
     lookup_user,
     users_file,
 )
+from analysis.errors import SeveralPeopleError
 from analysis.pseudonyms import ResearchCohort
 from analysis.roles import AccessDenied, User
 from analysis.schema import TABLES, CohortTables
@@ -280,14 +281,20 @@ def test_researchers_cannot_upload(fresh_store):
 
 def test_a_patient_upload_is_held_to_their_own_id(fresh_store):
     data = b"patient_id,recorded_at,nprs\nP001,2026-09-01 20:00,3\nP002,2026-09-02 20:00,4\n"
-    report = access.upload(P001, fresh_store, data, "mine.csv", today=TODAY)
+    before = fresh_store.counts()
+    with pytest.raises(SeveralPeopleError, match="column 'patient_id' has P001 \\(1 row\\), P002 \\(1 row\\)"):
+        access.upload(P001, fresh_store, data, "mine.csv", today=TODAY)  # two people in a file for one
+    assert fresh_store.counts() == before
+    other = b"patient_id,recorded_at,nprs\nP002,2026-09-02 20:00,4\n,2026-09-03 20:00,5\n"
+    report = access.upload(P001, fresh_store, other, "mine.csv", today=TODAY)
     assert (report.rows_added, report.rows_rejected) == (1, 1)  # the P002 row is rejected, with its reason
-    assert fresh_store.rejected_rows(report.upload_id)["row_number"].tolist() == [3]
+    assert fresh_store.rejected_rows(report.upload_id)["row_number"].tolist() == [2]
     assert set(fresh_store.read_table("pain")["patient_id"]) == {"P001"}
     with pytest.raises(AccessDenied, match="your own data"):
         access.upload(P001, fresh_store, data, "theirs.csv", patient_id="P002", today=TODAY)
+    one_patient = b"patient_id,physio_id,programme_start\nP001,physio_a,2026-09-01\n"
     with pytest.raises(AccessDenied, match="not a patients table"):
-        access.upload(P001, fresh_store, (SAMPLE / "patients.csv").read_bytes(), "p.csv", today=TODAY)
+        access.upload(P001, fresh_store, one_patient, "p.csv", today=TODAY)
 
 
 def test_a_physio_cannot_upload_for_another_physios_patient(fresh_store):

@@ -40,7 +40,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "analysis.importers.fitnotes",
         "analysis.importers.hevy", "analysis.importers.strong", "analysis.importers.workouts", "analysis.interop",
         "analysis.interop.fhir", "analysis.interop.omh", "analysis.export", "analysis.pseudonyms",
-        "analysis.templates", "analysis.sample_data", "analysis.distributed",
+        "analysis.templates", "analysis.sample_data", "analysis.distributed", "analysis.corrections",
     ),
     # persistence only
     "store": ("analysis.store",),

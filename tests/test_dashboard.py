@@ -15,6 +15,7 @@ depth).
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import date
 from pathlib import Path
@@ -322,7 +323,7 @@ def test_a_good_file_is_previewed_saved_and_recognised_when_uploaded_again(regis
     at.switch_page("views/patient_upload.py").run()
     upload(at, "my_sessions.csv", data)
     assert metric(at, "Rows in the file") == str(rows)
-    assert metric(at, "Rows we can save") == str(rows)
+    assert metric(at, "New rows") == str(rows)
     assert metric(at, "Rows with a problem") == "0"
     mapping = frame_with(at, "column in your file")
     assert dict(zip(mapping["column in your file"], mapping["read as"], strict=True))["Date"] == "date"
@@ -350,7 +351,7 @@ def test_a_bad_file_lists_each_rejected_row_with_column_value_and_reason(registr
     at = open_app(P001)
     at.switch_page("views/patient_upload.py").run()
     upload(at, "diary.csv", bad)
-    assert metric(at, "Rows we can save") == "2"
+    assert metric(at, "New rows") == "2"
     assert metric(at, "Rows with a problem") == "2"
     rejected = frame_with(at, "reason")
     # header = row 1, so the 2nd and 3rd data rows are rows 3 and 4
@@ -368,7 +369,7 @@ def test_an_excel_workbook_is_read_from_its_table_sheet(registry_dir: Path) -> N
     upload(at, "diary.xlsx", template_xlsx("pain"))
     assert "pain diary" in " ".join(m.value for m in at.markdown) and "XLSX file" in " ".join(
         m.value for m in at.markdown)
-    assert metric(at, "Rows we can save") == "1"  # the template's one example rating
+    assert metric(at, "New rows") == "1"  # the template's one example rating
     assert frame_with(at, "recorded_at")["nprs"].tolist() == [6]
 
 
@@ -385,14 +386,60 @@ def test_the_day_order_choice_changes_how_dates_are_read(registry_dir: Path) -> 
 
 
 def test_rows_naming_another_patient_are_rejected_not_saved_as_theirs(registry_dir: Path) -> None:
-    data = b"Patient,Date,Pain (0-10)\nP002,01/09/2026,5\nP001,02/09/2026,4\n"
+    data = b"Patient,Date,Pain (0-10)\nP002,01/09/2026,5\n,02/09/2026,4\n"
     at = open_app(P001)
     at.switch_page("views/patient_upload.py").run()
     upload(at, "mixed.csv", data)
     rejected = frame_with(at, "reason")
     assert list(rejected["row"]) == [2]
     assert list(rejected["value"]) == ["P002"]
-    assert metric(at, "Rows we can save") == "1"
+    assert metric(at, "New rows") == "1"
+
+
+def test_a_file_naming_two_people_is_refused_naming_the_column_and_the_people(registry_dir: Path) -> None:
+    data = b"Date,Athlete,Pain\n01/09/2026,Anna,5\n01/09/2026,Ben,4\n02/09/2026,Anna,3\n"
+    at = open_app(P001)
+    at.switch_page("views/patient_upload.py").run()
+    upload(at, "team.csv", data)
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "Nothing was saved" in errors[0], errors
+    assert "holds the logs of 2 people: column 'Athlete' has Anna (2 rows), Ben (1 row)" in errors[0]
+    assert not [b for b in at.button if b.key == "patient_upload_confirm"]
+
+
+def test_a_corrected_diary_shows_old_and_new_values_and_replacing_keeps_the_old_in_the_audit(
+        registry_dir: Path) -> None:
+    first = b"Date,Time,Pain\n08/09/2026,08:00,3\n08/09/2026,20:00,6\n"
+    corrected = b"Date,Time,Pain\n08/09/2026,08:00,7\n08/09/2026,20:00,6\n09/09/2026,08:00,2\n"
+    at = open_app(P001)
+    at.switch_page("views/patient_upload.py").run()
+    upload(at, "diary.csv", first)
+    assert metric(at, "New rows") == "2"  # 08:00 and 20:00 are two ratings, not one
+    at.button(key="patient_upload_confirm").click().run()
+    upload(at, "diary.csv", corrected)
+    assert (metric(at, "New rows"), metric(at, "Already saved"), metric(at, "Differ from what is saved")) == (
+        "1", "1", "1")
+    side_by_side = frame_with(at, "saved now")
+    assert side_by_side[["row", "date", "what", "saved now", "in this file"]].values.tolist() == [
+        [2, "2026-09-08 08:00", "pain", "3", "7"]]
+    assert any("1 row differs from what is stored" in m.value for m in at.markdown)
+    button = at.button(key="patient_upload_confirm")
+    assert button.disabled  # nothing is saved until the patient chose which values to keep
+    at.radio(key="patient_upload_conflict").set_value("replace").run()
+    assert at.button(key="patient_upload_confirm").label == "Save 2 rows"
+    at.button(key="patient_upload_confirm").click().run()
+    assert not at.exception, at.exception
+    assert [s.value for s in at.success] == ["Saved. 1 new row, 1 already there from an earlier upload, 1 corrected "
+                                             "(the old values are kept in the change history), 0 rejected."]
+    with Store.open(registry_dir / "rehabtrack.sqlite", data_dir=registry_dir) as store:
+        pain = store.read_table("pain", patient_ids=["P001"])
+        assert pain.set_index("recorded_at")["nprs"].to_dict() == {
+            pd.Timestamp("2026-09-08 08:00"): 7, pd.Timestamp("2026-09-08 20:00"): 6,
+            pd.Timestamp("2026-09-09 08:00"): 2}
+        audit = store.audit_log(patient_ids=["P001"])
+        assert len(audit) == 1 and audit["changed_by"].iloc[0] == "p001" and audit["action"].iloc[0] == "update"
+        assert json.loads(audit["old_values"].iloc[0])["nprs"] == 3
+        assert json.loads(audit["new_values"].iloc[0])["nprs"] == 7
 
 
 @pytest.mark.parametrize(("name", "data", "words"), [

@@ -32,9 +32,13 @@ BUNDLE = FIXTURES / "fhir_bundle.json"
 TODAY = date(2026, 11, 25)
 
 
+#: The clinic's time zone in these tests: the fixtures' "+02:00" is Berlin's summer offset.
+ZONE = "Europe/Berlin"
+
+
 @pytest.fixture(scope="module")
 def bundle_import():
-    return read_fhir(BUNDLE, today=TODAY)
+    return read_fhir(BUNDLE, today=TODAY, timezone=ZONE)
 
 
 @pytest.fixture(scope="module")
@@ -53,10 +57,11 @@ def test_bundle_is_recognised_from_its_content(tmp_path):
 def test_pain_values_from_integer_quantity_and_answer_codes(bundle_import):
     pain = bundle_import.results["pain"]
     pandera_schema("pain").validate(pain.accepted, lazy=True)
-    # entries 2 (valueInteger 6), 3 (valueQuantity 4), 4 (LA6113-0 = 2), 10 (QR answer LA10137-0 = 5)
+    # entries 2 (valueInteger 6), 3 (valueQuantity 4), 4 (LA6113-0 = 2), 10 (QR answer LA10137-0 = 5);
+    # entry 3 is written 20:00Z: 22:00 in Berlin (UTC+2 in September), the others +02:00 (clock time unchanged)
     expected = pd.DataFrame({
         "patient_id": ["P001"] * 4,
-        "recorded_at": pd.to_datetime(["2026-09-08 20:00", "2026-09-09 20:00", "2026-09-10 20:00",
+        "recorded_at": pd.to_datetime(["2026-09-08 20:00", "2026-09-09 22:00", "2026-09-10 20:00",
                                        "2026-09-13 09:00"]),
         "nprs": [6, 4, 2, 5],
     })
@@ -115,7 +120,8 @@ def test_folder_of_json_and_ndjson():
 
 def test_a_user_mapping_reads_a_clinic_questionnaire():
     source = FIXTURES / "fhir_odi_questionnaire.json"
-    with pytest.raises(UnknownTableError, match="extend the FHIR mapping"):
+    with pytest.raises(UnknownTableError, match=r"The questionnaire items found are 'q1', 'q2'.*'q10': to read one, "
+                       r"add a row such as 'item,\*,q1,pain,,,' to a mapping CSV .* --fhir-mapping FILE"):
         ingest_fhir(source, today=TODAY)  # the built-in mapping knows no q1..q10
     mapping = FhirMapping.from_csv(FIXTURES / "fhir_odi_mapping.csv")
     result = import_file(source, today=TODAY, fhir_mapping=mapping)
@@ -177,7 +183,7 @@ def test_export_validates_with_fhir_resources(cohort):
 def test_round_trip_gives_the_same_rows(cohort):
     scored = score_proms(cohort.proms)
     bundle = pain_to_fhir_bundle(cohort.pain, scored, "P001", timezone="America/New_York")
-    found = read_fhir(json.dumps(bundle).encode(), today=TODAY)
+    found = read_fhir(json.dumps(bundle).encode(), today=TODAY, timezone="America/New_York")
     original = cohort.pain.loc[cohort.pain["patient_id"] == "P001"].sort_values("recorded_at")
     pd.testing.assert_frame_equal(found.results["pain"].accepted, original.reset_index(drop=True))
     odi = scored.loc[(scored["patient_id"] == "P001") & (scored["instrument"] == "odi") & scored["score"].notna()]
@@ -192,7 +198,8 @@ def test_round_trip_gives_the_same_rows(cohort):
 def test_round_trip_keeps_flare_location_and_notes():
     pain = pd.DataFrame({
         "patient_id": pd.array(["X_1", "X_1"], dtype="string"),
-        "recorded_at": pd.to_datetime(["2026-03-29 01:30:00", "2026-09-08 20:00:15"]),
+        # 03:30 on 29 March 2026 is the first hours of British Summer Time (+01:00), 8 September is BST too
+        "recorded_at": pd.to_datetime(["2026-03-29 03:30:00", "2026-09-08 20:00:15"]),
         "nprs": pd.array([7, 0], dtype="Int64"),
         "location": pd.array(["both", None], dtype="string"),
         "flare": pd.array([True, None], dtype="boolean"),
@@ -203,7 +210,8 @@ def test_round_trip_keeps_flare_location_and_notes():
     # "X_1" is not a FHIR id (no underscore allowed): the subject is an identifier instead
     assert resource["subject"] == {"identifier": {"system": "urn:rehabtrack:patient-id", "value": "X_1"}}
     assert resource["extension"] == [{"url": FLARE_EXTENSION, "valueBoolean": True}]
-    back = read_fhir(json.dumps(bundle).encode(), today=TODAY).results["pain"].accepted
+    assert resource["effectiveDateTime"] == "2026-03-29T03:30:00+01:00"
+    back = read_fhir(json.dumps(bundle).encode(), today=TODAY, timezone="Europe/London").results["pain"].accepted
     pd.testing.assert_frame_equal(back, pain)
 
 

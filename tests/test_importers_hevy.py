@@ -57,7 +57,9 @@ def test_set_types_and_literal_newlines(quirks):
     # warmup 45x10 not counted; normal 95x10, failure 95x8, dropset 65x12 -> 3 sets, 30 reps, 10 per set
     assert (rdl["sets"], rdl["reps"]) == (3, 10)
     # the quoted notes hold a literal backslash-n, read back as a line break
-    assert rdl["notes"] == "Keep back neutral\nslow down [1 warm-up set not counted] [reps per set 10, 8, 12]"
+    # exercise notes, then the workout's description (multi-line, kept as written), then the importer's remarks
+    assert rdl["notes"] == ("Keep back neutral\nslow down | Workout notes: Felt stiff\nbetter after "
+                            "[1 warm-up set not counted] [reps per set 10, 8, 12]")
     assert rdl["rpe"] == 10  # RPE 7 and 9.5 -> 9.5 rounded half up
     plank = rows.loc["Plank"]
     assert (plank["sets"], plank["reps"], plank["hold_s"]) == (2, 1, 60.0)

@@ -74,7 +74,9 @@ def test_warm_up_sets_are_marked_not_counted(ios):
     rows = by_exercise(ios)
     # Bird Dog: W (5 reps) + 2 x 10 -> 2 working sets of 10
     assert (rows.loc["Bird Dog", "sets"], rows.loc["Bird Dog", "reps"]) == (2, 10)
-    assert rows.loc["Bird Dog", "notes"] == "slow and controlled [1 warm-up set not counted]"
+    # the set's note, then the workout's "Workout Notes" of that session (issue 16: they were dropped)
+    assert rows.loc["Bird Dog", "notes"] == ("slow and controlled | Workout notes: back felt ok "
+                                             "[1 warm-up set not counted]")
     assert any(w.startswith("2 warm-up sets (in 2 exercise rows) were not counted") for w in ios.warnings)
 
 
@@ -82,7 +84,8 @@ def test_drop_and_failure_sets_are_working_sets(ios):
     rows = by_exercise(ios)
     # Deadlift: W 20x10 (not counted), 1: 40x8, 2: 40x8, F: 40x6, D: 30x10 -> 4 sets, 32 reps, 8 per set
     assert (rows.loc["Deadlift (Barbell)", "sets"], rows.loc["Deadlift (Barbell)", "reps"]) == (4, 8)
-    assert rows.loc["Deadlift (Barbell)", "notes"] == "[1 warm-up set not counted] [reps per set 8, 8, 6, 10]"
+    assert rows.loc["Deadlift (Barbell)", "notes"] == ("Workout notes: back felt ok [1 warm-up set not counted] "
+                                                       "[reps per set 8, 8, 6, 10]")
     # RPE 8, 8.5, 9.5 -> highest 9.5, rounded half up to 10
     assert rows.loc["Deadlift (Barbell)", "rpe"] == 10
 

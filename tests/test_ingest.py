@@ -26,7 +26,14 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from analysis.errors import IngestError, MissingColumnsError, UnknownTableError, UnreadableFileError
+from analysis.errors import (
+    DayOrderError,
+    IngestError,
+    MissingColumnsError,
+    SeveralPeopleError,
+    UnknownTableError,
+    UnreadableFileError,
+)
 from analysis.headers import detect_table, fold_header, match_headers
 from analysis.ingest import ingest_file
 from analysis.reading import read_raw
@@ -260,25 +267,39 @@ def test_unambiguous_day_first_file_read_day_first_has_no_complaint():
     assert not any("only make" in w for w in r.warnings)
 
 
-def test_explicit_month_first_is_honoured_and_contradicting_rows_are_rejected():
-    r = ingest("pain_unambiguous_dayfirst.csv", patient_id="P1", dayfirst=False)
-    assert r.accepted["recorded_at"].tolist() == [ts("2026-01-02")]  # 01/02/2026 read month-first
-    assert problems(r) == [
-        (3, "recorded_at", "13/02/2026", "'13/02/2026' is not a date when dates are read month-first "
-         "(month/day/year): there is no month 13. If this file writes dates day-first, read it day-first"),
-        (4, "recorded_at", "25/02/2026", "'25/02/2026' is not a date when dates are read month-first "
-         "(month/day/year): there is no month 25. If this file writes dates day-first, read it day-first"),
-    ]
-    assert any("only make sense day-first: rows 3, 4 were rejected" in w for w in r.warnings)
+def test_a_day_order_the_file_disproves_is_refused_with_the_rows_that_prove_it():
+    # 13/02 and 25/02 exist only day-first, and no date of the file exists only month-first: reading 01/02 as
+    # 2 January would store a wrong date without a word (issue 16, finding 4), so the whole file is refused.
+    with pytest.raises(DayOrderError) as info:
+        ingest("pain_unambiguous_dayfirst.csv", patient_id="P1", dayfirst=False)
+    assert info.value.rows == (3, 4) and info.value.file_order == "day-first"
+    assert ("'13/02/2026' (row 3, column 'Date') is not a date when read month-first, and no date of the file is "
+            "only valid month-first (rows 3, 4 prove it). Read the file day-first") in str(info.value)
+    # read in its own order, every row is right
+    r = ingest("pain_unambiguous_dayfirst.csv", patient_id="P1")
+    assert r.accepted["recorded_at"].tolist() == [ts("2026-02-01"), ts("2026-02-13"), ts("2026-02-25")]
 
 
-def test_month_first_file_read_day_first_is_rejected_with_the_day_order():
+def test_month_first_file_read_day_first_is_refused():
     raw = pd.DataFrame({"Date": ["02/13/2026", "02/01/2026"], "Pain": ["3", "4"]})
+    with pytest.raises(DayOrderError, match=r"written month-first: '02/13/2026' \(row 2, column 'Date'\)") as info:
+        ingest_frame(raw, patient_id="P1", today=TODAY)
+    assert info.value.rows == (2,)
+    assert "rehabtrack validate/upload: --month-first" in str(info.value)
+    r = check(ingest_frame(raw, patient_id="P1", today=TODAY, dayfirst=False))
+    assert r.accepted["recorded_at"].tolist() == [ts("2026-02-13"), ts("2026-02-01")]
+
+
+def test_a_file_mixing_both_day_orders_rejects_the_dates_impossible_in_the_chosen_one():
+    # 13/02 proves day-first and 02/14 proves month-first: the file disagrees with itself, so nothing proves the
+    # chosen order wrong; the impossible date is rejected row by row (with the reason) and the rest read day-first.
+    raw = pd.DataFrame({"Date": ["13/02/2026", "02/14/2026", "03/04/2026"], "Pain": ["3", "4", "5"]})
     r = check(ingest_frame(raw, patient_id="P1", today=TODAY))
-    assert problems(r) == [(2, "recorded_at", "02/13/2026", "'02/13/2026' is not a date when dates are read "
-                            "day-first (day/month/year): there is no month 13. If this file writes dates "
+    assert problems(r) == [(3, "recorded_at", "02/14/2026", "'02/14/2026' is not a date when dates are read "
+                            "day-first (day/month/year): there is no month 14. If this file writes dates "
                             "month-first, read it month-first")]
-    assert r.accepted["recorded_at"].tolist() == [ts("2026-01-02")]
+    assert r.accepted["recorded_at"].tolist() == [ts("2026-02-13"), ts("2026-04-03")]
+    assert any("only makes sense month-first: row 3 was rejected" in w for w in r.warnings)
 
 
 def test_future_impossible_unparseable_and_missing_dates():
@@ -317,12 +338,14 @@ def test_today_is_allowed_tomorrow_is_the_future():
     ("08.09.2026", "2026-09-08"), ("08-09-2026 19:05", "2026-09-08 19:05"), ("08/09/26", "2026-09-08"),
     ("8 Sep 2026", "2026-09-08"), ("8 September 2026", "2026-09-08"), ("Sep 8, 2026", "2026-09-08"),
     ("15 Sep 2025, 07:48", "2025-09-15 07:48"), ("08/09/2026 7:30 pm", "2026-09-08 19:30"),
-    ("2026-09-08T07:30:00+02:00", "2026-09-08 07:30"), ("2026-09-08T07:30:00Z", "2026-09-08 07:30"),
+    ("2026-09-08T07:30:00+02:00", "2026-09-08 07:30"), ("2026-09-08T05:30:00Z", "2026-09-08 07:30"),
+    ("2026-09-08T01:30:00-04:00", "2026-09-08 07:30"), ("2026-09-08T05:30:00.000Z", "2026-09-08 07:30"),
     ("  2026-09-08  ", "2026-09-08"),
 ])
 def test_date_formats_read_day_first(text, expected):
+    # offsets: the wall-clock time in the clinic's zone (Berlin is UTC+2 in September)
     raw = pd.DataFrame({"Date": [text], "Pain": ["3"]})
-    r = check(ingest_frame(raw, patient_id="P1", today=TODAY))
+    r = check(ingest_frame(raw, patient_id="P1", today=TODAY, timezone="Europe/Berlin"))
     assert r.accepted["recorded_at"].tolist() == [ts(expected)], problems(r)
 
 
@@ -364,13 +387,19 @@ def test_pain_score_above_ten_uses_plain_words():
     assert problems(r) == [(2, "nprs", "11", "pain must be a whole number from 0 to 10; got 11")]
 
 
-def test_duplicates_inside_a_file_are_counted_once():
+def test_duplicates_inside_a_file_are_counted_once_and_conflicting_ones_rejected():
     r = ingest("sessions_duplicates.csv")
-    # rows 4 ("Knee to chest", "L") and 5 (07:30:00) repeat row 2's key (patient, time, exercise, side)
-    assert r.duplicate_rows.tolist() == [4, 5]
-    assert (r.n_rows, r.n_accepted, r.n_duplicates, r.n_rejected) == (5, 3, 2, 0)
+    # row 4 ("Knee to chest", "L") repeats row 2 exactly: counted once. Row 5 (07:30:00) has row 2's key
+    # (patient, time, exercise, side) but 2 x 12 instead of 1 x 10: two readings of one moment, rejected.
+    assert r.duplicate_rows.tolist() == [4]
+    assert (r.n_rows, r.n_accepted, r.n_duplicates, r.n_rejected) == (5, 3, 1, 1)
     assert r.accepted["sets"].tolist() == [1, 1, 1]  # the first of each key is kept
-    assert any("2 rows repeat" in w and "rows 4, 5" in w for w in r.warnings)
+    assert problems(r) == [(5, "", "", "this row has the same patient ID, date, exercise and side as row 2 but "
+                            "other values (sets '2' here, '1' there; repetitions '12' here, '10' there); only row "
+                            "2 was read. If both are right, give each its own time; if one is a correction, "
+                            "remove the other")]
+    assert r.rejected["check"].tolist() == ["duplicate"]
+    assert any("1 row repeats" in w and "row 4" in w for w in r.warnings)
 
 
 def test_unknown_exercises_are_kept_and_reported_with_row_counts():
@@ -386,10 +415,18 @@ def test_free_text_is_kept_verbatim_and_never_evaluated():
                                             "  two spaces  ", "NA"]
 
 
-def test_patient_id_fills_the_column_and_rejects_other_patients():
-    r = ingest("sessions_other_patient.csv", patient_id="P001")
-    assert problems(r) == [(3, "patient_id", "P002", "this row belongs to patient P002, not to you")]
-    assert r.accepted["patient_id"].tolist() == ["P001", "P001", "P001"]
+def test_patient_id_fills_the_column_and_rejects_another_patients_rows():
+    r = ingest("sessions_another_patient.csv", patient_id="P001")
+    assert problems(r) == [(2, "patient_id", "P002", "this row belongs to patient P002, not to you"),
+                           (4, "patient_id", "P002", "this row belongs to patient P002, not to you")]
+    assert r.accepted["patient_id"].tolist() == ["P001"]
+
+
+def test_a_file_for_one_patient_naming_two_patients_is_refused():
+    with pytest.raises(SeveralPeopleError) as info:
+        ingest("sessions_other_patient.csv", patient_id="P001")
+    assert (info.value.column, info.value.people) == ("patient_id", ("P001", "P002"))
+    assert "column 'patient_id' has P001 (2 rows), P002 (1 row). Nothing was read." in str(info.value)
 
 
 def test_blank_patient_without_patient_id_argument_is_rejected():
@@ -658,9 +695,22 @@ def test_valid_rows_written_any_way_come_back_unchanged(rows, delimiter, encodin
     buffer = io.StringIO()
     frame.to_csv(buffer, sep=delimiter, index=False, date_format="%Y-%m-%d %H:%M")
     result = check(ingest_file(buffer.getvalue().encode(encoding), filename="s.csv", today=TODAY))
-    expected = frame.drop_duplicates(["patient_id", "performed_at", "exercise", "side"]).reset_index(drop=True)
-    assert result.n_rejected == 0
-    assert result.n_duplicates == len(frame) - len(expected)
+    key = ["patient_id", "performed_at", "exercise", "side"]
+    expected = frame.drop_duplicates(key).reset_index(drop=True)
+    # a later row with an earlier row's key: a repeat when every value is the same, else rejected
+    first: dict[tuple, tuple] = {}
+    repeats = conflicts = 0
+    for rec in rows:
+        k, values = tuple(rec[c] for c in key), tuple(rec[c] for c in ("sets", "reps", "hold_s", "notes"))
+        if k not in first:
+            first[k] = values
+        elif first[k] == values:
+            repeats += 1
+        else:
+            conflicts += 1
+    assert result.n_rejected == conflicts
+    assert set(result.rejected["check"]) <= {"duplicate"}
+    assert result.n_duplicates == repeats
     got = result.accepted
     assert got["patient_id"].tolist() == expected["patient_id"].tolist()
     assert got["performed_at"].tolist() == [pd.Timestamp(t) for t in expected["performed_at"]]
@@ -670,3 +720,19 @@ def test_valid_rows_written_any_way_come_back_unchanged(rows, delimiter, encodin
                                                                    for v in expected["hold_s"]]
     assert [None if pd.isna(v) else v for v in got["notes"]] == [None if pd.isna(v) else v
                                                                   for v in expected["notes"]]
+
+
+def test_short_rows_are_rejected_with_their_row_number_like_long_rows():
+    # issue 16, finding 5: a row with 5 of 7 values was read with its last two cells empty, without a word
+    text = ("patient_id,recorded_at,nprs,location,flare,notes,source\n"
+            "P1,2026-09-01 20:00,3,back,no,ok,app\n"
+            "P1,2026-09-02 20:00,4,back,no\n"                      # row 3: 5 values
+            'P1,2026-09-03 20:00,5,back,no,"two\nlines",app\n'     # row 4: a quoted cell over two lines
+            "P1,2026-09-04 20:00,5,back,no,,\n"                    # row 5: 7 values, two of them empty
+            "P1,2026-09-05 20:00,5,back,no,,,,\n")                 # row 6: 9 values
+    r = check(ingest_file(text.encode(), filename="diary.csv", today=TODAY))
+    assert r.accepted["recorded_at"].dt.day.tolist() == [1, 3, 4]
+    assert r.rejected[["row", "column", "check"]].values.tolist() == [[3, "", "malformed"], [6, "", "malformed"]]
+    assert r.rejected["reason"].iloc[0] == ("this line has 5 values but the header has 7; a value or a comma is "
+                                            "missing (rows with too few values are not guessed at)")
+    assert r.rejected["reason"].iloc[1].startswith("this line has 9 values but the header has 7")

@@ -229,7 +229,8 @@ def test_methods_text_names_every_threshold_and_citation() -> None:
     text = methods_text(DEFAULT_SETTINGS, n_patients=60, as_of="2026-11-20")
     table = DEFAULT_SETTINGS.as_table()
     for row in table.itertuples(index=False):
-        assert f"`{row.setting}` | {row.value:g} |" in text
+        value = row.value if isinstance(row.value, str) else format(row.value, "g")  # the time zone is text
+        assert f"`{row.setting}` | {value} |" in text
         assert row.citation in text
     assert "at least 70 % of prescribed sessions" in text
     assert "2 points or by at least 30 % of baseline" in text
@@ -310,7 +311,9 @@ def test_cli_report_cohort(tmp_path, monkeypatch) -> None:
     methods = (tmp_path / "methods.md").read_text(encoding="utf-8")
     assert "at least 80 % (changed from the default 70 %)" in methods
     settings = pd.read_csv(tmp_path / "settings.csv", encoding="utf-8-sig").set_index("setting")
-    assert math.isclose(settings.loc["adherent_threshold", "value"], 0.8)
+    # the column holds text too (the clinic's time zone), so numbers are read back as text
+    assert math.isclose(float(settings.loc["adherent_threshold", "value"]), 0.8)
+    assert settings.loc["timezone", "value"] == DEFAULT_SETTINGS.timezone
 
 
 def _settings(folder) -> object:

@@ -99,3 +99,21 @@ def test_the_clinic_file_is_the_variable_else_the_data_directorys(tmp_path, monk
     monkeypatch.setenv(SETTINGS_FILE_ENV, str(tmp_path / "missing.toml"))
     with pytest.raises(SettingsError, match="missing.toml"):
         clinic_settings(tmp_path)
+
+
+def test_the_clinic_time_zone_is_a_setting_from_the_machine_or_the_toml(tmp_path: Path, monkeypatch) -> None:
+    from analysis.settings import machine_timezone
+
+    monkeypatch.setenv("TZ", "America/Chicago")
+    assert machine_timezone() == "America/Chicago"
+    monkeypatch.setenv("TZ", "Not/AZone")  # an unknown TZ falls back to the system's zone files
+    assert machine_timezone() != "Not/AZone"
+    path = tmp_path / "rehabtrack.toml"
+    path.write_text('timezone = "Europe/London"\nadherent_threshold = 0.8\n', encoding="utf-8")
+    used = load_settings(path)
+    assert (used.timezone, used.adherent_threshold) == ("Europe/London", 0.8)
+    assert used.as_table().set_index("setting").loc["timezone", "value"] == "Europe/London"
+    with pytest.raises(SettingsError, match="IANA time zone"):
+        DEFAULT_SETTINGS.replace(timezone="Europe/Atlantis")
+    with pytest.raises(SettingsError, match="must be text"):
+        DEFAULT_SETTINGS.replace(timezone=1)

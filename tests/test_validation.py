@@ -71,7 +71,7 @@ def test_whole_row_period_and_patient_rules() -> None:
     assert rules(line.rejected) == [(3, "", "malformed")]
     period = ingest_file(FIXTURES / "ingest" / "prescriptions.csv", today=TODAY)
     assert rules(period.rejected) == [(5, "end_date", "period")]
-    other = ingest_file(FIXTURES / "ingest" / "sessions_other_patient.csv", patient_id="P001", today=TODAY)
+    other = ingest_file(FIXTURES / "ingest" / "sessions_another_patient.csv", patient_id="P001", today=TODAY)
     assert {k for _, c, k in rules(other.rejected) if c == "patient_id"} == {"patient"}
 
 

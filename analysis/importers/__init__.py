@@ -39,13 +39,14 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from analysis.errors import IngestError, UnknownTableError, UnreadableFileError
-from analysis.importers.fhir import ingest_fhir, sniff_fhir
+from analysis.importers.fhir import FhirMapping, ingest_fhir, sniff_fhir
 from analysis.importers.fitnotes import ingest_fitnotes, sniff_fitnotes
 from analysis.importers.hevy import ingest_hevy, sniff_hevy
 from analysis.importers.strong import ingest_strong, sniff_strong
@@ -315,18 +316,18 @@ def import_file(
     patient_id: str | None = None,
     dayfirst: bool = True,
     today: date | None = None,
-    fhir_mapping: object | None = None,
+    fhir_mapping: FhirMapping | None = None,
+    timezone: str | None = None,
+    people: Mapping[str, str] | None = None,
 ) -> IngestResult:
     """Read any supported file: detect its format from the content and run that importer.
 
+    The same as :func:`dispatch` (kept as the name the importers' tests use).
+
     Parameters
     ----------
-    source, filename, table, patient_id, dayfirst, today
-        As in :func:`analysis.ingest.ingest_file` (which gives the same result
-        for every format; this function adds ``fhir_mapping``).
-    fhir_mapping
-        A :class:`analysis.importers.fhir.FhirMapping` for FHIR input (default
-        the built-in mapping).
+    source, filename, table, patient_id, dayfirst, today, fhir_mapping, timezone, people
+        As in :func:`analysis.ingest.ingest_file`.
 
     Returns
     -------
@@ -340,11 +341,8 @@ def import_file(
     IngestError
         Any error of the importer or of the generic ingestion.
     """
-    importer = detect_format(source, filename)
-    if importer.name == "fhir" and fhir_mapping is not None:
-        return run_importer(importer, source, filename=filename, table=table, patient_id=patient_id,
-                            dayfirst=dayfirst, today=today, mapping=fhir_mapping)
-    return dispatch(source, filename=filename, table=table, patient_id=patient_id, dayfirst=dayfirst, today=today)
+    return dispatch(source, filename=filename, table=table, patient_id=patient_id, dayfirst=dayfirst, today=today,
+                    fhir_mapping=fhir_mapping, timezone=timezone, people=people)
 
 
 def dispatch(
@@ -355,6 +353,9 @@ def dispatch(
     patient_id: str | None = None,
     dayfirst: bool = True,
     today: date | None = None,
+    fhir_mapping: FhirMapping | None = None,
+    timezone: str | None = None,
+    people: Mapping[str, str] | None = None,
 ) -> IngestResult:
     """Recognise a file's format from its content and read it with the right importer.
 
@@ -365,7 +366,7 @@ def dispatch(
 
     Parameters
     ----------
-    source, filename, table, patient_id, dayfirst, today
+    source, filename, table, patient_id, dayfirst, today, fhir_mapping, timezone, people
         As in :func:`analysis.ingest.ingest_file`.
 
     Returns
@@ -387,11 +388,18 @@ def dispatch(
     table = check_table_name(table, filename)
     importer = find_importer(source, filename)
     if importer is not None:
+        if people:
+            raise UnknownTableError(f"a {importer.label} names no people, so no patient can be chosen per person; "
+                                    "choose the patient of the whole file instead", source=filename)
+        options: dict[str, Any] = {"timezone": timezone}
+        if importer.name == "fhir" and fhir_mapping is not None:
+            options["mapping"] = fhir_mapping
         return run_importer(importer, source, filename=filename, table=table, patient_id=patient_id,
-                            dayfirst=dayfirst, today=today)
+                            dayfirst=dayfirst, today=today, **options)
     frame, info = read_table(source, filename, table, as_category=True)
     try:
-        return ingest_raw(frame, info, table=table, patient_id=patient_id, dayfirst=dayfirst, today=today)
+        return ingest_raw(frame, info, table=table, patient_id=patient_id, dayfirst=dayfirst, today=today,
+                          timezone=timezone, people=people)
     except UnknownTableError as exc:  # columns of no table and of no app: say what can be read
         raise unknown_format(exc) from None
 

@@ -8,9 +8,12 @@ library fhir.resources (R4B models, identical to R4 for these resources; see
 :mod:`analysis.interop.fhir`); an invalid resource is rejected with the
 library's reason, never half-read.
 
-What becomes a row is decided by a :class:`FhirMapping`, which a user can
-extend (:meth:`FhirMapping.extend`, or a CSV file read by
-:meth:`FhirMapping.from_csv`):
+What becomes a row is decided by a :class:`FhirMapping`: data, not code. The
+built-in mapping is the CSV file ``analysis/data/fhir_mapping.csv`` plus the
+LOINC answer list table ``analysis/data/loinc_LL2335-9.csv``; a clinic adds
+rows of the same columns in its own CSV file (``rehabtrack validate|upload FILE
+--fhir-mapping my.csv``, or ``<data dir>/fhir_mapping.csv`` for the app,
+:func:`clinic_fhir_mapping`), read by :meth:`FhirMapping.from_csv`:
 
 * ``Observation`` (and each of its ``component``) whose code is mapped:
   by default LOINC 72514-3 -> a ``pain`` row (``valueInteger``, or
@@ -21,12 +24,22 @@ extend (:meth:`FhirMapping.extend`, or a CSV file read by
   extension :data:`analysis.interop.fhir.FLARE_EXTENSION` the flare.
 * ``QuestionnaireResponse`` answers whose ``linkId`` is mapped (for any
   questionnaire, or for one questionnaire URL): by default the linkIds
-  ``72514-3``, ``97909-6`` and ``38214-3`` (also written ``/72514-3``). An
-  answer is a number (``valueInteger``, ``valueDecimal``,
-  ``valueQuantity``), or a coding turned into a number by the mapping's answer
-  codes (by default the LOINC answers LA6111-4 ... LA13942-0 for 0-10 of
-  answer list LL2335-9) or by the coding's ``ordinalValue`` extension.
-  ``authored`` is the time.
+  ``72514-3``, ``97909-6`` and ``38214-3`` (also written ``/72514-3``). Real
+  clinic forms name their questions by ``linkId`` only
+  (``current_pain_level``): one mapping row each
+  (``item,*,current_pain_level,pain,,,``) reads them. An answer is a number
+  (``valueInteger``, ``valueDecimal``, ``valueQuantity``), or a coding turned
+  into a number by the mapping's answer codes (by default the LOINC answers
+  LA6111-4 = 0 ... LA13942-0 = 10 of answer list LL2335-9, the list of 72514-3)
+  or by the coding's ``ordinalValue`` extension. ``authored`` is the time.
+  When nothing maps, the message lists the linkIds found.
+* Times with a UTC offset (``2026-09-08T20:00:00+02:00``) become wall-clock
+  times of the clinic's time zone (``timezone``), with a warning
+  (:mod:`analysis.validation`).
+* A field FHIR R4 does not define (a vendor's ``__phdpCreated`` at the top
+  level, an unknown key inside an extension or an item) is left out with a
+  warning; the resource is read. Any other invalid content rejects the
+  resource.
 * The patient is ``subject``: ``Patient/<id>`` gives ``<id>``; a reference to a
   Patient in the same bundle gives its first identifier (else its id); a
   logical reference gives its identifier value.
@@ -63,10 +76,11 @@ from analysis.interop.fhir import (
     PAIN_CODE,
     PATIENT_ID_SYSTEM,
     VAS_CODE,
+    fhir_model,
     validate_resource,
 )
 from analysis.schema import PAIN, PROMS, empty_frame
-from analysis.tables import IngestResult, ingest_frame
+from analysis.tables import IngestResult, empty_row_info, ingest_frame
 from analysis.validation import MALFORMED, REJECTED_COLUMNS, REQUIRED, STATUS, VOCABULARY
 
 __all__ = [
@@ -77,19 +91,50 @@ __all__ = [
     "PAIN_ANSWER_CODES",
     "ORDINAL_EXTENSIONS",
     "FhirImport",
+    "MAPPING_FILE_NAME",
+    "DATA_FILES",
     "sniff_fhir",
     "read_fhir",
     "ingest_fhir",
+    "clinic_fhir_mapping",
+    "pack_folder",
+    "read_answer_list",
 ]
 
 #: How the importer is named in messages.
 LABEL = "FHIR R4 bundle"
 
-#: LOINC answer list LL2335-9 (0-10 pain scale of 72514-3): answer code -> number.
+#: The mapping and answer-list tables shipped with rehabtrack (data, with their sources in the files).
+DATA_FILES = Path(__file__).resolve().parents[1] / "data"
+#: A clinic's own FHIR mapping in the data directory (read by the app; see :func:`clinic_fhir_mapping`).
+MAPPING_FILE_NAME = "fhir_mapping.csv"
+#: Marks the bytes of a folder packed for upload by :func:`pack_folder`.
+_FOLDER_MARK = "rehabtrack_fhir_folder"
+
+
+def _csv_rows(text: str) -> list[dict[str, str]]:
+    """The rows of a CSV text whose lines starting with ``#`` are comments."""
+    lines = [ln for ln in text.splitlines() if not ln.lstrip().startswith("#")]
+    return [{str(k).strip(): (v or "").strip() for k, v in rec.items() if k is not None}
+            for rec in csv.DictReader(io.StringIO("\n".join(lines)))]
+
+
+def read_answer_list(path: str | Path) -> dict[tuple[str, str], float]:
+    """An answer-list table (``system,code,value[,display]``; ``#`` comments) as ``(system, code) -> number``.
+
+    Examples
+    --------
+    >>> codes = read_answer_list(DATA_FILES / "loinc_LL2335-9.csv")
+    >>> codes[("http://loinc.org", "LA6111-4")], codes[("http://loinc.org", "LA13942-0")], len(codes)
+    (0.0, 10.0, 11)
+    """
+    return {(r["system"], r["code"]): float(r["value"])
+            for r in _csv_rows(Path(path).read_text(encoding="utf-8-sig"))}
+
+
+#: LOINC answer list LL2335-9 (0-10 pain scale of 72514-3): answer code -> number (from the shipped table).
 PAIN_ANSWER_CODES: dict[str, float] = {
-    "LA6111-4": 0, "LA6112-2": 1, "LA6113-0": 2, "LA6114-8": 3, "LA6115-5": 4, "LA10137-0": 5,
-    "LA10138-8": 6, "LA10139-6": 7, "LA10140-4": 8, "LA10141-2": 9, "LA13942-0": 10,
-}
+    code: value for (_, code), value in read_answer_list(DATA_FILES / "loinc_LL2335-9.csv").items()}
 #: Extensions that give a coding its number (R4 ``ordinalValue``, R5 ``itemWeight``).
 ORDINAL_EXTENSIONS: tuple[str, ...] = (
     "http://hl7.org/fhir/StructureDefinition/ordinalValue",
@@ -186,9 +231,11 @@ class FhirMapping:
             ``item`` or ``answer``), ``system`` (code system; for ``item`` the
             questionnaire URL or ``*``), ``code`` (code; for ``item`` the
             linkId), ``table`` (``pain``/``proms``), ``instrument``, ``item``
-            and ``value`` (for ``answer``: the number). Example::
+            and ``value`` (for ``answer``: the number); lines starting with
+            ``#`` are comments. Example::
 
                 kind,system,code,table,instrument,item,value
+                item,*,current_pain_level,pain,,,
                 item,http://clinic.example/Questionnaire/odi,q1,proms,odi,1,
                 answer,http://clinic.example/odi-answers,a0,,,,0
         base
@@ -203,7 +250,11 @@ class FhirMapping:
         observations: dict[tuple[str, str], FhirTarget] = {}
         items: dict[tuple[str, str], FhirTarget] = {}
         answers: dict[tuple[str, str], float] = {}
-        for line, rec in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+        rows = _csv_rows(text)
+        if rows and not {"kind", "code"} <= set(rows[0]):
+            raise ValueError("a FHIR mapping file needs the columns kind,system,code,table,instrument,item,value; "
+                             f"found {', '.join(rows[0])}")
+        for line, rec in enumerate(rows, start=2):
             kind = (rec.get("kind") or "").strip().lower()
             system, code = (rec.get("system") or "").strip(), (rec.get("code") or "").strip()
             try:
@@ -222,16 +273,29 @@ class FhirMapping:
         return (base or DEFAULT_FHIR_MAPPING).extend(observations=observations, items=items, answers=answers)
 
 
-_PAIN = FhirTarget("pain")
-_ODI = FhirTarget("proms", "odi", "total")
-_VAS = FhirTarget("proms", "vas", "total")
+#: The built-in mapping, read from ``analysis/data/fhir_mapping.csv``: pain (72514-3), ODI total (97909-6) and
+#: VAS total (38214-3) as Observation codes and as linkIds, and the LOINC 0-10 answer codes of 72514-3.
+DEFAULT_FHIR_MAPPING = FhirMapping.from_csv(DATA_FILES / "fhir_mapping.csv", base=FhirMapping()).extend(
+    answers={(LOINC, code): value for code, value in PAIN_ANSWER_CODES.items()})
+if (LOINC, PAIN_CODE) not in DEFAULT_FHIR_MAPPING.observations or ODI_CODE != "97909-6" or VAS_CODE != "38214-3":
+    raise RuntimeError("analysis/data/fhir_mapping.csv lost the pain code")  # pragma: no cover - shipped data
 
-#: The built-in mapping: pain (72514-3), ODI total (97909-6), VAS total (38214-3) and the 0-10 answer codes.
-DEFAULT_FHIR_MAPPING = FhirMapping(
-    observations={(LOINC, PAIN_CODE): _PAIN, (LOINC, ODI_CODE): _ODI, (LOINC, VAS_CODE): _VAS},
-    items={("*", PAIN_CODE): _PAIN, ("*", ODI_CODE): _ODI, ("*", VAS_CODE): _VAS},
-    answers={(LOINC, code): value for code, value in PAIN_ANSWER_CODES.items()},
-)
+
+def clinic_fhir_mapping(data_dir: str | Path) -> FhirMapping | None:
+    """The clinic's FHIR mapping: ``<data dir>/fhir_mapping.csv`` over the built-in one; ``None`` without that file.
+
+    Raises
+    ------
+    ValueError
+        The file has a row that cannot be read (the message names the line).
+    """
+    path = Path(data_dir) / MAPPING_FILE_NAME
+    if not path.is_file():
+        return None
+    try:
+        return FhirMapping.from_csv(path)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
 
 
 # ---------------------------------------------------------------------------
@@ -240,7 +304,9 @@ DEFAULT_FHIR_MAPPING = FhirMapping(
 
 def sniff_fhir(text_head: str) -> bool:
     """True when the start of a JSON document or NDJSON line names a FHIR ``resourceType``."""
-    return re.search(r'"resourceType"\s*:\s*"[A-Z][A-Za-z]+"', text_head[:65536]) is not None
+    head = text_head[:65536]
+    return (re.search(r'"resourceType"\s*:\s*"[A-Z][A-Za-z]+"', head) is not None
+            or head.lstrip().startswith('{"' + _FOLDER_MARK + '"'))
 
 
 @dataclass
@@ -249,10 +315,41 @@ class _Resource:
     resource: Any
 
 
+def pack_folder(folder: str | Path) -> bytes:
+    """The ``.json`` / ``.ndjson`` files of a folder as one upload (bytes that :func:`read_fhir` reads as the folder).
+
+    An upload is one file (its bytes are kept and hashed); a folder of FHIR files
+    is packed, in name order, into one JSON document ``{"rehabtrack_fhir_folder":
+    [{"name": ..., "text": ...}, ...]}`` holding every file's text verbatim, so
+    that uploading the folder gives exactly what validating it gives, row
+    numbers and file names in the messages included.
+
+    Raises
+    ------
+    UnreadableFileError
+        The folder holds no ``.json`` or ``.ndjson`` file, or a file is not UTF-8.
+    """
+    name, documents = _documents(Path(folder), None)
+    files = []
+    for doc_name, data in documents:
+        try:
+            files.append({"name": doc_name, "text": data.decode("utf-8-sig")})
+        except UnicodeDecodeError:
+            raise UnreadableFileError("a FHIR file must be UTF-8 text", source=f"{name}/{doc_name}") from None
+    return json.dumps({_FOLDER_MARK: files}, ensure_ascii=False).encode("utf-8")
+
+
 def _documents(source: str | Path | bytes, filename: str | None) -> tuple[str, list[tuple[str, bytes]]]:
     if isinstance(source, (bytes, bytearray, memoryview)):
         name = filename or "<upload>"
-        return name, [(name, bytes(source))]
+        data = bytes(source)
+        if data.lstrip()[:len(_FOLDER_MARK) + 2] == b'{"' + _FOLDER_MARK.encode():
+            try:
+                packed = json.loads(data.decode("utf-8"))[_FOLDER_MARK]
+                return name, [(str(f["name"]), str(f["text"]).encode("utf-8")) for f in packed]
+            except (ValueError, KeyError, TypeError):
+                raise UnreadableFileError("the packed folder of FHIR files is damaged", source=name) from None
+        return name, [(name, data)]
     path = Path(source)
     name = filename or path.name
     if path.is_dir():
@@ -465,12 +562,19 @@ class FhirImport:
     skipped
         What was not read and why (``"Patient"``: 1, ``"Observation with
         another code"``: 3, ...).
+    unmapped_items
+        linkId -> number of answers of questionnaire items not in the mapping.
+    ignored_fields
+        Fields FHIR R4 does not define (``"__phdpCreated"``, ``"item.foo"``) ->
+        number of resources where they were left out.
     """
 
     source: str
     results: dict[str, IngestResult]
     n_resources: int
     skipped: dict[str, int]
+    unmapped_items: dict[str, int] = field(default_factory=dict)
+    ignored_fields: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -501,6 +605,7 @@ def read_fhir(
     patient_id: str | None = None,
     today: date | None = None,
     table: str | None = None,
+    timezone: str | None = None,
 ) -> FhirImport:
     """Read FHIR resources into canonical ``pain`` and ``proms`` rows.
 
@@ -520,6 +625,9 @@ def read_fhir(
         Values dated after this day are rejected; default today.
     table
         ``"pain"`` or ``"proms"`` to always return a result for that table.
+    timezone
+        The clinic's IANA time zone: times with a UTC offset become its wall-clock
+        times (default :attr:`analysis.settings.Settings.timezone`).
 
     Returns
     -------
@@ -542,11 +650,13 @@ def read_fhir(
     rows = {"pain": _Rows(counter, where_of), "proms": _Rows(counter, where_of)}
     shared = _Rows(counter, where_of)  # unusable resources: reported in every table's result
     skipped: Counter[str] = Counter()
+    unmapped: Counter[str] = Counter()
+    ignored: Counter[str] = Counter()
     n_resources = 0
     for item in resources:
         res = item.resource
         if isinstance(res, dict) and res.get("resourceType") == "Bundle":
-            problem = validate_resource(res)
+            _, problem = _validated(res, ignored)
             if problem:
                 shared.problem(item.where, f"not a valid FHIR Bundle: {problem}")
             continue
@@ -559,8 +669,7 @@ def read_fhir(
         if kind not in ("Observation", "QuestionnaireResponse"):
             skipped[kind] += 1
             continue
-        clean = {k: v for k, v in res.items() if k != "_fullUrl"}
-        problem = validate_resource(clean)
+        clean, problem = _validated({k: v for k, v in res.items() if k != "_fullUrl"}, ignored)
         if problem:
             shared.problem(where, f"not a valid FHIR R4 {kind}: {problem}")
             continue
@@ -568,13 +677,80 @@ def read_fhir(
         if kind == "Observation":
             _read_observation(clean, where, patient, mapping, rows, shared, skipped)
         else:
-            _read_response(clean, where, patient, mapping, rows, shared, skipped)
+            _read_response(clean, where, patient, mapping, rows, shared, skipped, unmapped)
 
     tables = [t for t in ("pain", "proms") if rows[t].records or t == table]
     if not tables:
         tables = ["pain"] if shared.problems else []
-    results = {t: _result(t, rows[t], shared, name, patient_id, today, skipped) for t in tables}
-    return FhirImport(name, results, n_resources, dict(skipped))
+    notes = _read_notes(unmapped, ignored)
+    results = {t: _result(t, rows[t], shared, name, patient_id, today, skipped, notes, timezone) for t in tables}
+    return FhirImport(name, results, n_resources, dict(skipped), dict(unmapped), dict(ignored))
+
+
+def _validated(resource: dict[str, Any], ignored: Counter[str]) -> tuple[dict[str, Any], str | None]:
+    """The resource without the fields FHIR R4 does not define (counted in ``ignored``), and any other problem.
+
+    A vendor's extra field (``__phdpCreated``, an unknown key inside an item or an
+    extension) does not make the data wrong: it is left out and reported as a
+    warning. Any other validation failure (a wrong type, a missing required
+    element) is the problem returned, and the resource is not read.
+    """
+    from pydantic import ValidationError
+
+    kind = resource.get("resourceType")
+    try:
+        model = fhir_model(str(kind))
+    except KeyError:
+        return resource, validate_resource(resource)
+    clean = resource
+    left_out: list[str] = []
+    for _ in range(8):  # each pass removes the extra fields pydantic reports (nested ones can hide others)
+        try:
+            model.model_validate(clean)
+        except ValidationError as exc:
+            extra = [e["loc"] for e in exc.errors() if e.get("type") == "extra_forbidden" and e.get("loc")]
+            if not extra or len(extra) != len(exc.errors()):
+                if extra:  # other problems too: remove the extra fields, then say what else is wrong
+                    clean = _without(clean, extra)
+                return resource, validate_resource(clean)
+            clean = _without(clean, extra)
+            left_out += [".".join(str(p) for p in loc if not isinstance(p, int)) for loc in extra]
+            continue
+        except (TypeError, ValueError) as exc:
+            return resource, str(exc)
+        for path in dict.fromkeys(left_out):
+            ignored[path] += 1
+        return clean, None
+    return resource, validate_resource(resource)  # pragma: no cover - more than 8 levels of unknown fields
+
+
+def _without(resource: dict[str, Any], locations: list[tuple[Any, ...]]) -> dict[str, Any]:
+    """A deep copy of ``resource`` without the elements at ``locations`` (pydantic error locations)."""
+    out: Any = json.loads(json.dumps(resource))
+    for loc in sorted(locations, key=lambda loc: [str(p) for p in loc], reverse=True):
+        holder = out
+        try:
+            for part in loc[:-1]:
+                holder = holder[part]
+            if isinstance(holder, dict):
+                holder.pop(loc[-1], None)
+        except (KeyError, IndexError, TypeError):
+            continue
+    return dict(out)
+
+
+def _read_notes(unmapped: Counter[str], ignored: Counter[str]) -> list[str]:
+    notes = []
+    if unmapped:
+        shown = ", ".join(f"{link!r} ({n} answer{'s' if n != 1 else ''})" for link, n in unmapped.most_common(12))
+        notes.append(f"questionnaire items not in the FHIR mapping were not read: {shown}"
+                     + (f" and {len(unmapped) - 12} more" if len(unmapped) > 12 else "")
+                     + "; to read one, add a row 'item,*,<linkId>,pain,,,' (or proms with instrument and item) to a "
+                       "mapping CSV and give it with --fhir-mapping (the app reads <data dir>/fhir_mapping.csv)")
+    if ignored:
+        shown = ", ".join(f"{path!r} ({n} resource{'s' if n != 1 else ''})" for path, n in ignored.most_common(12))
+        notes.append(f"fields that FHIR R4 does not define were left out and the resources read: {shown}")
+    return notes
 
 
 def _read_observation(res: dict[str, Any], where: str, patient: str | None, mapping: FhirMapping,
@@ -611,7 +787,7 @@ def _read_observation(res: dict[str, Any], where: str, patient: str | None, mapp
 
 
 def _read_response(res: dict[str, Any], where: str, patient: str | None, mapping: FhirMapping,
-                   rows: dict[str, _Rows], shared: _Rows, skipped: Counter[str]) -> None:
+                   rows: dict[str, _Rows], shared: _Rows, skipped: Counter[str], unmapped: Counter[str]) -> None:
     questionnaire = str(res.get("questionnaire") or "").split("|", 1)[0]
     found = []
     for item in _items(res.get("item")):
@@ -625,6 +801,7 @@ def _read_response(res: dict[str, Any], where: str, patient: str | None, mapping
         if target is None:
             if answers:
                 skipped["questionnaire answer not in the mapping"] += 1
+                unmapped[link] += 1
             continue
         found.append((link, target, answers))
     if not found:
@@ -666,23 +843,24 @@ _FHIR_PATHS = {
 
 
 def _result(table: str, rows: _Rows, shared: _Rows, source: str, patient_id: str | None, today: date | None,
-            skipped: Mapping[str, int]) -> IngestResult:
+            skipped: Mapping[str, int], read_notes: list[str], timezone: str | None) -> IngestResult:
     spec = PAIN if table == "pain" else PROMS
     problems = pd.DataFrame(shared.problems, columns=list(REJECTED_COLUMNS))
     if rows.records:
         frame = pd.DataFrame(rows.records)
         numbers = frame.pop("row").to_numpy(dtype=np.int64)
         result = ingest_frame(frame.astype(object), table, patient_id=patient_id, today=today,
-                              row_numbers=numbers, source=source)
+                              row_numbers=numbers, source=source, timezone=timezone)
         rejected = result.rejected.copy()
         rejected["reason"] = [f"{rows.where.get(int(r), '')}: {why}" for r, why in
                               zip(rejected["row"], rejected["reason"], strict=True)]
-        accepted, n_rows, duplicates = result.accepted, result.n_rows, result.duplicate_rows
+        accepted, n_rows, duplicates, row_info = result.accepted, result.n_rows, result.duplicate_rows, result.row_info
         warnings = [w for w in result.warnings if not w.startswith("column")]
         order = result.date_order
     else:
         rejected = problems.iloc[0:0]
         accepted, n_rows, duplicates, warnings, order = empty_frame(spec), 0, np.empty(0, np.int64), [], "day-first"
+        row_info = empty_row_info()
     both = pd.concat([problems, rejected], ignore_index=True).sort_values("row", kind="stable")
     both = both.reset_index(drop=True).astype({"row": np.int64, "column": "string", "check": "string",
                                                "value": "string", "reason": "string"})
@@ -690,10 +868,11 @@ def _result(table: str, rows: _Rows, shared: _Rows, source: str, patient_id: str
              "from Observations and QuestionnaireResponses"]
     if skipped:
         notes.append("not read: " + ", ".join(f"{n} x {what}" for what, n in skipped.items()))
+    notes.extend(read_notes)
     return IngestResult(
         table=table, source=source, format="fhir", encoding="utf-8", delimiter="", date_order=order,
         header_mapping=dict(_FHIR_PATHS[table]), accepted=accepted, rejected=both, warnings=notes + warnings,
-        n_rows=n_rows + int(problems["row"].nunique()), duplicate_rows=duplicates,
+        n_rows=n_rows + int(problems["row"].nunique()), duplicate_rows=duplicates, row_info=row_info,
     )
 
 
@@ -706,12 +885,13 @@ def ingest_fhir(
     dayfirst: bool = True,
     today: date | None = None,
     mapping: FhirMapping | None = None,
+    timezone: str | None = None,
 ) -> IngestResult:
     """Read FHIR input into one canonical table (``pain`` unless ``table="proms"`` or only proms values).
 
     Parameters
     ----------
-    source, filename, patient_id, today
+    source, filename, patient_id, today, timezone
         As in :func:`read_fhir`.
     table
         ``"pain"`` or ``"proms"``; ``None`` picks pain when there are pain
@@ -734,12 +914,20 @@ def ingest_fhir(
     if table not in (None, "pain", "proms"):
         raise UnknownTableError(f"FHIR input holds pain scores and questionnaires, not {table!r} rows",
                                 source=filename)
-    found = read_fhir(source, filename=filename, mapping=mapping, patient_id=patient_id, today=today, table=table)
+    found = read_fhir(source, filename=filename, mapping=mapping, patient_id=patient_id, today=today, table=table,
+                      timezone=timezone)
     if not found.results:
         what = ", ".join(f"{n} {k}" for k, n in found.skipped.items()) or "no Observation or QuestionnaireResponse"
+        links = ", ".join(repr(k) for k, _ in Counter(found.unmapped_items).most_common(12))
+        how = (f" The questionnaire items found are {links}: to read one, add a row such as "
+               f"'item,*,{next(iter(found.unmapped_items))},pain,,,' to a mapping CSV (columns kind,system,code,"
+               "table,instrument,item,value)" if links else
+               " To read other codes, add rows to a mapping CSV (columns kind,system,code,table,instrument,item,"
+               "value)")
         raise UnknownTableError(
             f"nothing in this FHIR input is a pain score (LOINC {PAIN_CODE}) or a mapped questionnaire answer "
-            f"({what}); extend the FHIR mapping to read other codes or linkIds", source=found.source)
+            f"({what}).{how} and give it with --fhir-mapping FILE (the app reads <data dir>/{MAPPING_FILE_NAME})",
+            source=found.source)
     chosen = table or ("pain" if "pain" in found.results else next(iter(found.results)))
     result = found.results[chosen]
     others = {t: r.n_accepted for t, r in found.results.items() if t != chosen and r.n_accepted}

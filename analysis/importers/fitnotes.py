@@ -184,12 +184,13 @@ def ingest_fitnotes(
     patient_id: str | None = None,
     dayfirst: bool = True,
     today: date | None = None,
+    timezone: str | None = None,
 ) -> IngestResult:
     """Read a FitNotes export into the canonical ``sessions`` table.
 
     Parameters
     ----------
-    source, filename, table, patient_id, dayfirst, today
+    source, filename, table, patient_id, dayfirst, today, timezone
         As in :func:`analysis.ingest.ingest_file`; ``patient_id`` is required.
 
     Returns
@@ -198,4 +199,4 @@ def ingest_fitnotes(
         ``format="fitnotes"``; see :func:`analysis.importers.workouts.workout_ingest_result`.
     """
     return ingest_workout_export(read_fitnotes(source, filename=filename), importer="fitnotes", label=LABEL,
-                                 patient_id=patient_id, dayfirst=dayfirst, today=today)
+                                 patient_id=patient_id, dayfirst=dayfirst, today=today, timezone=timezone)

@@ -174,12 +174,13 @@ def ingest_hevy(
     patient_id: str | None = None,
     dayfirst: bool = True,
     today: date | None = None,
+    timezone: str | None = None,
 ) -> IngestResult:
     """Read a Hevy export into the canonical ``sessions`` table.
 
     Parameters
     ----------
-    source, filename, table, patient_id, dayfirst, today
+    source, filename, table, patient_id, dayfirst, today, timezone
         As in :func:`analysis.ingest.ingest_file`; ``patient_id`` is required.
 
     Returns
@@ -188,4 +189,4 @@ def ingest_hevy(
         ``format="hevy"``; see :func:`analysis.importers.workouts.workout_ingest_result`.
     """
     return ingest_workout_export(read_hevy(source, filename=filename), importer="hevy", label=LABEL,
-                                 patient_id=patient_id, dayfirst=dayfirst, today=today)
+                                 patient_id=patient_id, dayfirst=dayfirst, today=today, timezone=timezone)

@@ -316,12 +316,13 @@ def ingest_strong(
     patient_id: str | None = None,
     dayfirst: bool = True,
     today: date | None = None,
+    timezone: str | None = None,
 ) -> IngestResult:
     """Read a Strong export into the canonical ``sessions`` table.
 
     Parameters
     ----------
-    source, filename, table, patient_id, dayfirst, today
+    source, filename, table, patient_id, dayfirst, today, timezone
         As in :func:`analysis.ingest.ingest_file`; ``table`` may only be
         ``None`` or ``"sessions"``, and ``patient_id`` is required (an export
         does not say whose it is).
@@ -336,5 +337,5 @@ def ingest_strong(
     return workout_ingest_result(
         export.log, importer="strong", label=f"{LABEL} ({export.layout})", info=export.info,
         header_mapping=export.header_mapping, problems=export.problems, notes=export.notes,
-        patient_id=patient_id, dayfirst=dayfirst, today=today,
+        patient_id=patient_id, dayfirst=dayfirst, today=today, timezone=timezone,
     )

@@ -48,6 +48,10 @@ Rules (the same for every app)
   rounded half up; a warning says how many were rounded.
 * Exercise names are kept as the app wrote them; names outside the exercise
   vocabulary are reported by the generic ingestion.
+* **Notes**: the set or exercise notes as written, then the workout's own
+  notes (Strong ``Workout Notes``, Hevy ``description``) as
+  ``| Workout notes: ...`` on every exercise row of that session, then what
+  the importer did, in brackets.
 """
 
 from __future__ import annotations
@@ -64,7 +68,7 @@ import pandas as pd
 from analysis.errors import IngestError, MissingColumnsError, UnreadableFileError
 from analysis.reading import RawInfo
 from analysis.schema import SESSIONS, empty_frame
-from analysis.tables import IngestResult, ingest_frame
+from analysis.tables import IngestResult, empty_row_info, ingest_frame
 from analysis.validation import REJECTED_COLUMNS, empty_rejected
 
 __all__ = [
@@ -569,11 +573,21 @@ def build_workout_log(app: str, sets: pd.DataFrame) -> WorkoutLog:
     top_rpe = agg["rpe"].to_numpy()
     rpe = _round_half_up(top_rpe)
 
-    # notes: the user's notes as written, then what the importer did, in brackets
+    # the workout's own notes (Strong "Workout Notes", Hevy "description"): on every exercise row of the session
+    per_session = sets[["session", "workout_notes"]].copy()
+    per_session["workout_notes"] = per_session["workout_notes"].str.strip()
+    per_session = per_session.loc[per_session["workout_notes"].notna() & (per_session["workout_notes"] != "")]
+    per_session = per_session.drop_duplicates().groupby("session", sort=False)["workout_notes"].agg(" | ".join)
+    session_notes = per_session.reindex(agg["session"]).to_numpy(dtype=object)
+
+    # notes: the user's notes as written, then the workout's notes, then what the importer did, in brackets
     notes: list[str | None] = []
-    for user, warm, done, many, reps_listed, long_hold, hold in zip(
-            user_notes, agg["warmup_sets"], n_sets, uneven, listed, too_long, mean_hold, strict=True):
-        parts = [user] if isinstance(user, str) and user else []
+    for user, workout_note, warm, done, many, reps_listed, long_hold, hold in zip(
+            user_notes, session_notes, agg["warmup_sets"], n_sets, uneven, listed, too_long, mean_hold, strict=True):
+        written_parts = [user] if isinstance(user, str) and user else []
+        if isinstance(workout_note, str) and workout_note:
+            written_parts.append(f"Workout notes: {workout_note}")
+        parts = [" | ".join(written_parts)] if written_parts else []
         if warm and done == 0:
             parts.append(f"[warm-up only: {warm} {_sets_word(warm)}, not counted]")
         elif warm:
@@ -675,6 +689,7 @@ def workout_ingest_result(
     patient_id: str | None,
     dayfirst: bool,
     today: date | None,
+    timezone: str | None = None,
 ) -> IngestResult:
     """Validate the exercise rows with the generic ingestion and assemble one :class:`IngestResult`.
 
@@ -692,7 +707,7 @@ def workout_ingest_result(
         Set rows the importer could not use (reported as rejected).
     notes
         Importer warnings placed after the summary lines.
-    patient_id, dayfirst, today
+    patient_id, dayfirst, today, timezone
         As in :func:`analysis.ingest.ingest_file`.
 
     Returns
@@ -727,12 +742,12 @@ def workout_ingest_result(
     warnings = [*_summary_warnings(log, label, n_set_rows), *notes]
     if len(frame):
         result = ingest_frame(frame, "sessions", patient_id=patient_id, dayfirst=dayfirst, today=today,
-                              row_numbers=ex["row"].to_numpy(), source=info.source)
-        accepted, rejected, n_rows = result.accepted, result.rejected, result.n_rows
+                              row_numbers=ex["row"].to_numpy(), source=info.source, timezone=timezone)
+        accepted, rejected, n_rows, row_info = result.accepted, result.rejected, result.n_rows, result.row_info
         duplicates, date_order = result.duplicate_rows, result.date_order
         warnings += result.warnings
     elif n_bad_sets:
-        accepted, rejected, n_rows = empty_frame("sessions"), empty_rejected(), 0
+        accepted, rejected, n_rows, row_info = empty_frame("sessions"), empty_rejected(), 0, empty_row_info()
         duplicates, date_order = np.empty(0, dtype=np.int64), "day-first" if dayfirst else "month-first"
     else:
         raise UnreadableFileError(f"this {label} holds no sets with repetitions, time or distance",
@@ -744,7 +759,7 @@ def workout_ingest_result(
         table="sessions", source=info.source, format=importer, encoding=info.encoding,
         delimiter=info.delimiter, date_order=date_order, header_mapping=dict(header_mapping),
         accepted=accepted, rejected=both, warnings=warnings, n_rows=n_rows + n_bad_sets,
-        duplicate_rows=duplicates,
+        duplicate_rows=duplicates, row_info=row_info,
     )
 
 
@@ -774,7 +789,8 @@ class WorkoutExport:
 
 
 def ingest_workout_export(
-    export: WorkoutExport, *, importer: str, label: str, patient_id: str | None, dayfirst: bool, today: date | None
+    export: WorkoutExport, *, importer: str, label: str, patient_id: str | None, dayfirst: bool, today: date | None,
+    timezone: str | None = None,
 ) -> IngestResult:
     """:func:`workout_ingest_result` of a whole :class:`WorkoutExport`.
 
@@ -782,7 +798,7 @@ def ingest_workout_export(
     ----------
     export
         The export as read.
-    importer, label, patient_id, dayfirst, today
+    importer, label, patient_id, dayfirst, today, timezone
         As in :func:`workout_ingest_result`.
 
     Returns
@@ -793,6 +809,7 @@ def ingest_workout_export(
     return workout_ingest_result(
         export.log, importer=importer, label=label, info=export.info, header_mapping=export.header_mapping,
         problems=export.problems, notes=export.notes, patient_id=patient_id, dayfirst=dayfirst, today=today,
+        timezone=timezone,
     )
 
 

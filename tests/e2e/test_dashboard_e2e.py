@@ -25,7 +25,7 @@ def _no_exception(page) -> None:  # type: ignore[no-untyped-def]
     assert page.get_by_text("Something went wrong").count() == 0
 
 
-def test_patient_uploads_a_diary_and_sees_the_progress_chart(app_url: str, page) -> None:  # type: ignore[no-untyped-def]
+def test_patient_uploads_a_diary_and_sees_the_progress_chart(app_url: str, page, tmp_path) -> None:  # type: ignore[no-untyped-def]
     page.goto(app_url)
     page.get_by_role("textbox", name="User name").wait_for(timeout=60_000)
     screenshot(page, "login")
@@ -42,17 +42,41 @@ def test_patient_uploads_a_diary_and_sees_the_progress_chart(app_url: str, page)
     page.get_by_role("heading", name="What we read").wait_for(timeout=60_000)
     wait_idle(page)
     rows = len(DIARY.read_text().splitlines()) - 1  # 72 ratings
-    assert page.get_by_test_id("stMetricValue").nth(1).inner_text() == str(rows)  # rows we can save
+    # the sample store already holds P001's diary (seeded): no new row, every row already saved
+    assert page.get_by_test_id("stMetricValue").nth(1).inner_text() == "0"  # new rows
+    assert page.get_by_test_id("stMetricValue").nth(2).inner_text() == str(rows)  # already saved
     _no_exception(page)
     screenshot(page, "patient_upload_preview")
 
-    page.get_by_role("button", name=f"Save {rows} rows").click()
+    page.get_by_role("button", name="Save (nothing new)").click()
     saved = page.get_by_text("Saved.")
     saved.wait_for(timeout=60_000)
     # the sample store already holds P001's diary (seeded), so every row is recognised, none added twice
     assert f"{rows} already there" in saved.inner_text()
     wait_idle(page)
     screenshot(page, "patient_upload_saved")
+
+    # a corrected diary: the first rating changed from 7 to 8; old and new are shown side by side, and nothing
+    # is saved until the patient chose (here: keep what is saved, so the shared store stays as it was)
+    lines = DIARY.read_text().splitlines()
+    first = lines[1].split(",")
+    lines[1] = ",".join([first[0], "8", *first[2:]])
+    corrected = tmp_path / "my_pain_diary_corrected.csv"
+    corrected.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(corrected))
+    page.get_by_role("heading", name="Rows that differ from what is saved").wait_for(timeout=60_000)
+    wait_idle(page)
+    assert page.get_by_test_id("stMetricValue").nth(3).inner_text() == "1"  # differ from what is saved
+    assert page.get_by_role("button", name="Save (nothing new)").is_disabled()
+    _no_exception(page)
+    screenshot(page, "patient_upload_differences")
+    page.get_by_text("Keep what is saved").click()
+    wait_idle(page)
+    page.get_by_role("button", name="Save (nothing new)").click()
+    kept = page.get_by_text("1 kept as saved before")
+    kept.wait_for(timeout=60_000)
+    wait_idle(page)
+    screenshot(page, "patient_upload_kept")
 
     # every row was already there, so the cached analysis stays valid: this is My progress after the first load
     elapsed = _open_my_progress(page, "See my progress")
