@@ -37,6 +37,7 @@ from analysis.accounts import add_user, new_password
 from analysis.cohort import cohort_summary
 from analysis.export import check_format, write_research_tables
 from analysis.ingest import ingest_file
+from analysis.limits import reading_limits
 from analysis.programmes import ProgrammeEdit, Template, check_prescriptions, custom_exercise
 from analysis.pseudonyms import ResearchCohort, pseudonym_key, pseudonymise_cohort, pseudonymise_ids
 from analysis.roles import (
@@ -399,7 +400,8 @@ def preview_upload(user: User, store: Store, source_bytes: bytes, filename: str 
     name = safe_filename(filename)
     store.limits.check_bytes(len(data), name)
     forced = check_upload(user, None, None)
-    result = ingest_file(data, filename=name, patient_id=forced, dayfirst=dayfirst, today=_date(today))
+    with reading_limits(store.limits):  # the store's limits, checked while the file is read
+        result = ingest_file(data, filename=name, patient_id=forced, dayfirst=dayfirst, today=_date(today))
     store.limits.check_rows(result.n_rows, name)
     check_upload(user, result.table, forced)
     return result

@@ -39,6 +39,7 @@ from rich.text import Text
 import analysis
 from analysis.errors import IngestError
 from analysis.ingest import ingest_file
+from analysis.limits import current_limits
 from analysis.tables import IngestResult
 
 if TYPE_CHECKING:  # pragma: no cover - imported lazily by the commands that need them
@@ -96,6 +97,10 @@ def validate(
     console = Console(highlight=False)
     try:
         result = ingest_file(file, table=table, patient_id=patient_id, dayfirst=not month_first)
+    except MemoryError:  # the readers stop at the upload limits; this is the last line of defence
+        Console(stderr=True, highlight=False).print(
+            Text("error: ", style="bold red") + Text(str(current_limits().out_of_memory(file.name))))
+        raise typer.Exit(EXIT_UNREADABLE) from None
     except IngestError as exc:
         Console(stderr=True, highlight=False).print(Text("error: ", style="bold red") + Text(str(exc)))
         raise typer.Exit(EXIT_UNREADABLE) from None

@@ -108,7 +108,8 @@ from sqlalchemy.engine.processors import str_to_date as _str_to_date
 from sqlalchemy.engine.processors import str_to_datetime as _str_to_datetime
 
 from analysis.entries import EntryError
-from analysis.errors import IngestError, RehabtrackError
+from analysis.errors import RehabtrackError
+from analysis.limits import MAX_UPLOAD_MB_ENV, MAX_UPLOAD_ROWS_ENV, UploadLimits, UploadTooLargeError, reading_limits
 from analysis.paths import DATA_DIR_ENV, data_dir
 from analysis.programmes import (
     ProgrammeEdit,
@@ -135,6 +136,8 @@ __all__ = [
     "UPLOADS",
     "REJECTED_ROWS",
     "META",
+    "MAX_UPLOAD_MB_ENV",
+    "MAX_UPLOAD_ROWS_ENV",
     "UploadLimits",
     "UploadReport",
     "StoreError",
@@ -158,9 +161,6 @@ DATABASE_URL_ENV = "REHABTRACK_DATABASE_URL"
 DB_FILE_NAME = "rehabtrack.sqlite"
 #: The store's own account name: :meth:`Store.load_sample` uploads the sample cohort as it.
 SYSTEM_USER = "system"
-#: Upload size limits from the environment (megabytes, rows).
-MAX_UPLOAD_MB_ENV = "REHABTRACK_MAX_UPLOAD_MB"
-MAX_UPLOAD_ROWS_ENV = "REHABTRACK_MAX_UPLOAD_ROWS"
 
 _SQLITE_BUSY_TIMEOUT_S = 30.0
 _RETRIES = 8
@@ -181,10 +181,6 @@ class StoreError(RehabtrackError):
 
 class StoreVersionError(StoreError):
     """The store was written by a newer rehabtrack, or no upgrade step exists for its version."""
-
-
-class UploadTooLargeError(IngestError):
-    """An upload is over the size or row limit."""
 
 
 _default_data_dir = data_dir  # Store.open has a parameter of the same name
@@ -544,46 +540,6 @@ def _chunks(values: Sequence[str]) -> Iterator[list[str]]:
 
 # --------------------------------------------------------------------------------------
 # results
-
-
-@dataclass(frozen=True)
-class UploadLimits:
-    """How large one upload may be.
-
-    Attributes
-    ----------
-    max_bytes
-        Largest file in bytes (default 20 MiB; ``REHABTRACK_MAX_UPLOAD_MB``).
-    max_rows
-        Most data rows in one file (default 500,000; ``REHABTRACK_MAX_UPLOAD_ROWS``).
-    """
-
-    max_bytes: int = 20 * 1024 * 1024
-    max_rows: int = 500_000
-
-    @classmethod
-    def from_env(cls) -> UploadLimits:
-        """Limits from ``REHABTRACK_MAX_UPLOAD_MB`` and ``REHABTRACK_MAX_UPLOAD_ROWS`` where set."""
-        default = cls()
-        mb = os.environ.get(MAX_UPLOAD_MB_ENV)
-        rows = os.environ.get(MAX_UPLOAD_ROWS_ENV)
-        return cls(max_bytes=int(float(mb) * 1024 * 1024) if mb else default.max_bytes,
-                   max_rows=int(rows) if rows else default.max_rows)
-
-    def check_bytes(self, size: int, source: str) -> None:
-        """Raise :class:`UploadTooLargeError` (saying to split the file) when ``size`` bytes are over the limit."""
-        if size > self.max_bytes:
-            raise UploadTooLargeError(
-                f"the file is {size / 1048576:.1f} MB; one upload may be at most "
-                f"{self.max_bytes / 1048576:.1f} MB. Split it into smaller files (for example one per "
-                "month) and upload each.", source=source)
-
-    def check_rows(self, rows: int, source: str) -> None:
-        """Raise :class:`UploadTooLargeError` (saying to split the file) when ``rows`` data rows are over the limit."""
-        if rows > self.max_rows:
-            raise UploadTooLargeError(
-                f"the file has {rows:,} rows; one upload may have at most {self.max_rows:,}. "
-                "Split it into smaller files (for example one per month) and upload each.", source=source)
 
 
 @dataclass(frozen=True)
@@ -1050,7 +1006,8 @@ class Store:
         name = safe_filename(filename)
         self.limits.check_bytes(len(data), name)
         forced = patient_id
-        result = ingest_file(data, filename=name, table=table, patient_id=forced, dayfirst=dayfirst, today=today)
+        with reading_limits(self.limits):  # every reader stops at these limits while it reads
+            result = ingest_file(data, filename=name, table=table, patient_id=forced, dayfirst=dayfirst, today=today)
         self.limits.check_rows(result.n_rows, name)
         sha = hashlib.sha256(data).hexdigest()
         spec = TABLES[result.table]

@@ -73,6 +73,10 @@ def _errors() -> Iterator[None]:
     except (RehabtrackError, ValueError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_ERROR) from None
+    except MemoryError:  # the readers stop at the upload limits; this is the last line of defence
+        typer.echo("error: this needs more memory than the server has free; nothing was stored. Split the file "
+                   "into smaller files and try again.", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
 
 
 def _store(url: str | None) -> Store:  # Store imported lazily to keep `rehabtrack --help` fast
@@ -144,8 +148,13 @@ def upload_command(
 
     with _errors():
         user = _user(as_user)
-        data = file.read_bytes()
         s = _store(store)
+        try:
+            s.limits.check_bytes(file.stat().st_size, file.name)  # before the file is read into memory
+            data = file.read_bytes()
+        except BaseException:
+            s.close()
+            raise
         try:
             with _working(f"Checking and storing {file.name}..."):
                 report = upload(user, s, data, file.name, table=table, patient_id=patient_id,

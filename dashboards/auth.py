@@ -188,8 +188,8 @@ def login_form() -> None:
             with st.spinner("Checking..."):
                 sign_in(username, password)
         except AuthenticationError as exc:
-            st.error(f"Could not log in: {exc}. Check both and try again; ask your physio or the administrator "
-                     "if you have forgotten your password.")
+            st.error(f"Could not log in: {escape_markdown(exc)}. Check both and try again; ask your physio or the "
+                     "administrator if you have forgotten your password.")
             return
         st.rerun()
 

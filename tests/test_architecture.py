@@ -25,7 +25,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "foundations": (
         "analysis", "analysis.errors", "analysis.paths", "analysis.settings", "analysis.timeline", "analysis.schema",
         "analysis.headers", "analysis.exercises", "analysis.instruments", "analysis.escaping", "analysis.reading",
-        "analysis.validation",
+        "analysis.validation", "analysis.limits", "analysis.bounded_reading",
     ),
     # statistics and domain rules on the canonical tables (pure: no store, no files)
     "statistics": (

@@ -290,7 +290,7 @@ def test_size_limit_has_a_clear_message_and_stores_nothing(data_dir):
 
 def test_row_limit_has_a_clear_message_and_stores_nothing(data_dir):
     with Store.open(data_dir / "s.sqlite", data_dir=data_dir, limits=UploadLimits(max_rows=5)) as s:
-        with pytest.raises(UploadTooLargeError, match="has 6 rows; one upload may have at most 5"):
+        with pytest.raises(UploadTooLargeError, match="has more than 5 rows .*one upload may have at most 5"):
             access.upload(ADMIN, s, pain_csv("P1", date(2026, 9, 1), 6), "six.csv", today=TODAY)
         assert access.upload(ADMIN, s, pain_csv("P1", date(2026, 9, 1), 5), "five.csv", today=TODAY).rows_added == 5
 

@@ -70,7 +70,8 @@ filename = uploaded.name
 upload_key = (hashlib.sha256(data).hexdigest(), day_first)
 preview = state.preview_upload(user, data, filename, dayfirst=day_first)
 if preview.error is not None or preview.result is None:
-    st.error(f"We could not use this file. {preview.error} Nothing was saved.", icon=":material/error:")
+    st.error(f"We could not use this file. {escape_markdown(preview.error)} Nothing was saved.",
+             icon=":material/error:")
     st.stop()
 result = preview.result
 
@@ -126,7 +127,7 @@ if st.button(f"Save {result.n_accepted} rows", type="primary", disabled=result.n
         with st.spinner("Saving..."):
             report = state.save_upload(user, data, filename, dayfirst=day_first)
     except RehabtrackError as exc:
-        st.error(f"Nothing was saved: {exc}", icon=":material/error:")
+        st.error(f"Nothing was saved: {escape_markdown(exc)}", icon=":material/error:")
         st.stop()
     except Exception:
         logger.exception("unexpected error saving upload %r for %s", filename, user.username)
