@@ -40,6 +40,7 @@ import analysis
 from analysis.errors import IngestError
 from analysis.ingest import ingest_file
 from analysis.limits import current_limits
+from analysis.private_files import write_private
 from analysis.tables import IngestResult
 
 if TYPE_CHECKING:  # pragma: no cover - imported lazily by the commands that need them
@@ -143,7 +144,7 @@ def export_fhir(
     except ValueError as exc:
         err.print(Text("error: ", style="bold red") + Text(str(exc)))
         raise typer.Exit(EXIT_UNREADABLE) from None
-    out.write_text(json.dumps(bundle, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_private(out, json.dumps(bundle, indent=2, ensure_ascii=False) + "\n")  # mode 0600: health data
     codes = [e["resource"]["code"]["coding"][0]["code"] for e in bundle["entry"]]
     n_pain = codes.count("72514-3")
     left = scored.loc[~scored["instrument"].isin(list(EXPORTED_INSTRUMENTS)) & scored["score"].notna()]

@@ -10,8 +10,9 @@ which adds
 
 ``rehabtrack export DIR [--format parquet|csv]``
     Write the whole store (every table, uploads, rejected rows, kept originals) to DIR.
-``rehabtrack import DIR``
-    Read such a directory back into an empty store.
+``rehabtrack import DIR [--backup-key FILE] [--allow-unsigned]``
+    Read such a directory back into an empty store, once its signed manifest, every
+    table file (checksum and row count) and every kept original (re-hashed) verify.
 ``rehabtrack upload FILE --as USER [--table T] [--patient-id P] [--month-first]``
     Store a log as USER would from the dashboard (their role's limits apply).
     Exit 0 when every row was stored or already there, 1 when rows were rejected.
@@ -122,14 +123,20 @@ def export_command(
 
 def import_command(
     directory: Annotated[Path, typer.Argument(help="A directory written by `rehabtrack export`.")],
+    backup_key: Annotated[Path | None, typer.Option(
+        "--backup-key", help="The backup.key file of the server that made the export (default: this server's).",
+    )] = None,
+    allow_unsigned: Annotated[bool, typer.Option(
+        "--allow-unsigned", help="Accept an export without a signature (made by an older release).")] = False,
     store: StoreOption = None,
 ) -> None:
-    """Restore an export into an empty store."""
+    """Restore an export into an empty store, after verifying its manifest, files, row counts and originals."""
     with _errors():
+        key = backup_key.read_text(encoding="utf-8").strip().encode("utf-8") if backup_key is not None else None
         s = _store(store)
         try:
             with _working(f"Restoring {directory}..."):
-                counts = s.import_store(directory)
+                counts = s.import_store(directory, key=key, allow_unsigned=allow_unsigned)
         finally:
             s.close()
         typer.echo(f"imported {directory} into {s.url}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
