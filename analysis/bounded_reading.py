@@ -127,14 +127,7 @@ def inspect_workbook(handle: IO[bytes], name: str, limits: UploadLimits) -> None
             raise UnreadableFileError(
                 f"part {part} of this workbook uses a compression no spreadsheet program writes. " + _NOT_A_WORKBOOK,
                 source=name)
-        is_sheet = PurePosixPath(part).parent.name == "worksheets"
-        part_limit = limits.max_unpacked if is_sheet else limits.max_bytes
-        if info.file_size > part_limit:
-            raise UploadTooLargeError(
-                f"this workbook unpacks to more than it may: part {part} alone is {info.file_size / _MB:,.1f} MB "
-                f"unpacked (the file is {_packed_mb(infos):.1f} MB); at most {part_limit / _MB:,.0f} MB is read. "
-                "Split the log into smaller files (for example one per month) and upload each.", source=name)
-        if info.file_size > _RATIO_FLOOR:
+        if info.file_size > _RATIO_FLOOR:  # a bomb first: "split the file" would be the wrong advice
             ratio = info.file_size / max(info.compress_size, 1)
             if ratio > limits.max_ratio:
                 raise UploadTooLargeError(
@@ -142,6 +135,13 @@ def inspect_workbook(handle: IO[bytes], name: str, limits: UploadLimits) -> None
                     f"{info.compress_size / 1024:,.1f} KB ({ratio:,.0f} to 1; spreadsheets pack about 10 to 1, at "
                     f"most {limits.max_ratio:,.0f} to 1 is read). It was not opened. " + _NOT_A_WORKBOOK,
                     source=name)
+        is_sheet = PurePosixPath(part).parent.name == "worksheets"
+        part_limit = limits.max_unpacked if is_sheet else limits.max_bytes
+        if info.file_size > part_limit:
+            raise UploadTooLargeError(
+                f"this workbook unpacks to more than it may: part {part} alone is {info.file_size / _MB:,.1f} MB "
+                f"unpacked (the file is {_packed_mb(infos):.1f} MB); at most {part_limit / _MB:,.0f} MB is read. "
+                "Split the log into smaller files (for example one per month) and upload each.", source=name)
         total += info.file_size
     if total > limits.max_unpacked:
         raise UploadTooLargeError(

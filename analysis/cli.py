@@ -57,7 +57,8 @@ EXIT_REJECTED = 1
 EXIT_UNREADABLE = 2
 
 #: The Streamlit entry page started by ``rehabtrack dashboard``.
-DASHBOARD_APP = Path(analysis.__file__).resolve().parents[1] / "dashboards" / "app.py"
+#: The dashboard's server: the Streamlit app and the route of its HTTP-only login cookie (``dashboards/server.py``).
+DASHBOARD_APP = Path(analysis.__file__).resolve().parents[1] / "dashboards" / "server.py"
 
 app = typer.Typer(
     name="rehabtrack",
