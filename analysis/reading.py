@@ -367,15 +367,15 @@ def _read_csv(src: _Source, encoding: str, text_head: str, as_category: bool,
     delimiter = sniff_delimiter(text_head, truncated=not complete)
     limits.check_columns(_header_width(text_head, delimiter, complete, src.name), src.name)
     nrows = limits.max_rows + 1  # rows are counted while reading: one more than allowed is enough to refuse
-    for _attempt in range(4):
+    for _attempt in range(8):
         frame, caught, encoding = _parse_csv(src, delimiter, encoding, as_category, nrows)
         if len(frame) < nrows:
             break  # the whole file was read
         _, _, blank = drop_blank_rows(frame, np.arange(len(frame), dtype=np.int64))
         if len(frame) - blank > limits.max_rows:
             raise limits.too_many_rows(src.name)
-        nrows = limits.max_rows + 1 + blank  # empty lines are not rows: read on past them
-    else:
+        nrows = max(2 * nrows, limits.max_rows + 1 + blank)  # empty lines are not rows: read on past them
+    else:  # more than 128 times as many lines as rows allowed, nearly all empty
         raise limits.too_many_rows(src.name)
     limits.check_columns(frame.shape[1], src.name)
     return _csv_result(src, frame, caught, encoding, delimiter)
