@@ -517,7 +517,7 @@ def test_finding_6_failures_from_one_browser_never_lock_the_real_user_out() -> N
 def test_delays_double_per_failure_after_three_and_stop_at_five_minutes() -> None:
     throttle = LoginThrottle()
     waits = []
-    for n in range(1, 14):
+    for _ in range(13):
         throttle.failed("anna", "pc", now=0.0)
         waits.append(throttle.wait_s("anna", "pc", now=0.0))
     assert waits == [0, 0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300]
@@ -601,7 +601,8 @@ def test_an_outdated_hash_is_made_again_at_login_and_the_session_stamp_stays(tmp
     assert accounts._HASHER.check_needs_rehash(old.password_hash or "")
     assert authenticate("anna", "anna-first-password", path=users).username == "anna"
     new = load_accounts(users)["anna"]
-    assert new.password_hash != old.password_hash and not accounts._HASHER.check_needs_rehash(new.password_hash or "")
+    assert new.password_hash != old.password_hash
+    assert not accounts._HASHER.check_needs_rehash(new.password_hash or "")
     assert account_stamp(new) == account_stamp(old)  # a re-hash is not a new password: sessions stay
     assert authenticate("anna", "anna-first-password", path=users).username == "anna"
     with pytest.raises(AuthenticationError):
@@ -644,7 +645,8 @@ def test_finding_7_every_file_written_is_private_whatever_the_umask(tmp_path: Pa
     written = [data, tmp_path / "backup", tmp_path / "research", tmp_path / "research_x", tmp_path / "p001.json"]
     paths = [p for root in written for p in ([root, *root.rglob("*")] if root.is_dir() else [root])]
     names = {p.name for p in paths}
-    assert {"rehabtrack.sqlite", "users.toml", "backup.key", "session.key", "revoked_sessions.json", "manifest.json", "research.xlsx", "p001.json"} <= names
+    assert {"rehabtrack.sqlite", "users.toml", "backup.key", "session.key", "revoked_sessions.json",
+            "manifest.json", "research.xlsx", "p001.json"} <= names
     assert any(p.parent.parent.name == "uploads" for p in paths)  # kept originals
     loose = [(str(p), oct(_mode(p))) for p in paths
              if _mode(p) != (0o700 if p.is_dir() else 0o600) and not p.name.endswith(".lock")]

@@ -33,7 +33,7 @@ def _free_port() -> int:
 @contextlib.contextmanager
 def streamlit_server(data_dir: Path, log_dir: Path, pids: list[int] | None = None,
                      **env_overrides: str | None) -> Iterator[str]:
-    """Run ``streamlit run dashboards/server.py`` (the app and its login-cookie route) on a free port of 127.0.0.1 and yield its URL.
+    """Run ``streamlit run dashboards/server.py`` (app and login-cookie route) on a free port; yield its URL.
 
     ``data_dir`` becomes ``REHABTRACK_DATA_DIR``; ``env_overrides`` set (or, with
     ``None``, remove) further environment variables; the server's process id is
