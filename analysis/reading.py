@@ -16,6 +16,13 @@ the app importers of :mod:`analysis.importers`). It
   get ``.1``, ``.2``), without empty lines, and a :class:`RawInfo` saying how
   the file was read and the row number of every row.
 
+Every read is bounded (issue 17): the limits of :func:`analysis.limits.current_limits`
+(the file's bytes, rows, columns, and for a workbook what its zip archive unpacks to)
+are checked while the file is read, by :mod:`analysis.bounded_reading` for workbooks and
+JSON and with ``nrows`` for CSV, never after everything is in memory; a file over a
+limit raises :class:`analysis.limits.UploadTooLargeError`, and so does a read that runs
+out of memory.
+
 Row numbers are those a person sees in a spreadsheet: the header is row 1 and
 the first data row is row 2 (for JSON: the 1-based record number). A quoted
 cell that spans several lines counts as one row. Lines that cannot be split
