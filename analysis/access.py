@@ -39,6 +39,7 @@ from analysis.corrections import Comparison
 from analysis.export import check_format, write_research_tables
 from analysis.importers.fhir import FhirMapping
 from analysis.ingest import ingest_file
+from analysis.limits import reading_limits
 from analysis.programmes import ProgrammeEdit, Template, check_prescriptions, custom_exercise
 from analysis.pseudonyms import ResearchCohort, pseudonym_key, pseudonymise_cohort, pseudonymise_ids
 from analysis.roles import (
@@ -430,8 +431,9 @@ def preview_upload(user: User, store: Store, source_bytes: bytes, filename: str 
     store.limits.check_bytes(len(data), name)
     forced = check_upload(user, table, patient_id)
     _check_people(user, people)
-    result = ingest_file(data, filename=name, table=table, patient_id=forced, dayfirst=dayfirst, today=_date(today),
-                         timezone=timezone, fhir_mapping=fhir_mapping, people=people)
+    with reading_limits(store.limits):  # the store's limits, checked while the file is read
+        result = ingest_file(data, filename=name, table=table, patient_id=forced, dayfirst=dayfirst,
+                             today=_date(today), timezone=timezone, fhir_mapping=fhir_mapping, people=people)
     store.limits.check_rows(result.n_rows, name)
     check_upload(user, result.table, forced)
     return result

@@ -42,6 +42,8 @@ from rich.text import Text
 import analysis
 from analysis.errors import IngestError, SettingsError
 from analysis.ingest import ingest_file
+from analysis.limits import current_limits
+from analysis.private_files import write_private
 from analysis.store_cli import FhirMappingOption, PersonOption, TimezoneOption, ingest_options
 from analysis.tables import IngestResult
 
@@ -59,7 +61,8 @@ EXIT_REJECTED = 1
 EXIT_UNREADABLE = 2
 
 #: The Streamlit entry page started by ``rehabtrack dashboard``.
-DASHBOARD_APP = Path(analysis.__file__).resolve().parents[1] / "dashboards" / "app.py"
+#: The dashboard's server: the Streamlit app and the route of its HTTP-only login cookie (``dashboards/server.py``).
+DASHBOARD_APP = Path(analysis.__file__).resolve().parents[1] / "dashboards" / "server.py"
 
 app = typer.Typer(
     name="rehabtrack",
@@ -104,6 +107,10 @@ def validate(
     try:
         options = ingest_options(person, fhir_mapping, timezone)
         result = ingest_file(file, table=table, patient_id=patient_id, dayfirst=not month_first, **options)
+    except MemoryError:  # the readers stop at the upload limits; this is the last line of defence
+        Console(stderr=True, highlight=False).print(
+            Text("error: ", style="bold red") + Text(str(current_limits().out_of_memory(file.name))))
+        raise typer.Exit(EXIT_UNREADABLE) from None
     except (IngestError, SettingsError, ValueError, OSError) as exc:
         Console(stderr=True, highlight=False).print(Text("error: ", style="bold red") + Text(str(exc)))
         raise typer.Exit(EXIT_UNREADABLE) from None
@@ -146,7 +153,7 @@ def export_fhir(
     except ValueError as exc:
         err.print(Text("error: ", style="bold red") + Text(str(exc)))
         raise typer.Exit(EXIT_UNREADABLE) from None
-    out.write_text(json.dumps(bundle, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_private(out, json.dumps(bundle, indent=2, ensure_ascii=False) + "\n")  # mode 0600: health data
     codes = [e["resource"]["code"]["coding"][0]["code"] for e in bundle["entry"]]
     n_pain = codes.count("72514-3")
     left = scored.loc[~scored["instrument"].isin(list(EXPORTED_INSTRUMENTS)) & scored["score"].notna()]

@@ -1,4 +1,4 @@
-"""Text made safe for where it goes: spreadsheet cells and the dashboard's Markdown and HTML.
+r"""Text made safe for where it goes: spreadsheet cells and the dashboard's Markdown and HTML.
 
 * **Formula injection.** A spreadsheet opens a cell that starts with ``=``,
   ``+``, ``-``, ``@``, a tab or a carriage return as a formula (OWASP "CSV
@@ -6,6 +6,15 @@
   apostrophe. :mod:`analysis.export` applies it to every CSV and Excel file it writes.
 * **Display.** :func:`escape_text` (HTML) and :func:`escape_markdown` make text a
   user wrote safe to show in the dashboard.
+* **Charts and PDF reports.** matplotlib parses text between two ``$`` as
+  math text (a TeX subset): an exercise named ``$\undefinedmacro{$`` stops the
+  drawing of a whole figure. :func:`escape_plot_text` escapes every ``$`` so
+  that the text is drawn exactly as written; every string from data that
+  :mod:`analysis.plots`, :mod:`analysis.plots_expected` and
+  :mod:`analysis.report_pdf` draw (exercise names, patient and physio IDs,
+  labels, titles) goes through it, and any other renderer of rehabtrack data
+  with matplotlib must call it too. rehabtrack never turns on matplotlib's
+  ``text.usetex`` (LaTeX rendering), under which no escaping of this kind is safe.
 """
 
 from __future__ import annotations
@@ -16,7 +25,10 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["FORMULA_TRIGGERS", "neutralise_cell", "neutralise_formulas", "escape_text", "escape_markdown"]
+__all__ = [
+    "FORMULA_TRIGGERS", "neutralise_cell", "neutralise_formulas", "escape_text", "escape_markdown",
+    "escape_plot_text",
+]
 
 #: First characters that make a spreadsheet read a cell as a formula (OWASP CSV injection: ``= + - @``,
 #: tab, carriage return) and their full-width forms, which some spreadsheet locales also accept.
@@ -111,3 +123,31 @@ def escape_markdown(value: Any) -> str:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
     return _MARKDOWN_SPECIAL.sub(r"\\\1", str(value))
+
+
+def escape_plot_text(value: Any) -> str:
+    r"""Text a user wrote, safe to give matplotlib: drawn as written, never parsed as math text.
+
+    Parameters
+    ----------
+    value
+        Any value; missing values give ``""``.
+
+    Returns
+    -------
+    str
+        The text with every ``$`` written ``\$``: matplotlib then sees no math
+        text and draws each ``\$`` as ``$``, so ``$\undefinedmacro{$`` appears
+        exactly like that (with the default ``text.parse_math = True`` and
+        ``text.usetex = False``).
+
+    Examples
+    --------
+    >>> escape_plot_text("knee $x$")
+    'knee \\$x\\$'
+    >>> escape_plot_text(None)
+    ''
+    """
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    return str(value).replace("$", r"\$")

@@ -18,6 +18,7 @@ import pandas as pd
 
 from analysis.errors import ExportError
 from analysis.escaping import neutralise_formulas
+from analysis.private_files import make_private_dir, open_private, write_private
 from analysis.pseudonyms import ResearchCohort
 
 __all__ = [
@@ -58,9 +59,7 @@ def to_csv_bytes(frame: pd.DataFrame) -> bytes:
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write :func:`to_csv_bytes` of ``frame`` to ``path`` and return the path."""
-    target = Path(path)
-    target.write_bytes(to_csv_bytes(frame))
-    return target
+    return write_private(path, to_csv_bytes(frame))  # mode 0600: research data, whatever the umask
 
 
 def to_excel_bytes(frames: Mapping[str, pd.DataFrame]) -> bytes:
@@ -96,9 +95,7 @@ def to_excel_bytes(frames: Mapping[str, pd.DataFrame]) -> bytes:
 
 def write_excel(frames: Mapping[str, pd.DataFrame], path: str | Path) -> Path:
     """Write :func:`to_excel_bytes` of ``frames`` to ``path`` and return the path."""
-    target = Path(path)
-    target.write_bytes(to_excel_bytes(frames))
-    return target
+    return write_private(path, to_excel_bytes(frames))
 
 
 def write_research_tables(research: ResearchCohort, directory: str | Path, fmt: str = "csv") -> list[Path]:
@@ -130,8 +127,7 @@ def write_research_tables(research: ResearchCohort, directory: str | Path, fmt: 
     analysis.access.research_export : The cohort a user may see, pseudonymised and written here.
     """
     check_format(fmt)
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_private_dir(directory)
     tables = research.tables()
     if fmt == "xlsx":
         return [write_excel(tables, out / "research.xlsx")]
@@ -141,7 +137,8 @@ def write_research_tables(research: ResearchCohort, directory: str | Path, fmt: 
         if fmt == "csv":
             write_csv(frame, path)
         else:
-            frame.to_parquet(path, index=False)
+            with open_private(path) as fh:
+                frame.to_parquet(fh, index=False)
         written.append(path)
     return written
 

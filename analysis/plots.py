@@ -26,6 +26,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.typing import RcKeyType  # noqa: E402
 
+from analysis.escaping import escape_plot_text  # noqa: E402
 from analysis.exercises import EXERCISES  # noqa: E402
 from analysis.instruments import INSTRUMENTS  # noqa: E402
 
@@ -130,7 +131,7 @@ def plot_weekly_progress(
     if handles:
         ax_adh.legend(loc="upper right", frameon=False, fontsize=8)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(escape_plot_text(title))
     return fig
 
 
@@ -186,7 +187,7 @@ def plot_cohort_weekly(
     ax_pain.grid(axis="y", alpha=0.3)
     ax_pain.set_xticks(week, [f"{int(w)}\n({int(n)})" for w, n in zip(week, overview["n_patients"], strict=True)])
     if title:
-        fig.suptitle(title)
+        fig.suptitle(escape_plot_text(title))
     return fig
 
 
@@ -243,7 +244,7 @@ def plot_km(
         hi = 1 - tab["ci_low"] if cumulative else tab["ci_high"]
         ls = "--" if (label == "all" and len(items) > 1) else "-"
         ax.step(tab["time"], y * 100, where="post", color=colour, ls=ls,
-                label=f"{label} (n = {c.n}, events = {c.n_events})")
+                label=f"{escape_plot_text(label)} (n = {c.n}, events = {c.n_events})")
         if not (label == "all" and len(items) > 1):  # the pooled curve without a band keeps groups readable
             ax.fill_between(tab["time"], lo * 100, hi * 100, step="post", color=colour, alpha=0.12)
         cens = tab["censored"] > 0
@@ -261,7 +262,7 @@ def plot_km(
         ax.text(0.98, 0.04 if cumulative else 0.96, f"log-rank p = {logrank.p_value:.3f}", transform=ax.transAxes,
                 ha="right", va="bottom" if cumulative else "top", fontsize=9)
     ax_tab.set_ylim(-0.6, n_rows - 0.4)
-    ax_tab.set_yticks(range(n_rows), [label for label, _ in reversed(items)], fontsize=8)
+    ax_tab.set_yticks(range(n_rows), [escape_plot_text(label) for label, _ in reversed(items)], fontsize=8)
     ax_tab.set_xticks(times)
     ax_tab.tick_params(axis="y", length=0)
     for side in ("top", "right", "left"):
@@ -270,7 +271,7 @@ def plot_km(
     ax_tab.set_xlabel("Days since programme start")
     ax_tab.set_xlim(-t_max * 0.02, t_max * 1.04)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(escape_plot_text(title))
     return fig
 
 
@@ -321,7 +322,7 @@ def plot_adherence_vs_change(
     ax.grid(alpha=0.3)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False, fontsize=8)
     if title:
-        ax.set_title(title)
+        ax.set_title(escape_plot_text(title))
     return fig
 
 
@@ -379,7 +380,7 @@ def plot_slope_distribution(
         ax.text(0.99, 0.98, f"{n_missing} without enough days", transform=ax.transAxes, ha="right", va="top",
                 fontsize=8, color=OKABE_ITO["grey"])
     if title:
-        ax.set_title(title)
+        ax.set_title(escape_plot_text(title))
     return fig
 
 
@@ -410,7 +411,7 @@ def plot_model_predictions(predictions: pd.DataFrame, *, title: str | None = Non
     ax.grid(alpha=0.3)
     ax.legend(title="Adherence", frameon=False, fontsize=8)
     if title:
-        ax.set_title(title)
+        ax.set_title(escape_plot_text(title))
     return fig
 
 
@@ -438,14 +439,14 @@ def plot_load_vs_flares(summary: pd.DataFrame, *, title: str | None = None) -> F
     for p, (k, n) in enumerate(zip(summary["weeks_with_flare"], summary["n_weeks"], strict=True)):
         ax.text(p, float(summary["percent_weeks_with_flare"].fillna(0).iloc[p]) + 1, f"{k} of {n} weeks",
                 ha="center", fontsize=8)
-    ax.set_xticks(pos, summary["load_group"].astype(str))
+    ax.set_xticks(pos, [escape_plot_text(g) for g in summary["load_group"].astype(str)])
     ax.set_ylim(0, 100)
     ax.set_ylabel("Weeks with a pain flare\n(that week or the next, %)")
     ax.grid(axis="y", alpha=0.3)
     ax.text(0.99, 0.98, "acute:chronic ratio: descriptive only\n(athlete evidence, contested)",
             transform=ax.transAxes, ha="right", va="top", fontsize=8, color=OKABE_ITO["grey"])
     if title:
-        ax.set_title(title)
+        ax.set_title(escape_plot_text(title))
     return fig
 
 
@@ -466,7 +467,7 @@ def plot_flag_rates(rates: pd.DataFrame, *, title: str | None = None) -> Figure:
         Horizontal bars; each labelled with the patients flagged.
     """
     fig, ax = plt.subplots(figsize=(6.5, 3.6), layout="constrained")
-    kinds = rates["kind"].astype(str).str.replace("_", " ")
+    kinds = [escape_plot_text(k) for k in rates["kind"].astype(str).str.replace("_", " ")]
     pos = np.arange(len(rates))[::-1]
     ax.barh(pos, rates["per_100_patient_weeks"], color=OKABE_ITO["blue"])
     for p, rate, k, pc in zip(pos, rates["per_100_patient_weeks"], rates["n_patients_flagged"],
@@ -477,7 +478,7 @@ def plot_flag_rates(rates: pd.DataFrame, *, title: str | None = None) -> Figure:
     ax.set_xlim(0, float(rates["per_100_patient_weeks"].max()) * 1.45 + 1)
     ax.grid(axis="x", alpha=0.3)
     if title:
-        ax.set_title(title)
+        ax.set_title(escape_plot_text(title))
     return fig
 
 
@@ -597,7 +598,7 @@ def plot_patient_progress(
         ax_done.grid(axis="y", alpha=0.3)
         ax_done.legend(loc="lower center", bbox_to_anchor=(0.5, 0.98), ncols=2, frameon=False)  # above the bars
         if title:
-            fig.suptitle(title)
+            fig.suptitle(escape_plot_text(title))
     return fig
 
 
@@ -792,14 +793,14 @@ def plot_pain_timeline(
     _week_axis(ax_flags, first, last)
     ax.tick_params(axis="x", labelbottom=False)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(escape_plot_text(title))
     return fig
 
 
 def _exercise_label(exercise: str, side: str) -> str:
     known = EXERCISES.get(str(exercise))
     name = known.label if known is not None else str(exercise).replace("_", " ")
-    return name if str(side) == "both" else f"{name}, {side}"
+    return escape_plot_text(name if str(side) == "both" else f"{name}, {side}")  # user text: never math text
 
 
 def plot_adherence_by_exercise(
@@ -913,7 +914,7 @@ def plot_adherence_by_exercise(
     _week_axis(ax_dose, first, last)
     ax_dose.grid(False, which="both")
     if title:
-        fig.suptitle(title)
+        fig.suptitle(escape_plot_text(title))
     return fig
 
 
@@ -977,7 +978,7 @@ def plot_load_progression(
     if len(weeks):
         _week_axis(ax_ratio, int(weeks.min()), int(weeks.max()))
     if title:
-        fig.suptitle(title)
+        fig.suptitle(escape_plot_text(title))
     return fig
 
 
@@ -1059,7 +1060,7 @@ def plot_questionnaires(
     weeks = np.floor(days / 7) + 1
     _week_axis(axes[-1], int(max(weeks.min(), 1)), int(weeks.max()))
     if title:
-        fig.suptitle(title)
+        fig.suptitle(escape_plot_text(title))
     return fig
 
 
@@ -1086,12 +1087,12 @@ def plot_responder_rates(rates: pd.DataFrame, *, title: str | None = None) -> Fi
     ax.barh(pos, pct, color=OKABE_ITO["blue"], height=0.65)
     for p, value, k, n in zip(pos, pct, rates["n_responders"], rates["n_evaluable"], strict=True):
         ax.text(min(value + 1, 80), p, f"{value:.0f} % ({int(k)} of {int(n)})", va="center", fontsize=8)
-    ax.set_yticks(pos, rates["rule"].astype(str), fontsize=8)
+    ax.set_yticks(pos, [escape_plot_text(r) for r in rates["rule"].astype(str)], fontsize=8)
     ax.set_xlim(0, 100)
     ax.set_xlabel("Patients (% of those with a measurable change)")
     ax.grid(axis="x", alpha=0.3)
     if title:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(escape_plot_text(title), fontsize=10)
     return fig
 
 

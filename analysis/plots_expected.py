@@ -28,6 +28,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from analysis.escaping import escape_plot_text  # noqa: E402
 from analysis.plots import OKABE_ITO  # noqa: E402
 
 __all__ = ["plot_expected_course", "add_expected_band", "plot_calibration", "plot_funnel"]
@@ -109,7 +110,8 @@ def plot_expected_course(course: pd.DataFrame, patient_id: str, *, given_weeks: 
     else:
         fig = ax.figure
     if len(rows) == 0:
-        ax.text(0.5, 0.5, f"no expected course for {patient_id}", ha="center", va="center", transform=ax.transAxes)
+        ax.text(0.5, 0.5, f"no expected course for {escape_plot_text(patient_id)}", ha="center", va="center",
+                transform=ax.transAxes)
         ax.set_axis_off()
         return fig
     add_expected_band(ax, rows)
@@ -123,7 +125,7 @@ def plot_expected_course(course: pd.DataFrame, patient_id: str, *, given_weeks: 
     ax.set_ylabel("Weekly pain (NPRS, 0-10)")
     ax.grid(alpha=0.3)
     ax.legend(frameon=False, fontsize=7, loc="best")
-    ax.set_title(title if title is not None else patient_id)
+    ax.set_title(escape_plot_text(title if title is not None else patient_id))
     return fig
 
 
@@ -165,7 +167,7 @@ def plot_calibration(result: Any, *, title: str | None = None, ax: Any = None) -
     ax.set_ylabel("Observed weekly pain (mean)")
     ax.grid(alpha=0.3)
     ax.legend(frameon=False, fontsize=7, loc="upper left")
-    ax.set_title(title if title is not None else
+    ax.set_title(escape_plot_text(title) if title is not None else
                  f"Calibration: {result.folds}-fold cross-validation, {result.n_patients} patients")
     return fig
 
@@ -204,8 +206,8 @@ def plot_funnel(funnel: Any, *, title: str | None = None, ax: Any = None) -> Fig
     phys = funnel.physios
     ax.plot(phys["n"], phys["o_minus_e"], "o", color=OKABE_ITO["vermillion"], ms=6, label="physio")
     for row in phys.itertuples(index=False):
-        ax.annotate(str(row.physio_id), (row.n, row.o_minus_e), textcoords="offset points", xytext=(5, 4),
-                    fontsize=7)
+        ax.annotate(escape_plot_text(row.physio_id), (row.n, row.o_minus_e), textcoords="offset points",
+                    xytext=(5, 4), fontsize=7)
     top = float(np.nanmax(np.abs(curve.filter(like="upper_").to_numpy()[len(curve) // 20:]))) if len(curve) else 1
     spread = max(top, float(np.nanmax(np.abs(phys["o_minus_e"]))) if len(phys) else 0.0) * 1.15
     ax.set_ylim(-spread, spread)
@@ -214,5 +216,5 @@ def plot_funnel(funnel: Any, *, title: str | None = None, ax: Any = None) -> Fig
     ax.set_ylabel("Observed - expected pain (points)")
     ax.grid(alpha=0.3)
     ax.legend(frameon=False, fontsize=7)
-    ax.set_title(title if title is not None else "Observed minus expected pain per physio")
+    ax.set_title(escape_plot_text(title) if title is not None else "Observed minus expected pain per physio")
     return fig

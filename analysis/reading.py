@@ -16,6 +16,13 @@ the app importers of :mod:`analysis.importers`). It
   get ``.1``, ``.2``), without empty lines, and a :class:`RawInfo` saying how
   the file was read and the row number of every row.
 
+Every read is bounded (issue 17): the limits of :func:`analysis.limits.current_limits`
+(the file's bytes, rows, columns, and for a workbook what its zip archive unpacks to)
+are checked while the file is read, by :mod:`analysis.bounded_reading` for workbooks and
+JSON and with ``nrows`` for CSV, never after everything is in memory; a file over a
+limit raises :class:`analysis.limits.UploadTooLargeError`, and so does a read that runs
+out of memory.
+
 Row numbers are those a person sees in a spreadsheet: the header is row 1 and
 the first data row is row 2 (for JSON: the 1-based record number). A quoted
 cell that spans several lines counts as one row. Lines that cannot be split
@@ -44,8 +51,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from analysis.bounded_reading import inspect_workbook, read_json_records, read_workbook_rows
 from analysis.errors import UnreadableFileError
 from analysis.headers import fold_header
+from analysis.limits import UploadLimits, current_limits
 from analysis.schema import TABLES
 
 __all__ = [
@@ -177,12 +186,21 @@ def read_table(
         The file is missing, a folder, empty, binary, an old ``.xls`` workbook,
         a damaged workbook, or cannot be parsed as CSV / xlsx / JSON.
     """
-    src = _open(source, filename)
+    limits = current_limits()
+    src = _open(source, filename, limits)
+    try:
+        return _read_source(src, table, as_category, limits)
+    except MemoryError:  # never a traceback: the file is too large for this server's memory
+        raise limits.out_of_memory(src.name) from None
+
+
+def _read_source(src: _Source, table: str | None, as_category: bool,
+                 limits: UploadLimits) -> tuple[pd.DataFrame, RawInfo]:
     if not src.head.strip():
         raise UnreadableFileError("the file is empty", source=src.name)
     suffix = Path(src.name).suffix.lower()
     if src.head.startswith(b"PK\x03\x04"):
-        return _read_xlsx(src, table, as_category)
+        return _read_xlsx(src, table, as_category, limits)
     if src.head.startswith(b"\xd0\xcf\x11\xe0") or suffix == ".xls":
         raise UnreadableFileError(
             "this is an old-style Excel file (.xls); open it in Excel or LibreOffice and save it as "
@@ -193,8 +211,8 @@ def read_table(
     text_head = decode_head(src.head, encoding)
     reject_binary(text_head, src.name)
     if suffix == ".json" or (suffix not in (".csv", ".tsv", ".txt") and text_head.lstrip()[:1] in ("[", "{")):
-        return _read_json(src, table, encoding, as_category)
-    return _read_csv(src, encoding, text_head, as_category)
+        return _read_json(src, table, encoding, as_category, limits)
+    return _read_csv(src, encoding, text_head, as_category, limits)
 
 
 # ---------------------------------------------------------------------------
@@ -216,18 +234,22 @@ class _Source:
         return self.path.read_bytes() if self.path is not None else (self.data or b"")
 
 
-def _open(source: str | Path | bytes, filename: str | None) -> _Source:
+def _open(source: str | Path | bytes, filename: str | None, limits: UploadLimits) -> _Source:
+    """The file's name, head and size; a file over the byte limit is refused before it is read."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
+        limits.check_bytes(len(data), filename or "<upload>")
         return _Source(filename or "<upload>", None, data, data[:HEAD_BYTES], len(data))
     path = Path(source)
     name = filename or path.name
     if not path.is_file():
         what = "is a folder, not a file" if path.is_dir() else "does not exist"
         raise UnreadableFileError(f"{path} {what}", source=name)
+    size = path.stat().st_size
+    limits.check_bytes(size, name)
     with path.open("rb") as fh:
         head = fh.read(HEAD_BYTES)
-    return _Source(name, path, None, head, path.stat().st_size)
+    return _Source(name, path, None, head, size)
 
 
 def sniff_encoding(head: bytes) -> str:
@@ -324,8 +346,51 @@ def _split_lines(lines: list[str], delimiter: str) -> list[list[str]]:
         return []
 
 
-def _read_csv(src: _Source, encoding: str, text_head: str, as_category: bool) -> tuple[pd.DataFrame, RawInfo]:
-    delimiter = sniff_delimiter(text_head, truncated=src.size > len(src.head))
+def _header_width(text_head: str, delimiter: str, complete: bool, name: str) -> int:
+    """Fields of the header (the first non-empty record), read from the start of the file.
+
+    A header that does not end within the first :data:`HEAD_BYTES` of a longer file is refused: no log
+    has a 64 KB header, and pandas would build one column per field before any limit could apply.
+    """
+    if not complete:
+        end = max(text_head.rfind("\n"), text_head.rfind("\r"))
+        if end < 0:
+            raise UnreadableFileError(
+                f"the first line of the file (the header) is longer than {HEAD_BYTES // 1024} KB; a log's header "
+                "names its columns in a few hundred characters. Check that this is a log exported as CSV",
+                source=name)
+        text_head = text_head[:end + 1]
+    try:
+        for record in csv.reader(io.StringIO(text_head), delimiter=delimiter):
+            if any(field.strip() for field in record):
+                return len(record)
+    except csv.Error:
+        pass  # the parser says what is wrong
+    return 0
+
+
+def _read_csv(src: _Source, encoding: str, text_head: str, as_category: bool,
+              limits: UploadLimits) -> tuple[pd.DataFrame, RawInfo]:
+    complete = src.size <= len(src.head)
+    delimiter = sniff_delimiter(text_head, truncated=not complete)
+    limits.check_columns(_header_width(text_head, delimiter, complete, src.name), src.name)
+    nrows = limits.max_rows + 1  # rows are counted while reading: one more than allowed is enough to refuse
+    for _attempt in range(8):
+        frame, caught, encoding = _parse_csv(src, delimiter, encoding, as_category, nrows)
+        if len(frame) < nrows:
+            break  # the whole file was read
+        _, _, blank = drop_blank_rows(frame, np.arange(len(frame), dtype=np.int64))
+        if len(frame) - blank > limits.max_rows:
+            raise limits.too_many_rows(src.name)
+        nrows = max(2 * nrows, limits.max_rows + 1 + blank)  # empty lines are not rows: read on past them
+    else:  # more than 128 times as many lines as rows allowed, nearly all empty
+        raise limits.too_many_rows(src.name)
+    limits.check_columns(frame.shape[1], src.name)
+    return _csv_result(src, frame, caught, encoding, delimiter)
+
+
+def _parse_csv(src: _Source, delimiter: str, encoding: str, as_category: bool,
+               nrows: int) -> tuple[pd.DataFrame, list[warnings.WarningMessage], str]:
     caught: list[warnings.WarningMessage] = []
     frame = None
     for candidate in _fallback_encodings(encoding):
@@ -336,6 +401,7 @@ def _read_csv(src: _Source, encoding: str, text_head: str, as_category: bool) ->
                     src.handle(), sep=delimiter, encoding=candidate, engine="c",
                     dtype="category" if as_category else str, keep_default_na=False, na_values=[""],
                     skip_blank_lines=False, index_col=False, on_bad_lines="warn", low_memory=not as_category,
+                    nrows=nrows, compression=None,  # a path named .gz is not unpacked: a log is plain text
                 )
         except UnicodeDecodeError:
             continue
@@ -353,6 +419,11 @@ def _read_csv(src: _Source, encoding: str, text_head: str, as_category: bool) ->
         break
     if frame is None:  # pragma: no cover - latin-1 decodes every byte
         raise UnreadableFileError("the file's text encoding could not be recognised", source=src.name)
+    return frame, caught, encoding
+
+
+def _csv_result(src: _Source, frame: pd.DataFrame, caught: list[warnings.WarningMessage], encoding: str,
+                delimiter: str) -> tuple[pd.DataFrame, RawInfo]:
     skipped: list[tuple[int, int, int]] = []
     for w in caught:
         for line, expected, saw in re.findall(r"Skipping line (\d+): expected (\d+) fields, saw (\d+)",
@@ -445,7 +516,8 @@ def _delimiter_name(delimiter: str, plural: bool = True) -> str:
 # JSON and Excel
 
 
-def _read_json(src: _Source, table: str | None, encoding: str, as_category: bool) -> tuple[pd.DataFrame, RawInfo]:
+def _read_json(src: _Source, table: str | None, encoding: str, as_category: bool,
+               limits: UploadLimits) -> tuple[pd.DataFrame, RawInfo]:
     data = src.all_bytes()
     text = None
     for candidate in _fallback_encodings(encoding):
@@ -457,52 +529,28 @@ def _read_json(src: _Source, table: str | None, encoding: str, as_category: bool
         break
     if text is None:  # pragma: no cover - latin-1 decodes every byte
         raise UnreadableFileError("the file's text encoding could not be recognised", source=src.name)
-    try:
-        obj = json.loads(text.lstrip("\ufeff"))
-    except (ValueError, RecursionError) as exc:
-        where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
-        raise UnreadableFileError(f"the file is not valid JSON{where}", source=src.name) from None
-    records, hint = _json_records(obj, table, src.name)
-    keys: dict[str, None] = {}
-    for rec in records:
-        if isinstance(rec, dict):
-            keys.update(dict.fromkeys(str(k) for k in rec))
-    columns: dict[str, list[Any]] = {k: [] for k in keys}
+    del data
+    records, hint = read_json_records(text, table, src.name, limits, tuple(TABLES))
+    columns: dict[str, list[Any]] = {}  # built record by record: nothing but the cells is kept
     numbers: list[int] = []
     bad: list[tuple[int, str]] = []
     for number, rec in enumerate(records, start=1):
         if not isinstance(rec, dict):
             bad.append((number, "this record is not a set of named values like {\"date\": \"2026-09-08\"}"))
             continue
-        numbers.append(number)
         texts = {str(k): v for k, v in rec.items()}
-        for k in keys:
-            columns[k].append(_json_cell(texts.get(k)))
+        for key in texts:
+            if key not in columns:
+                limits.check_columns(len(columns) + 1, src.name)
+                columns[key] = [None] * len(numbers)
+        numbers.append(number)
+        for key, cells in columns.items():
+            cells.append(_json_cell(texts.get(key)))
     frame = pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in columns.items()}, index=range(len(numbers)))
     if as_category:
         frame = frame.astype("category")
     frame, positions, blank = drop_blank_rows(frame, np.asarray(numbers, dtype=np.int64))
     return frame, RawInfo(src.name, "json", encoding, "", positions, tuple(bad), blank, hint)
-
-
-def _json_records(obj: Any, table: str | None, name: str) -> tuple[list[Any], str | None]:
-    """The list of records in a JSON document, and the table its key names (if any)."""
-    if isinstance(obj, list):
-        return obj, None
-    if isinstance(obj, dict):
-        lists = {str(k): v for k, v in obj.items() if isinstance(v, list)}
-        if table is not None and table in lists:
-            return lists[table], table
-        if len(lists) == 1:
-            key, records = next(iter(lists.items()))
-            return records, key if key in TABLES else None
-        named = [k for k in lists if k in TABLES]
-        if lists:
-            raise UnreadableFileError(
-                f"the JSON file holds several lists ({', '.join(lists)}); choose the table to read"
-                + (f" (one of {', '.join(named)})" if named else ""), source=name)
-    raise UnreadableFileError(
-        'expected a JSON list of records ([{"date": ...}, ...]) or {"sessions": [...]}', source=name)
 
 
 def _json_cell(value: Any) -> Any:
@@ -513,46 +561,25 @@ def _json_cell(value: Any) -> Any:
     return cell_text(value)
 
 
-def _read_xlsx(src: _Source, table: str | None, as_category: bool) -> tuple[pd.DataFrame, RawInfo]:
-    import openpyxl
-
-    try:
-        book = openpyxl.load_workbook(src.handle(), read_only=True, data_only=False)
-    except MemoryError:
-        raise
-    except Exception:  # a zip that is not a workbook, or a damaged workbook
-        raise UnreadableFileError(
-            "the file could not be opened as an Excel .xlsx workbook (it may be damaged or another kind "
-            "of zip archive)", source=src.name) from None
-    try:
-        sheets = list(book.worksheets)
-        by_name = {fold_header(s.title): s for s in sheets}
+def _read_xlsx(src: _Source, table: str | None, as_category: bool,
+               limits: UploadLimits) -> tuple[pd.DataFrame, RawInfo]:
+    def preferred(titles: list[str]) -> str | None:
+        by_name = {fold_header(t): t for t in titles}
+        if table:
+            return by_name.get(table)
         named = [by_name[t] for t in TABLES if t in by_name]
-        preferred = by_name.get(table) if table else (named[0] if named else None)
-        chosen = None
-        rows: list[tuple[int, tuple[Any, ...]]] = []
-        for sheet in ([preferred] if preferred is not None else []) + [s for s in sheets if s is not preferred]:
-            rows = [
-                (number, values)
-                for number, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1)
-                if any(v is not None and str(v).strip() != "" for v in values)
-            ]
-            if rows:
-                chosen = sheet
-                break
-    except MemoryError:
-        raise
-    except Exception:
-        raise UnreadableFileError("the Excel workbook could not be read (it may be damaged)",
-                                  source=src.name) from None
-    finally:
-        book.close()
-    if not rows or chosen is None:
+        return named[0] if named else None
+
+    with (src.path.open("rb") if src.path is not None else io.BytesIO(src.data or b"")) as handle:
+        inspect_workbook(handle, src.name, limits)  # the zip directory only: nothing is unpacked yet
+        found = read_workbook_rows(handle, src.name, limits, preferred)
+    rows = found.rows
+    if not rows:
         raise UnreadableFileError("the workbook has no filled-in cells", source=src.name)
-    hint = fold_header(chosen.title) if fold_header(chosen.title) in TABLES else None
+    hint = fold_header(found.sheet) if fold_header(found.sheet) in TABLES else None
     notes = []
-    if len(sheets) > 1:
-        notes.append(f"the workbook has {len(sheets)} sheets; only sheet {chosen.title!r} was read")
+    if found.n_sheets > 1:
+        notes.append(f"the workbook has {found.n_sheets} sheets; only sheet {found.sheet!r} was read")
     _, header_cells = rows[0]
     width = max(len(header_cells), 1)
     headers = unique_headers([
@@ -565,7 +592,7 @@ def _read_xlsx(src: _Source, table: str | None, as_category: bool) -> tuple[pd.D
     frame = pd.DataFrame(columns, index=range(len(data)))
     if as_category:
         frame = frame.astype("category")
-    blank = int(numbers[-1] - rows[0][0]) - len(numbers) if len(numbers) else 0  # rows skipped as empty
+    blank = max(int(numbers[-1] - rows[0][0]) - len(numbers), 0) if len(numbers) else 0  # rows skipped as empty
     return frame, RawInfo(src.name, "xlsx", "", "", numbers, (), blank, hint, tuple(notes))
 
 

@@ -53,6 +53,7 @@ from analysis.models import (
     predict_pain,
 )
 from analysis.outcomes import KaplanMeierResult, LogrankResult, kaplan_meier, logrank, pain_change, time_to_events
+from analysis.private_files import make_private_dir, open_private, write_private
 from analysis.pseudonyms import pseudonym_key, pseudonymise_ids
 from analysis.schema import CohortTables
 from analysis.settings import DEFAULT_SETTINGS, Settings
@@ -1095,8 +1096,7 @@ def write_cohort_report(
     """
     import matplotlib.pyplot as plt
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_private_dir(out_dir)  # 0700 when created; every file in it 0600
     data = report_data(cohort, as_of=as_of, settings=settings)
     hide, id_note = _pseudonymiser(pseudonymise, key)
     groups = adherence_groups(data.summary, settings)
@@ -1171,7 +1171,8 @@ def write_cohort_report(
     }
     for name, fig in figures.items():
         path = out / name
-        fig.savefig(path, dpi=120)
+        with open_private(path) as fh:
+            fig.savefig(fh, dpi=120, format="png")
         plt.close(fig)
         written[name] = path
 
@@ -1185,7 +1186,7 @@ def write_cohort_report(
     )
     text += describe_adherence_model(model) + "\n"
     path = out / "methods.md"
-    path.write_text(text, encoding="utf-8")
+    write_private(path, text)
     written["methods.md"] = path
     logger.info("wrote the cohort report of %d patients to %s", len(data.summary), out)
     return written

@@ -35,6 +35,7 @@ from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.typing import RcKeyType  # noqa: E402
 
+from analysis.escaping import escape_plot_text  # noqa: E402
 from analysis.patient_detail import (  # noqa: E402
     DESCRIPTIVE_NOTE,
     PatientDetail,
@@ -123,7 +124,7 @@ def report_figures(detail: PatientDetail) -> list[tuple[str, Figure]]:
 
 
 def _footer(fig: Figure, detail: PatientDetail, page: int) -> None:
-    fig.text(0.5, 0.012, f"rehabtrack progress report - patient {detail.patient_id} - as of "
+    fig.text(0.5, 0.012, f"rehabtrack progress report - patient {escape_plot_text(detail.patient_id)} - as of "
              f"{detail.as_of:%d %b %Y} - page {page}", ha="center", va="bottom", fontsize=7,
              color=OKABE_ITO["grey"])
 
@@ -133,8 +134,8 @@ def _wrapped_rows(fig: Figure, rows: list[tuple[str, str]], top: float, *, left:
     """Two-column text rows with wrapping; returns the y below the last row (figure fraction)."""
     y = top
     for name, value in rows:
-        lines = textwrap.wrap(str(value), width=width) or [""]
-        name_lines = textwrap.wrap(str(name), width=34) or [""]
+        lines = textwrap.wrap(escape_plot_text(value), width=width) or [""]  # data: never math text
+        name_lines = textwrap.wrap(escape_plot_text(name), width=34) or [""]
         fig.text(left, y, "\n".join(name_lines), fontsize=size, fontweight="bold", va="top")
         fig.text(value_x, y, "\n".join(lines), fontsize=size, va="top")
         y -= line * max(len(lines), len(name_lines)) + line * 0.45
@@ -144,7 +145,8 @@ def _wrapped_rows(fig: Figure, rows: list[tuple[str, str]], top: float, *, left:
 def _first_page(detail: PatientDetail, generated: datetime) -> Figure:
     fig = plt.figure(figsize=_A4)
     fig.text(0.06, 0.955, "Progress report", fontsize=18, fontweight="bold", va="top")
-    fig.text(0.06, 0.922, f"Patient {detail.patient_id} - physiotherapist {detail.physio_id} - programme start "
+    fig.text(0.06, 0.922, f"Patient {escape_plot_text(detail.patient_id)} - physiotherapist "
+             f"{escape_plot_text(detail.physio_id)} - programme start "
              f"{detail.programme_start:%d %b %Y} - data up to {detail.as_of:%d %b %Y}", fontsize=9, va="top")
     fig.text(0.06, 0.903, f"Generated {generated:%d %b %Y %H:%M} by rehabtrack. Pain: NPRS 0-10 (0 = no pain). "
              "Programme weeks count from the programme start day\n(week 1 = its first 7 days).", fontsize=7.5,
@@ -200,7 +202,7 @@ def detail_report_pdf(detail: PatientDetail, *, generated: datetime | None = Non
     }) as pdf:
         pages = [_first_page(detail, generated)]
         for i, (title, fig) in enumerate(report_figures(detail), start=2):
-            fig.suptitle(f"{title} - patient {detail.patient_id}", fontsize=11)
+            fig.suptitle(f"{title} - patient {escape_plot_text(detail.patient_id)}", fontsize=11)
             _footer(fig, detail, i)
             pages.append(fig)
         pages.append(_thresholds_page(detail, len(pages) + 1))

@@ -1072,6 +1072,7 @@ def load_cohort(directory: str | Path = SAMPLE_DIR, *, today: date | None = None
         (the message names the file, the counts and the first reasons).
     """
     from analysis.ingest import ingest_file  # only when reading files: ingestion brings the importers along
+    from analysis.limits import UploadLimits, reading_limits
 
     folder = Path(directory)
     missing = [f"{name}.csv" for name in TABLES if not (folder / f"{name}.csv").is_file()]
@@ -1084,7 +1085,8 @@ def load_cohort(directory: str | Path = SAMPLE_DIR, *, today: date | None = None
     tables: dict[str, pd.DataFrame] = {}
     for name in TABLES:
         path = folder / f"{name}.csv"
-        result = ingest_file(path, table=name, today=today or max(date.today(), SNAPSHOT_DATE))
+        with reading_limits(UploadLimits.unbounded()):  # a cohort directory on this machine, not an upload
+            result = ingest_file(path, table=name, today=today or max(date.today(), SNAPSHOT_DATE))
         if result.n_rejected or result.n_duplicates:
             problems = "; ".join(
                 f"row {r.row}" + (f", {r.column}" if r.column else "") + f": {r.reason}"

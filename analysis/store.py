@@ -100,13 +100,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import logging
 import os
 import random
 import re
 import secrets
-import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -134,9 +134,11 @@ from analysis.corrections import (
     value_columns,
 )
 from analysis.entries import EntryError
-from analysis.errors import IngestError, RehabtrackError
+from analysis.errors import RehabtrackError
 from analysis.importers.fhir import FhirMapping
+from analysis.limits import MAX_UPLOAD_MB_ENV, MAX_UPLOAD_ROWS_ENV, UploadLimits, UploadTooLargeError, reading_limits
 from analysis.paths import DATA_DIR_ENV, data_dir
+from analysis.private_files import make_private, make_private_dir, open_private, secret_key, write_private
 from analysis.programmes import (
     ProgrammeEdit,
     ProgrammeError,
@@ -163,6 +165,8 @@ __all__ = [
     "UPLOADS",
     "REJECTED_ROWS",
     "META",
+    "MAX_UPLOAD_MB_ENV",
+    "MAX_UPLOAD_ROWS_ENV",
     "UploadLimits",
     "UploadReport",
     "MARKERS",
@@ -174,6 +178,9 @@ __all__ = [
     "WriteCheck",
     "PatientCheck",
     "Store",
+    "BACKUP_KEY_ENV",
+    "BACKUP_KEY_FILE",
+    "backup_key",
     "data_dir",
     "safe_filename",
 ]
@@ -190,9 +197,6 @@ DATABASE_URL_ENV = "REHABTRACK_DATABASE_URL"
 DB_FILE_NAME = "rehabtrack.sqlite"
 #: The store's own account name: :meth:`Store.load_sample` uploads the sample cohort as it.
 SYSTEM_USER = "system"
-#: Upload size limits from the environment (megabytes, rows).
-MAX_UPLOAD_MB_ENV = "REHABTRACK_MAX_UPLOAD_MB"
-MAX_UPLOAD_ROWS_ENV = "REHABTRACK_MAX_UPLOAD_ROWS"
 
 _SQLITE_BUSY_TIMEOUT_S = 30.0
 _RETRIES = 8
@@ -202,6 +206,7 @@ _IN_CHUNK = 900  # ids per IN (...) list
 _FETCH_BATCH = 10_000  # rows per fetchmany of the read path
 _ORIGINALS = "uploads"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_NO_ORIGINAL = ("app", "form")  # uploads rows of entries made in the app: no file was uploaded
 
 #: ``UPGRADES[v](connection)`` turns a store at schema version ``v`` into ``v + 1`` (see the module docstring).
 UPGRADES: dict[int, Callable[[sa.Connection], None]] = {}
@@ -213,10 +218,6 @@ class StoreError(RehabtrackError):
 
 class StoreVersionError(StoreError):
     """The store was written by a newer rehabtrack, or no upgrade step exists for its version."""
-
-
-class UploadTooLargeError(IngestError):
-    """An upload is over the size or row limit."""
 
 
 _default_data_dir = data_dir  # Store.open has a parameter of the same name
@@ -593,46 +594,6 @@ def _chunks(values: Sequence[str]) -> Iterator[list[str]]:
 
 
 @dataclass(frozen=True)
-class UploadLimits:
-    """How large one upload may be.
-
-    Attributes
-    ----------
-    max_bytes
-        Largest file in bytes (default 20 MiB; ``REHABTRACK_MAX_UPLOAD_MB``).
-    max_rows
-        Most data rows in one file (default 500,000; ``REHABTRACK_MAX_UPLOAD_ROWS``).
-    """
-
-    max_bytes: int = 20 * 1024 * 1024
-    max_rows: int = 500_000
-
-    @classmethod
-    def from_env(cls) -> UploadLimits:
-        """Limits from ``REHABTRACK_MAX_UPLOAD_MB`` and ``REHABTRACK_MAX_UPLOAD_ROWS`` where set."""
-        default = cls()
-        mb = os.environ.get(MAX_UPLOAD_MB_ENV)
-        rows = os.environ.get(MAX_UPLOAD_ROWS_ENV)
-        return cls(max_bytes=int(float(mb) * 1024 * 1024) if mb else default.max_bytes,
-                   max_rows=int(rows) if rows else default.max_rows)
-
-    def check_bytes(self, size: int, source: str) -> None:
-        """Raise :class:`UploadTooLargeError` (saying to split the file) when ``size`` bytes are over the limit."""
-        if size > self.max_bytes:
-            raise UploadTooLargeError(
-                f"the file is {size / 1048576:.1f} MB; one upload may be at most "
-                f"{self.max_bytes / 1048576:.1f} MB. Split it into smaller files (for example one per "
-                "month) and upload each.", source=source)
-
-    def check_rows(self, rows: int, source: str) -> None:
-        """Raise :class:`UploadTooLargeError` (saying to split the file) when ``rows`` data rows are over the limit."""
-        if rows > self.max_rows:
-            raise UploadTooLargeError(
-                f"the file has {rows:,} rows; one upload may have at most {self.max_rows:,}. "
-                "Split it into smaller files (for example one per month) and upload each.", source=source)
-
-
-@dataclass(frozen=True)
 class UploadReport:
     """What one upload did to the store.
 
@@ -820,8 +781,21 @@ def _resolve_url(url_or_path: str | os.PathLike[str] | sa.URL | None, folder: Pa
     if "://" in text:
         return sa.make_url(text)
     path = Path(text).expanduser().resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     return sa.URL.create("sqlite", database=str(path))
+
+
+def _private_sqlite_file(url: sa.URL) -> Path | None:
+    """Create an embedded store's file with mode 0600 before SQLite does (its WAL and SHM files copy the mode)."""
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:") or str(url.database).startswith(
+            "file:"):
+        return None
+    path = Path(str(url.database))
+    make_private_dir(path.parent)
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.close(fd)
+    return path
 
 
 class Store:
@@ -881,14 +855,20 @@ class Store:
             If the store was written by a newer release.
         """
         folder = Path(data_dir).expanduser().resolve() if data_dir is not None else _default_data_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        engine = _make_engine(_resolve_url(url_or_path, folder))
+        make_private_dir(folder)  # 0700 when created here: health data, whatever the umask
+        url = _resolve_url(url_or_path, folder)
+        db_file = _private_sqlite_file(url)
+        engine = _make_engine(url)
         store = cls(engine, folder, limits or UploadLimits.from_env())
         try:
             store._retry(store._initialise)
         except BaseException:
             engine.dispose()
             raise
+        if db_file is not None:  # a store made by an earlier release may be 0644: its files are ours
+            for path in (db_file, db_file.with_name(db_file.name + "-wal"), db_file.with_name(db_file.name + "-shm")):
+                make_private(path)
+        store.report_missing_originals()
         return store
 
     def close(self) -> None:
@@ -1180,8 +1160,7 @@ class Store:
                 rows_changed=comparison.n_changed, rows_replaced=n_replaced, on_conflict=on_conflict,
                 differences=comparison.differences)
 
-        report: UploadReport = self._retry(write)
-        self._keep_original(sha, data)
+        report: UploadReport = self._original_first(sha, data, lambda: self._retry(write))
         logger.info("upload %d by %s: %s", report.upload_id, uploaded_by, report.summary().splitlines()[0])
         return report
 
@@ -1190,7 +1169,8 @@ class Store:
         from analysis.ingest import ingest_file
 
         self.limits.check_bytes(len(data), name)
-        result = ingest_file(data, filename=name, **options)
+        with reading_limits(self.limits):  # every reader stops at these limits while it reads
+            result = ingest_file(data, filename=name, **options)
         self.limits.check_rows(result.n_rows, name)
         return result
 
@@ -1222,6 +1202,20 @@ class Store:
         return compare_rows(spec, result.accepted, result.row_info, stored, incoming_format=result.format,
                             columns=_given_columns(result))
 
+    def _original_first(self, sha: str, data: bytes, commit: Callable[[], Any]) -> Any:
+        """Keep the original bytes durably (written and fsynced), and only then run ``commit``.
+
+        A crash between the two leaves an original without rows (harmless: it is named by its hash and
+        the next upload of the same bytes uses it), never rows without their original. If the original
+        cannot be kept, nothing is stored.
+        """
+        try:
+            self._keep_original(sha, data)
+        except OSError as exc:
+            raise StoreError(f"the uploaded file could not be kept ({exc.strerror or exc}); nothing was stored. "
+                             "Ask the administrator to check the disk of the data directory.") from exc
+        return commit()
+
     def _original_path(self, sha: str) -> Path:
         if not _HEX64.match(sha):
             raise StoreError(f"not a SHA-256 digest: {sha!r}")
@@ -1232,17 +1226,51 @@ class Store:
         return path
 
     def _keep_original(self, sha: str, data: bytes) -> None:
-        """Keep the uploaded bytes under ``<data dir>/uploads/`` (content-addressed; atomic)."""
+        """Keep the uploaded bytes under ``<data dir>/uploads/`` (content-addressed, atomic, fsynced, mode 0600).
+
+        An existing file whose content no longer has its name's hash (damaged) is written again.
+        """
         path = self._original_path(sha)
-        if path.exists():
+        if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == sha:
             return
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{sha}.{secrets.token_hex(6)}")
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
-        except OSError as exc:  # the rows are stored; only the copy of the file is missing
-            logger.warning("could not keep a copy of upload %s: %s", sha, exc)
+        make_private_dir(path.parent)
+        write_private(path, data, durable=True)
+
+    def missing_originals(self) -> pd.DataFrame:
+        """Uploads of files whose kept original is missing or no longer has its hash (the startup check).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``upload_id``, ``uploaded_by``, ``uploaded_at``, ``filename``, ``content_sha256``,
+            ``rows_added`` and ``problem`` (``"missing"`` or ``"damaged"``), one row per upload;
+            entries made in the app (which have no file) are not listed. Checking a
+            file's hash reads it, so only its size is compared here (``"damaged"`` =
+            empty file); :meth:`export_store` re-hashes every original it copies.
+        """
+        cols = [UPLOADS.c.upload_id, UPLOADS.c.uploaded_by, UPLOADS.c.uploaded_at, UPLOADS.c.filename,
+                UPLOADS.c.content_sha256, UPLOADS.c.size_bytes, UPLOADS.c.rows_added]
+        with self._read() as conn:
+            rows = conn.execute(sa.select(*cols).where(UPLOADS.c.format.not_in(_NO_ORIGINAL))
+                                .order_by(UPLOADS.c.upload_id)).all()
+        out = []
+        for row in rows:
+            sha = str(row.content_sha256)
+            path = self._original_path(sha) if _HEX64.match(sha) else None
+            if path is None or not path.is_file():
+                out.append((*row[:5], row.rows_added, "missing"))
+            elif path.stat().st_size != row.size_bytes:
+                out.append((*row[:5], row.rows_added, "damaged"))
+        return pd.DataFrame(out, columns=["upload_id", "uploaded_by", "uploaded_at", "filename", "content_sha256",
+                                          "rows_added", "problem"])
+
+    def report_missing_originals(self) -> int:
+        """Log a warning naming every upload whose kept original is missing (run when the store opens); their number."""
+        found = self.missing_originals()
+        for rec in found.itertuples(index=False):
+            logger.warning("upload %d (%s by %s, %d rows added): the kept original file is %s (%s)", rec.upload_id,
+                           rec.filename, rec.uploaded_by, rec.rows_added, rec.problem, rec.content_sha256)
+        return len(found)
 
     def load_sample(self, directory: str | Path | None = None, *, today: DateLike | None = None,
                     if_empty: bool = True) -> list[UploadReport]:
@@ -1308,7 +1336,8 @@ class Store:
         Parameters
         ----------
         directory
-            Output directory; must not exist or be empty.
+            Output directory; must not exist or be empty. Created with mode 0700,
+            every file in it 0600.
         fmt
             ``"parquet"`` (default; types kept exactly) or ``"csv"`` (UTF-8,
             ISO timestamps with microseconds, empty cell = NULL).
@@ -1316,51 +1345,67 @@ class Store:
         Returns
         -------
         pathlib.Path
-            The ``manifest.json`` written: format, schema version, export time and,
-            per table, its file, row count and SHA-256. Kept originals are copied
-            to ``originals/``.
+            The ``manifest.json`` written: format, schema version, export time,
+            per table its file, row count and SHA-256, the kept originals (copied
+            to ``originals/``, named by their SHA-256, each re-hashed as it is
+            copied), the manifest's own checksum and its HMAC-SHA-256 signature
+            under the backup key (:func:`backup_key`).
         """
         if fmt not in ("csv", "parquet"):
             raise StoreError(f"unknown export format {fmt!r}: choose csv or parquet")
         out = Path(directory)
         if out.exists() and any(out.iterdir()):
             raise StoreError(f"{out} is not empty; export into a new or empty directory")
-        out.mkdir(parents=True, exist_ok=True)
+        make_private_dir(out)
         with self._read() as conn:
             frames = {t.name: self._dump(conn, t) for t in _ALL_TABLES}
         manifest: dict[str, Any] = {
-            "rehabtrack_store_export": 1, "schema_version": SCHEMA_VERSION, "format": fmt,
+            "rehabtrack_store_export": 2, "schema_version": SCHEMA_VERSION, "format": fmt,
             "exported_at": datetime.now(UTC).isoformat(timespec="seconds"), "tables": {},
         }
         for name, frame in frames.items():
             path = out / f"{name}.{fmt}"
-            if fmt == "csv":
-                frame.to_csv(path, index=False, na_rep="", date_format="%Y-%m-%d %H:%M:%S.%f",
-                             lineterminator="\r\n")  # CRLF: a cell holding CR or LF is quoted
-            else:
-                frame.to_parquet(path, index=False)
+            with open_private(path) as fh:
+                if fmt == "csv":
+                    frame.to_csv(fh, index=False, na_rep="", date_format="%Y-%m-%d %H:%M:%S.%f",
+                                 lineterminator="\r\n", encoding="utf-8")  # CRLF: a cell holding CR or LF is quoted
+                else:
+                    frame.to_parquet(fh, index=False)
             manifest["tables"][name] = {"file": path.name, "rows": len(frame),
                                         "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
         originals = []
         for sha in sorted(set(frames[UPLOADS.name]["content_sha256"].dropna())):
             src = self._original_path(sha)
-            if src.is_file():
-                (out / "originals").mkdir(exist_ok=True)
-                shutil.copyfile(src, out / "originals" / sha)
-                originals.append(sha)
+            if not src.is_file():
+                continue
+            data = src.read_bytes()
+            if hashlib.sha256(data).hexdigest() != sha:
+                logger.warning("kept original %s no longer has its hash (damaged); not copied to the backup", sha)
+                continue
+            make_private_dir(out / "originals")
+            write_private(out / "originals" / sha, data)
+            originals.append(sha)
         manifest["originals"] = originals
-        target = out / "manifest.json"
-        target.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        manifest.update(_seal(manifest, backup_key(self.data_dir)))
+        target = write_private(out / "manifest.json", json.dumps(manifest, indent=2) + "\n")
         logger.info("exported %s to %s", self.url, out)
         return target
 
-    def import_store(self, directory: str | Path) -> dict[str, int]:
-        """Read an export of :meth:`export_store` into this (empty) store, in one transaction.
+    def import_store(self, directory: str | Path, *, key: bytes | None = None,
+                     allow_unsigned: bool = False) -> dict[str, int]:
+        """Read an export of :meth:`export_store` into this (empty) store, after verifying every file of it.
 
         Parameters
         ----------
         directory
             The export directory (with ``manifest.json``).
+        key
+            The backup key of the server that made the export; default this
+            store's (:func:`backup_key`: ``REHABTRACK_BACKUP_KEY`` or
+            ``<data dir>/backup.key``).
+        allow_unsigned
+            Accept a manifest without a signature (an export made before
+            signatures existed); every other check still applies.
 
         Returns
         -------
@@ -1370,16 +1415,16 @@ class Store:
         Raises
         ------
         StoreError
-            The store is not empty, the manifest is missing, or a file does not
-            match its recorded SHA-256 (a damaged or edited backup).
+            The store is not empty, or the backup does not verify, naming the file:
+            ``manifest.json`` changed since the export (its checksum) or not signed
+            with ``key``; a table file that does not match its SHA-256 or holds
+            another number of rows than the manifest says; a kept original missing
+            or no longer hashing to its name. Nothing is written then.
         StoreVersionError
             The export has another schema version.
         """
         folder = Path(directory)
-        try:
-            manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise StoreError(f"{folder} is not a rehabtrack export (manifest.json unreadable: {exc})") from exc
+        manifest = _verified_manifest(folder, backup_key(self.data_dir) if key is None else key, allow_unsigned)
         version = int(manifest.get("schema_version", -1))
         if version != SCHEMA_VERSION:
             raise StoreVersionError(
@@ -1390,10 +1435,27 @@ class Store:
             entry = manifest["tables"].get(table.name)
             if entry is None:
                 raise StoreError(f"the export in {folder} has no {table.name} table")
-            path = folder / Path(entry["file"]).name
+            path = folder / Path(str(entry["file"])).name
+            if not path.is_file():
+                raise StoreError(f"{path} is missing; the backup is incomplete and was not imported")
             if hashlib.sha256(path.read_bytes()).hexdigest() != entry["sha256"]:
-                raise StoreError(f"{path} does not match the checksum in manifest.json; the backup is damaged")
+                raise StoreError(f"{path} does not match the checksum in manifest.json; the backup is damaged or "
+                                 "edited and was not imported")
             frames[table.name] = _read_export(path, table, manifest["format"])
+            if len(frames[table.name]) != int(entry["rows"]):
+                raise StoreError(f"{path} holds {len(frames[table.name])} rows but manifest.json says {entry['rows']}; "
+                                 "the backup is damaged or edited and was not imported")
+        originals: dict[str, bytes] = {}
+        for sha in manifest.get("originals", []):
+            src = folder / "originals" / Path(str(sha)).name
+            if not _HEX64.match(str(sha)) or not src.is_file():
+                raise StoreError(f"{src} is listed in manifest.json but missing; the backup is incomplete and was "
+                                 "not imported")
+            data = src.read_bytes()
+            if hashlib.sha256(data).hexdigest() != sha:
+                raise StoreError(f"{src} no longer has the SHA-256 it is named by; the backup is damaged or edited "
+                                 "and was not imported")
+            originals[str(sha)] = data
 
         def write() -> None:
             with self._write() as conn:
@@ -1410,11 +1472,12 @@ class Store:
                         "SELECT setval(pg_get_serial_sequence('uploads', 'upload_id'), "
                         "COALESCE((SELECT MAX(upload_id) FROM uploads), 0) + 1, false)"))
 
-        self._retry(write)
-        for sha in manifest.get("originals", []):
-            src = folder / "originals" / str(sha)
-            if _HEX64.match(str(sha)) and src.is_file():
-                self._keep_original(str(sha), src.read_bytes())
+        def originals_first() -> None:
+            for sha, data in originals.items():
+                self._keep_original(sha, data)
+            self._retry(write)
+
+        originals_first()
         return {name: len(frame) for name, frame in frames.items()}
 
     # --- programmes and patients (issue 10) ---------------------------------------------
@@ -1815,6 +1878,71 @@ class Store:
             if patient_ids is not None:
                 stmt = stmt.where(AUDIT.c.patient_id.in_([str(p) for p in patient_ids]))
             return _frame(conn.execute(stmt).all(), cols)
+
+
+#: Environment variable with the backup signing key (at least 32 characters); default ``<data dir>/backup.key``.
+BACKUP_KEY_ENV = "REHABTRACK_BACKUP_KEY"
+#: The backup signing key's file in the data directory (mode 0600, created on first export or import).
+BACKUP_KEY_FILE = "backup.key"
+_SEAL_KEYS = ("checksum", "signature")
+
+
+def backup_key(folder: str | Path) -> bytes:
+    """The key that signs backups: ``REHABTRACK_BACKUP_KEY`` when set, else ``<folder>/backup.key`` (made once).
+
+    Keep it with the backups' owner, apart from the backups: whoever has it can sign an edited backup.
+    A backup restored on another server needs this server's key (``rehabtrack import --backup-key FILE``).
+    """
+    from_env = os.environ.get(BACKUP_KEY_ENV)
+    if from_env:
+        if len(from_env) < 32:
+            raise StoreError(f"{BACKUP_KEY_ENV} is too short ({len(from_env)} characters); use at least 32")
+        return from_env.encode("utf-8")
+    return secret_key(Path(folder) / BACKUP_KEY_FILE)
+
+
+def _manifest_body(manifest: dict[str, Any]) -> bytes:
+    """The bytes the checksum and the signature cover: the manifest without them, keys sorted, no spaces."""
+    body = {k: v for k, v in manifest.items() if k not in _SEAL_KEYS}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
+def _seal(manifest: dict[str, Any], key: bytes) -> dict[str, Any]:
+    body = _manifest_body(manifest)
+    return {"checksum": {"algorithm": "SHA-256", "value": hashlib.sha256(body).hexdigest()},
+            "signature": {"algorithm": "HMAC-SHA-256", "key": BACKUP_KEY_FILE,
+                          "value": hmac.new(key, body, hashlib.sha256).hexdigest()}}
+
+
+def _verified_manifest(folder: Path, key: bytes, allow_unsigned: bool) -> dict[str, Any]:
+    """``manifest.json`` of an export, refused unless its checksum and signature (under ``key``) verify."""
+    path = folder / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"{folder} is not a rehabtrack export (manifest.json unreadable: {exc})") from exc
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("tables"), dict):
+        raise StoreError(f"{path} is not a rehabtrack export manifest")
+    body = _manifest_body(manifest)
+    checksum = manifest.get("checksum")
+    signature = manifest.get("signature")
+    if checksum is None and signature is None:
+        if allow_unsigned:
+            logger.warning("importing %s without a signature (allow_unsigned)", folder)
+            return manifest
+        raise StoreError(f"{path} has no checksum or signature (an export of an older release, or edited); it was not "
+                         "imported. If you trust it, import it with --allow-unsigned")
+    if not isinstance(checksum, dict) or not hmac.compare_digest(
+            str(checksum.get("value", "")), hashlib.sha256(body).hexdigest()):
+        raise StoreError(f"{path} was changed after the export (its checksum does not match); the backup is damaged "
+                         "or edited and was not imported")
+    if not isinstance(signature, dict) or not hmac.compare_digest(
+            str(signature.get("value", "")), hmac.new(key, body, hashlib.sha256).hexdigest()):
+        if allow_unsigned and signature is None:
+            return manifest
+        raise StoreError(f"{path} is not signed with this server's backup key: the backup was edited, or it was made "
+                         "on another server (give that server's key with --backup-key FILE); it was not imported")
+    return manifest
 
 
 def _read_export(path: Path, table: sa.Table, fmt: str) -> pd.DataFrame:

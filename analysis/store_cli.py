@@ -10,8 +10,9 @@ which adds
 
 ``rehabtrack export DIR [--format parquet|csv]``
     Write the whole store (every table, uploads, rejected rows, kept originals) to DIR.
-``rehabtrack import DIR``
-    Read such a directory back into an empty store.
+``rehabtrack import DIR [--backup-key FILE] [--allow-unsigned]``
+    Read such a directory back into an empty store, once its signed manifest, every
+    table file (checksum and row count) and every kept original (re-hashed) verify.
 ``rehabtrack upload FILE|FOLDER --as USER [--table T] [--patient-id P] [--month-first] [--on-conflict C]``
 ``[--person NAME=ID ...] [--fhir-mapping CSV] [--timezone ZONE]``
     Store a log as USER would from the dashboard (their role's limits apply). A folder of FHIR
@@ -59,6 +60,7 @@ from analysis.errors import RehabtrackError
 if TYPE_CHECKING:  # pragma: no cover - imported lazily at run time (see _store)
     from analysis.corrections import Comparison
     from analysis.importers.fhir import FhirMapping
+    from analysis.limits import UploadLimits
     from analysis.roles import User
     from analysis.store import Store
 
@@ -129,6 +131,10 @@ def _errors() -> Iterator[None]:
     except (RehabtrackError, ValueError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_ERROR) from None
+    except MemoryError:  # the readers stop at the upload limits; this is the last line of defence
+        typer.echo("error: this needs more memory than the server has free; nothing was stored. Split the file "
+                   "into smaller files and try again.", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
 
 
 def _store(url: str | None) -> Store:  # Store imported lazily to keep `rehabtrack --help` fast
@@ -174,14 +180,20 @@ def export_command(
 
 def import_command(
     directory: Annotated[Path, typer.Argument(help="A directory written by `rehabtrack export`.")],
+    backup_key: Annotated[Path | None, typer.Option(
+        "--backup-key", help="The backup.key file of the server that made the export (default: this server's).",
+    )] = None,
+    allow_unsigned: Annotated[bool, typer.Option(
+        "--allow-unsigned", help="Accept an export without a signature (made by an older release).")] = False,
     store: StoreOption = None,
 ) -> None:
-    """Restore an export into an empty store."""
+    """Restore an export into an empty store, after verifying its manifest, files, row counts and originals."""
     with _errors():
+        key = backup_key.read_text(encoding="utf-8").strip().encode("utf-8") if backup_key is not None else None
         s = _store(store)
         try:
             with _working(f"Restoring {directory}..."):
-                counts = s.import_store(directory)
+                counts = s.import_store(directory, key=key, allow_unsigned=allow_unsigned)
         finally:
             s.close()
         typer.echo(f"imported {directory} into {s.url}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
@@ -212,9 +224,9 @@ def upload_command(
     with _errors():
         user = _user(as_user)
         options = ingest_options(person, fhir_mapping, timezone)
-        data, name = _file_bytes(file)
         s = _store(store)
         try:
+            data, name = _file_bytes(file, s.limits)
             with _working(f"Reading {name} and comparing it with the store..."):
                 result = preview_upload(user, s, data, name, table=table, patient_id=patient_id,
                                         dayfirst=not month_first, **options)
@@ -234,12 +246,18 @@ def upload_command(
     raise typer.Exit(EXIT_REJECTED if report.rows_rejected else EXIT_OK)
 
 
-def _file_bytes(path: Path) -> tuple[bytes, str]:
-    """A file's bytes, or a folder of FHIR files packed into one upload (read as ``validate`` reads the folder)."""
+def _file_bytes(path: Path, limits: UploadLimits) -> tuple[bytes, str]:
+    """A file's bytes, or a folder of FHIR files packed into one upload (read as ``validate`` reads the folder).
+
+    The size limit is checked on the file before it is read into memory.
+    """
     if path.is_dir():
         from analysis.importers.fhir import pack_folder
 
-        return pack_folder(path), path.name
+        data = pack_folder(path)
+        limits.check_bytes(len(data), path.name)
+        return data, path.name
+    limits.check_bytes(path.stat().st_size, path.name)
     return path.read_bytes(), path.name
 
 

@@ -6,12 +6,20 @@ public demo accounts of the sample). When ``.streamlit/secrets.toml`` has an
 ``[auth]`` section (OpenID Connect, Streamlit's ``st.login``), the login page
 also offers the clinic's identity provider, and the signed-in e-mail address is
 mapped to its account with :func:`analysis.accounts.lookup_user` (signing in
-proves who someone is; the users file says what they may see). Repeated failed logins for one
-name pause that name (:class:`analysis.accounts.LoginThrottle`, one per server process).
-The logged-in :class:`analysis.roles.User`
-lives in this browser session's ``st.session_state`` under :data:`USER_KEY`
-(no widget has that key, so the browser cannot set it). A reload of the page
-starts a new session and asks for the password again.
+proves who someone is; the users file says what they may see). Failed logins make
+the next attempt of that name from that client, and of that client, wait longer
+each time (:class:`analysis.accounts.LoginThrottle`, one per server process); no
+account is ever locked. The logged-in :class:`analysis.roles.User` lives in this
+browser session's ``st.session_state`` under :data:`USER_KEY` (no widget has that
+key, so the browser cannot set it).
+
+Sessions follow the accounts file: every rerun checks, with one ``stat`` of the
+users file (:func:`analysis.accounts.session_account`), that the account still
+exists with the role, scope and password it had at login; otherwise the session
+ends and the login page says why. A reload stays logged in for
+``REHABTRACK_LOGIN_HOURS`` (default 12) through an HTTP-only, signed, expiring
+cookie (:mod:`dashboards.login_cookie`, :mod:`analysis.login_sessions`); logout
+revokes it.
 
 :data:`ROLE_PAGES` decides the navigation: a page that is not listed for the
 user's role is not registered with ``st.navigation``, so it cannot be opened
@@ -20,24 +28,32 @@ by URL or by ``st.switch_page`` in that session.
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 from dataclasses import dataclass
 
 import streamlit as st
 
 from analysis import accounts
-from analysis.accounts import AuthenticationError, LoginThrottle, lookup_user, users_file
+from analysis.accounts import AuthenticationError, LoginThrottle, account_stamp, load_accounts, lookup_user, users_file
 from analysis.escaping import escape_markdown
+from analysis.login_sessions import SESSION_COOKIE, LoginSessions, LoginToken
 from analysis.paths import data_dir
 from analysis.roles import ADMIN, PATIENT, PHYSIO, RESEARCHER, User
+from dashboards import login_cookie
 
 __all__ = [
     "USER_KEY",
+    "STAMP_KEY",
+    "TRUST_PROXY_ENV",
     "PageSpec",
     "LOGIN_PAGE",
     "ROLE_PAGES",
     "pages_for",
     "current_user",
+    "client_address",
+    "login_sessions",
     "sign_in",
     "sign_out",
     "login_form",
@@ -51,8 +67,20 @@ logger = logging.getLogger(__name__)
 
 #: Session-state key of the logged-in user.
 USER_KEY = "_rehabtrack_user"
+#: Session-state key of the account stamp at login (:func:`analysis.accounts.account_stamp`).
+STAMP_KEY = "_rehabtrack_stamp"
 #: Session-state key of why an identity-provider login has no account.
 _IDP_ERROR_KEY = "_rehabtrack_idp_error"
+#: Session-state keys of the login cookie: this session's token, a ticket to set the cookie, a cookie refused
+#: (not checked again), a cookie to delete, and why the last session ended.
+_TOKEN_KEY = "_rehabtrack_login_token"
+_TICKET_KEY = "_rehabtrack_cookie_ticket"
+_REFUSED_KEY = "_rehabtrack_refused_cookie"
+_CLEAR_KEY = "_rehabtrack_clear_cookie"
+_NOTICE_KEY = "_rehabtrack_notice"
+#: Set to 1 behind a reverse proxy that sets X-Forwarded-For: the throttle then counts the browser's address
+#: (the first one in the header) instead of the proxy's, which all users would share.
+TRUST_PROXY_ENV = "REHABTRACK_TRUST_PROXY"
 
 
 @dataclass(frozen=True)
@@ -118,45 +146,189 @@ def _provider_user() -> User | None:
         return None
     st.session_state.pop(_IDP_ERROR_KEY, None)
     st.session_state[USER_KEY] = user
+    st.session_state[STAMP_KEY] = _stamp_now(user)
     logger.info("login through the identity provider: %s (%s)", user.username, user.role)
     return user
 
 
+def _stamp_now(user: User) -> str | None:
+    """The account stamp of ``user`` in the users file in force, if the account is there as ``user`` says."""
+    try:
+        found = load_accounts(users_file(data_dir())).get(user.username)
+    except AuthenticationError:
+        return None
+    return account_stamp(found) if found is not None and found.user == user else None
+
+
+def _session_still_valid(user: User) -> bool:
+    """True while the account of this session is in the users file as it was at login, and its cookie not revoked.
+
+    One ``stat`` of the users file per rerun (the parsed file is cached on its modification time). A session
+    without a stamp (put in place without a login, as the tests do) is pinned to the account as it is now.
+    """
+    stamp = st.session_state.get(STAMP_KEY)
+    if stamp is None:
+        stamp = _stamp_now(user)
+        if stamp is None:
+            return False
+        st.session_state[STAMP_KEY] = stamp
+    if accounts.session_account(user.username, str(stamp), path=users_file(data_dir())) != user:
+        return False
+    token = st.session_state.get(_TOKEN_KEY)
+    return not (isinstance(token, LoginToken) and login_sessions().is_revoked(token.token_id))
+
+
+def _end_session(notice: str) -> None:
+    """Forget the session's user (its login cookie is revoked), keep a notice for the login page."""
+    token = st.session_state.get(_TOKEN_KEY)
+    who = st.session_state.get(USER_KEY)
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
+    if isinstance(token, LoginToken):
+        _revoke(token)
+        st.session_state[_CLEAR_KEY] = True
+    st.session_state[_NOTICE_KEY] = notice
+    logger.info("session of %s ended: %s", getattr(who, "username", "?"), notice)
+
+
 def current_user() -> User | None:
-    """The user logged in to this browser session, or ``None``."""
+    """The user logged in to this browser session, or ``None``.
+
+    Checked on every rerun against the users file in force (see the module docstring); a
+    reload is logged in again from the login cookie while it is valid.
+    """
     user = st.session_state.get(USER_KEY)
     if isinstance(user, User):
-        return user
-    return _provider_user()
+        if _session_still_valid(user):
+            return user
+        _end_session("You were logged out because your account was changed (password, role or access) or "
+                     "removed. Log in again, or ask the administrator.")
+        return None
+    found = _provider_user()
+    if found is not None:
+        return found
+    return _cookie_user()
 
 
-#: The process-wide count of recent failed logins per user name (slows down password guessing).
+def _request_cookie() -> str | None:
+    """The login cookie the browser sent with this session's connection, if any."""
+    try:
+        value = st.context.cookies.get(SESSION_COOKIE)
+    except Exception:  # no browser connection (a bare script run)
+        return None
+    return value if isinstance(value, str) and value else None
+
+
+def _cookie_user() -> User | None:
+    """Log this session in from a valid login cookie (a reload); a refused cookie is not checked again."""
+    value = _request_cookie()
+    if value is None or value == st.session_state.get(_REFUSED_KEY):
+        return None
+    sessions = login_sessions()
+    found = sessions.user_for(value, users_path=users_file(data_dir())) if sessions.enabled else None
+    if found is None:
+        st.session_state[_REFUSED_KEY] = value
+        st.session_state[_CLEAR_KEY] = True
+        return None
+    user, token = found
+    st.session_state[USER_KEY] = user
+    st.session_state[STAMP_KEY] = token.stamp
+    st.session_state[_TOKEN_KEY] = token
+    logger.info("login from the login cookie: %s (%s)", user.username, user.role)
+    return user
+
+
+@functools.cache
+def _login_sessions(directory: str) -> LoginSessions:
+    return LoginSessions(directory)
+
+
+def login_sessions() -> LoginSessions:
+    """The login tokens of this data directory (one object per process and directory)."""
+    return _login_sessions(str(data_dir()))
+
+
+def _revoke(token: LoginToken) -> None:
+    try:
+        login_sessions().revoke(token)
+    except OSError as exc:  # the cookie is still deleted in this browser; the token expires on its own
+        logger.error("could not revoke login token of %s: %s", token.username, exc)
+
+
+def client_address() -> str:
+    """Where this session's browser connects from, as the login throttle counts it.
+
+    The connection's address (``st.context.ip_address``; ``"local"`` for this
+    computer); with ``REHABTRACK_TRUST_PROXY=1``, the first address of the
+    ``X-Forwarded-For`` header that a reverse proxy in front of the app sets.
+    """
+    if os.environ.get(TRUST_PROXY_ENV, "").strip().lower() in ("1", "true", "yes"):
+        try:
+            forwarded = st.context.headers.get("X-Forwarded-For")
+        except Exception:
+            forwarded = None
+        if isinstance(forwarded, str) and forwarded:
+            return forwarded.split(",")[0].strip() or "unknown"
+    try:
+        address = st.context.ip_address
+    except Exception:
+        address = None
+    return address if isinstance(address, str) and address else "local"
+
+
+#: The process-wide record of recent failed logins (slows down password guessing, never locks an account).
 _throttle = LoginThrottle()
 
 
 def sign_in(username: str, password: str) -> User:
-    """Check the password and remember the user in this session.
+    """Check the password and remember the user in this session (and, where enabled, in a login cookie).
 
     Raises
     ------
     analysis.accounts.AuthenticationError
-        Wrong name or password (the message does not say which), or too many
-        recent failures for this name.
+        Wrong name or password (the message does not say which), or a delay after
+        recent failures from this device still running.
     """
-    user = _throttle.authenticate(username.strip(), password, path=users_file(data_dir()))
+    user, stamp = _throttle.login(username.strip(), password, client=client_address(),
+                                  path=users_file(data_dir()))
     for key in list(st.session_state.keys()):  # nothing of a previous user survives
         del st.session_state[key]
     st.session_state[USER_KEY] = user
+    st.session_state[STAMP_KEY] = stamp
+    sessions = login_sessions()
+    if sessions.enabled:
+        value, token = sessions.issue(user.username, stamp)
+        st.session_state[_TOKEN_KEY] = token
+        st.session_state[_TICKET_KEY] = login_cookie.new_ticket(value, int(sessions.lifetime_s))
     logger.info("login: %s (%s)", user.username, user.role)
     return user
 
 
 def sign_out() -> None:
-    """Forget the user and everything else of this session (and end an identity-provider login)."""
+    """Forget the user and everything else of this session; revoke its login cookie (and end an IdP login)."""
+    token = st.session_state.get(_TOKEN_KEY)
+    cookie = _request_cookie()
     for key in list(st.session_state.keys()):
         del st.session_state[key]
+    if isinstance(token, LoginToken):
+        _revoke(token)
+    if cookie is not None:  # the cookie this page was loaded with (another token of this browser)
+        sent = login_sessions().read(cookie)
+        if sent is not None:
+            _revoke(sent)
+        st.session_state[_REFUSED_KEY] = cookie
+    st.session_state[_CLEAR_KEY] = True
     if identity_provider_configured() and st.user.is_logged_in:
         st.logout()
+
+
+def _cookie_scripts() -> None:
+    """Run, once, the script that sets or deletes the login cookie (see :mod:`dashboards.login_cookie`)."""
+    ticket = st.session_state.pop(_TICKET_KEY, None)
+    if ticket:
+        st.html(login_cookie.set_cookie_script(str(ticket)), unsafe_allow_javascript=True)
+    if st.session_state.pop(_CLEAR_KEY, False):
+        st.html(login_cookie.clear_cookie_script(), unsafe_allow_javascript=True)
 
 
 def demo_accounts_in_use() -> bool:
@@ -166,6 +338,10 @@ def demo_accounts_in_use() -> bool:
 
 def login_form() -> None:
     """The login form; on success the session user is set and the app reruns with the role's pages."""
+    _cookie_scripts()
+    notice = st.session_state.pop(_NOTICE_KEY, None)
+    if notice:
+        st.warning(escape_markdown(notice), icon=":material/logout:")
     if identity_provider_configured():
         problem = st.session_state.get(_IDP_ERROR_KEY)
         if problem and st.user.is_logged_in:
@@ -188,8 +364,8 @@ def login_form() -> None:
             with st.spinner("Checking..."):
                 sign_in(username, password)
         except AuthenticationError as exc:
-            st.error(f"Could not log in: {exc}. Check both and try again; ask your physio or the administrator "
-                     "if you have forgotten your password.")
+            st.error(f"Could not log in: {escape_markdown(exc)}. Check both and try again; ask your physio or the "
+                     "administrator if you have forgotten your password.")
             return
         st.rerun()
 
@@ -197,6 +373,7 @@ def login_form() -> None:
 def account_box(user: User) -> None:
     """The sidebar box: who is logged in, and the logout button."""
     with st.sidebar:
+        _cookie_scripts()
         who = user.patient_id or user.physio_id or user.username
         extra = f", {escape_markdown(who)}" if who != user.username else ""
         st.caption(f"Logged in as **{escape_markdown(user.username)}** ({user.role}{extra})")

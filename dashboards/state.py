@@ -42,6 +42,7 @@ from analysis.access import cohort_for, summary_for
 from analysis.cohort import weekly_progress
 from analysis.corrections import Comparison
 from analysis.errors import RehabtrackError
+from analysis.escaping import escape_markdown
 from analysis.importers.fhir import FhirMapping, clinic_fhir_mapping
 from analysis.paths import data_dir as store_data_dir
 from analysis.pseudonyms import ResearchCohort
@@ -169,8 +170,8 @@ def settings() -> Settings:
         return _clinic_settings(str(data_dir()), os.environ.get(SETTINGS_FILE_ENV, ""))
     except RehabtrackError as exc:
         logger.error("the clinic's settings file cannot be used: %s", exc)
-        st.error(f"The clinic's settings file cannot be used: {exc}. Ask the administrator to correct it; "
-                 "nothing is shown until then.")
+        st.error(f"The clinic's settings file cannot be used: {escape_markdown(exc)}. Ask the administrator to "
+                 "correct it; nothing is shown until then.")
         st.stop()
         raise  # st.stop() ends the script run; this line is never reached
 
@@ -266,7 +267,7 @@ def summary_or_stop(user: User, *, failed: str, advice: str, empty: str) -> pd.D
     try:
         summary = summary_for_user(user)
     except RehabtrackError as exc:
-        st.error(f"{failed}: {exc}. {advice}")
+        st.error(f"{failed}: {escape_markdown(exc)}. {advice}")
         st.stop()
     if summary.empty:
         st.info(empty)

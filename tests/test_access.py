@@ -123,11 +123,11 @@ def test_unknown_user_gets_the_same_message_as_a_wrong_password(monkeypatch, tmp
 def test_a_local_users_file_replaces_the_demo_accounts(monkeypatch, tmp_path, cheap_hashing):
     monkeypatch.setenv("REHABTRACK_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("REHABTRACK_USERS_FILE", raising=False)
-    path = add_user(User("dr_who", "physio", physio_id="physio_c"), "tardis-1963")
+    path = add_user(User("dr_who", "physio", physio_id="physio_c"), "tardis-since-1963")
     assert path == tmp_path / "users.toml" and users_file() == path
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     assert "tardis" not in path.read_text()
-    assert authenticate("dr_who", "tardis-1963") == User("dr_who", "physio", physio_id="physio_c")
+    assert authenticate("dr_who", "tardis-since-1963") == User("dr_who", "physio", physio_id="physio_c")
     with pytest.raises(AuthenticationError):
         authenticate("admin", "admin-demo")  # the demo accounts no longer work
     with pytest.raises(ValueError, match="already exists"):
@@ -135,7 +135,7 @@ def test_a_local_users_file_replaces_the_demo_accounts(monkeypatch, tmp_path, ch
     add_user(User("dr_who", "admin"), "another-password", replace=True)
     assert authenticate("dr_who", "another-password").role == "admin"
     with pytest.raises(ValueError, match="demo accounts file"):
-        add_user(User("x", "admin"), "password-1", path=DEMO_USERS_FILE)
+        add_user(User("x", "admin"), "password-12345", path=DEMO_USERS_FILE)
 
 
 def test_identity_provider_accounts_have_no_password(tmp_path, cheap_hashing):

@@ -25,7 +25,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "foundations": (
         "analysis", "analysis.errors", "analysis.paths", "analysis.settings", "analysis.timeline", "analysis.schema",
         "analysis.headers", "analysis.exercises", "analysis.instruments", "analysis.escaping", "analysis.reading",
-        "analysis.validation",
+        "analysis.validation", "analysis.limits", "analysis.bounded_reading", "analysis.private_files",
     ),
     # statistics and domain rules on the canonical tables (pure: no store, no files)
     "statistics": (
@@ -45,7 +45,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # persistence only
     "store": ("analysis.store",),
     # who may do what, the accounts, and the facade every read and user-checked write goes through
-    "access": ("analysis.roles", "analysis.accounts", "analysis.access"),
+    "access": ("analysis.roles", "analysis.accounts", "analysis.access", "analysis.login_sessions"),
     # reports for people
     "reports": ("analysis.report", "analysis.report_pdf", "analysis.research"),
     # entry points

@@ -128,7 +128,8 @@ def test_dashboard_upload_limit_follows_the_store_setting(monkeypatch, tmp_path)
 
 
 def test_dashboard_path_is_the_repository_app():
-    assert cli.DASHBOARD_APP == Path(cli.__file__).resolve().parents[1] / "dashboards" / "app.py"
+    # the ASGI entry: the app plus the route that sets the HTTP-only login cookie (issue 17)
+    assert cli.DASHBOARD_APP == Path(cli.__file__).resolve().parents[1] / "dashboards" / "server.py"
 
 
 def test_dashboard_without_the_app_exits_two(monkeypatch, tmp_path):

@@ -195,7 +195,7 @@ def test_each_role_gets_the_pages_of_the_brief(user: User | None, files: set[str
 
 def test_repeated_wrong_passwords_pause_logins_for_that_name(sample_dir: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(auth, "_throttle", LoginThrottle(max_failures=2))
+    monkeypatch.setattr(auth, "_throttle", LoginThrottle(free_per_account=2, base_s=60))
     at = open_app()
     for _ in range(2):
         log_in(at, "physio_b", "wrong-password")
@@ -297,6 +297,8 @@ def test_my_progress_shows_the_patients_own_numbers_chart_and_plan(sample_dir: P
 
 
 def test_my_progress_for_another_patient_shows_their_numbers(sample_dir: Path) -> None:
+    # a session is only valid for an account of the users file in force (issue 17): p002 needs one
+    add_user(User("p002", PATIENT, patient_id="P002"), "p002-long-password", path=sample_dir / "users.toml")
     at = open_app(User("p002", PATIENT, patient_id="P002"))
     pain, start = _sample_pain("P002")
     daily = pain.groupby(pain["recorded_at"].dt.normalize())["nprs"].mean()

@@ -13,6 +13,7 @@ each test gets its own database.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import multiprocessing
 import secrets
@@ -38,6 +39,7 @@ from analysis.store import (
     StoreVersionError,
     UploadLimits,
     UploadTooLargeError,
+    backup_key,
     safe_filename,
 )
 
@@ -260,7 +262,11 @@ def test_a_failure_mid_transaction_leaves_the_store_unchanged(store, monkeypatch
     assert calls["n"] == 3
     assert_same_tables(before, snapshot(store))
     after = sorted(p.name for p in (store.data_dir / "uploads").rglob("*") if p.is_file())
-    assert after == originals_before  # the original is kept only once the rows are committed
+    # the original is kept (fsynced) BEFORE the rows commit (issue 17): a failed commit leaves it without rows,
+    # harmless (named by its hash; the next upload of the same bytes uses it), never rows without an original
+    big = hashlib.sha256(pain_csv("P9", date(2026, 9, 1), 45)).hexdigest()
+    assert after == sorted([*originals_before, big])
+    assert store.missing_originals().empty
 
 
 def test_a_failure_while_storing_rejected_rows_rolls_back_the_accepted_rows(store, monkeypatch):
@@ -292,7 +298,7 @@ def test_size_limit_has_a_clear_message_and_stores_nothing(data_dir):
 
 def test_row_limit_has_a_clear_message_and_stores_nothing(data_dir):
     with Store.open(data_dir / "s.sqlite", data_dir=data_dir, limits=UploadLimits(max_rows=5)) as s:
-        with pytest.raises(UploadTooLargeError, match="has 6 rows; one upload may have at most 5"):
+        with pytest.raises(UploadTooLargeError, match="has more than 5 rows .*one upload may have at most 5"):
             access.upload(ADMIN, s, pain_csv("P1", date(2026, 9, 1), 6), "six.csv", today=TODAY)
         assert access.upload(ADMIN, s, pain_csv("P1", date(2026, 9, 1), 5), "five.csv", today=TODAY).rows_added == 5
 
@@ -486,14 +492,14 @@ def test_export_then_import_gives_an_identical_store(fmt, tmp_path, store):
     manifest = store.export_store(tmp_path / "backup", fmt)
     assert manifest.is_file()
     with Store.open(tmp_path / "b" / "copy.sqlite", data_dir=tmp_path / "b") as copy:
-        counts = copy.import_store(tmp_path / "backup")
+        counts = copy.import_store(tmp_path / "backup", key=backup_key(store.data_dir))  # the exporting server's key
         assert counts["sessions"] == 2 and counts["pain"] == csv_rows(SAMPLE / "pain.csv") + 3 + 3
         assert_same_tables(original, snapshot(copy))
         sha = original["uploads"]["content_sha256"].iloc[0]
         assert (copy.data_dir / "uploads" / sha[:2] / sha).read_bytes() == (SAMPLE / "patients.csv").read_bytes()
         # importing twice is refused: the store is no longer empty
         with pytest.raises(StoreError, match="not empty"):
-            copy.import_store(tmp_path / "backup")
+            copy.import_store(tmp_path / "backup", key=backup_key(store.data_dir))
 
 
 def test_round_trip_through_postgresql(pg_url, tmp_path, store):
@@ -501,14 +507,14 @@ def test_round_trip_through_postgresql(pg_url, tmp_path, store):
     original = snapshot(store)
     store.export_store(tmp_path / "from_sqlite", "csv")
     with Store.open(pg_url, data_dir=tmp_path / "pg") as pg:
-        pg.import_store(tmp_path / "from_sqlite")
+        pg.import_store(tmp_path / "from_sqlite", key=backup_key(store.data_dir))
         assert_same_tables(original, snapshot(pg))
         pg.export_store(tmp_path / "from_pg", "parquet")
         # the sequence continues after the imported ids
         nxt = access.upload(ADMIN, pg, pain_csv("Z", date(2026, 9, 1), 1), "z.csv", today=TODAY)
         assert nxt.upload_id == int(original["uploads"]["upload_id"].max()) + 1
     with Store.open(tmp_path / "back.sqlite", data_dir=tmp_path / "back") as back:
-        back.import_store(tmp_path / "from_pg")
+        back.import_store(tmp_path / "from_pg", key=backup_key(tmp_path / "pg"))
         assert_same_tables(original, snapshot(back))
 
 
@@ -519,7 +525,7 @@ def test_a_damaged_backup_is_refused(tmp_path, store):
     path.write_text(path.read_text().replace(",0,", ",9,"))  # someone edited a pain score
     with Store.open(tmp_path / "c.sqlite", data_dir=tmp_path / "c") as copy:
         with pytest.raises(StoreError, match="checksum"):
-            copy.import_store(tmp_path / "bk")
+            copy.import_store(tmp_path / "bk", key=backup_key(store.data_dir))
         assert copy.counts()["pain"] == 0
     with pytest.raises(StoreError, match="not empty"):
         store.export_store(tmp_path / "bk")
@@ -614,7 +620,7 @@ def test_cli_upload_export_import_and_users(tmp_path, monkeypatch):
     users_toml = (tmp_path / "dd" / "users.toml").read_text()
     assert "correct horse" not in users_toml and "$argon2id$" in users_toml
     r = runner.invoke(app, ["users", "add", "x", "--role", "admin", "--password-stdin"], input="short\n")
-    assert r.exit_code == 2 and "at least 8 characters" in r.output
+    assert r.exit_code == 2 and "at least 12 characters" in r.output
     r = runner.invoke(app, ["users", "list"])
     assert "nurse" in r.output and "physio_a" in r.output and "argon2" not in r.output
 

@@ -79,6 +79,7 @@ from analysis.interop.fhir import (
     fhir_model,
     validate_resource,
 )
+from analysis.limits import current_limits
 from analysis.schema import PAIN, PROMS, empty_frame
 from analysis.tables import IngestResult, empty_row_info, ingest_frame
 from analysis.validation import MALFORMED, REJECTED_COLUMNS, REQUIRED, STATUS, VOCABULARY
@@ -641,8 +642,12 @@ def read_fhir(
     """
     mapping = mapping or DEFAULT_FHIR_MAPPING
     name, documents = _documents(source, filename)
+    limits = current_limits()  # bounded reading (issue 17): bytes before parsing, resources while flattening
+    limits.check_bytes(sum(len(data) for _, data in documents), name)
     raw = [r for doc_name, data in documents for r in _parse(doc_name, data, len(documents) > 1)]
-    resources = list(_flatten(raw))
+    resources = list(itertools.islice(_flatten(raw), limits.max_rows + 1))
+    if len(resources) > limits.max_rows:
+        raise limits.too_many_rows(name)
     if not any(isinstance(r.resource, dict) and "resourceType" in r.resource for r in resources):
         raise UnreadableFileError("no FHIR resource (a JSON object with a resourceType) was found", source=name)
     patients = _patients_in(resources)

@@ -52,7 +52,7 @@ day = st.date_input(
 try:
     day_ts = check_entry_day(day, today=today)
 except RehabtrackError as exc:
-    st.error(f"{exc} Choose another day above.")
+    st.error(f"{escape_markdown(exc)} Choose another day above.")
     st.stop()
 
 cohort = state.cohort_for_user(user)
@@ -77,7 +77,7 @@ else:
             hold = f", hold {rx.hold_s:g} s" if pd.notna(rx.hold_s) and rx.hold_s > 0 else ""
             with st.container(border=True):
                 done = st.checkbox(f"**{escape_markdown(rx.label)}{side}**", value=done_before, key=f"done_{day}_{i}")
-                st.caption(f"Planned: {rx.sets} x {rx.reps}{hold}. {rx.instruction}")
+                st.caption(f"Planned: {rx.sets} x {rx.reps}{hold}. {escape_markdown(rx.instruction)}")
                 row = st.container(horizontal=True)
                 sets = row.number_input("Sets", 0, 20, int(old.sets if done_before else rx.sets), step=1,
                                         key=f"sets_{day}_{i}", width=110)
@@ -104,7 +104,7 @@ else:
                                                existing=sessions)
             report = access.save_entries(user, state.store(), "sessions", rows)
         except RehabtrackError as exc:
-            st.error(f"Not saved: {exc}")
+            st.error(f"Not saved: {escape_markdown(exc)}")
         else:
             n_done = int((rows["sets"] > 0).sum())
             what = "Nothing changed." if not report.changed else (
@@ -139,7 +139,7 @@ if save_pain:
                        existing=cohort.pain[cohort.pain["patient_id"] == pid])
         report = access.save_entries(user, state.store(), "pain", row)
     except RehabtrackError as exc:
-        st.error(f"Not saved: {exc}")
+        st.error(f"Not saved: {escape_markdown(exc)}")
     else:
         st.session_state[RESULT_KEY] = [("success", "Nothing changed." if not report.changed else
                                          f"Saved: pain {nprs} out of 10 on {day_ts:%A %-d %B}"

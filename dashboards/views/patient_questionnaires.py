@@ -92,7 +92,7 @@ if save:
         report = access.save_entries(user, state.store(), "proms", rows,
                                      remove=stale_items(stored[stored["patient_id"] == pid], rows))
     except RehabtrackError as exc:
-        st.error(f"Not saved: {exc}")
+        st.error(f"Not saved: {escape_markdown(exc)}")
     else:
         if instrument == "odi":
             text = (f"Saved. Your Oswestry score: {score.score:.0f} % ({score.band} disability; "

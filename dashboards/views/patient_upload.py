@@ -75,7 +75,8 @@ filename = uploaded.name
 upload_key = (hashlib.sha256(data).hexdigest(), day_first)
 preview = state.preview_upload(user, data, filename, dayfirst=day_first)
 if preview.error is not None or preview.result is None:
-    st.error(f"We could not use this file. {preview.error} Nothing was saved.", icon=":material/error:")
+    st.error(f"We could not use this file. {escape_markdown(preview.error)} Nothing was saved.",
+             icon=":material/error:")
     st.stop()
 result = preview.result
 comparison = preview.comparison
@@ -171,7 +172,7 @@ if st.button(label, type="primary", disabled=result.n_accepted == 0 or (n_change
         with st.spinner("Saving..."):
             report = state.save_upload(user, data, filename, dayfirst=day_first, on_conflict=choice or "fail")
     except RehabtrackError as exc:
-        st.error(f"Nothing was saved: {exc}", icon=":material/error:")
+        st.error(f"Nothing was saved: {escape_markdown(exc)}", icon=":material/error:")
         st.stop()
     except Exception:
         logger.exception("unexpected error saving upload %r for %s", filename, user.username)

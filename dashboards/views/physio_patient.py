@@ -103,7 +103,7 @@ except AccessDenied:
     st.error(NOT_YOURS)
     st.stop()
 except RehabtrackError as exc:
-    st.error(f"This patient's data cannot be analysed: {exc}. Check their uploaded files.")
+    st.error(f"This patient's data cannot be analysed: {escape_markdown(exc)}. Check their uploaded files.")
     st.stop()
 
 s = detail.summary

@@ -31,11 +31,13 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(data_dir: Path, log_dir: Path, **env_overrides: str | None) -> Iterator[str]:
-    """Run ``streamlit run dashboards/app.py`` on a free port of 127.0.0.1 and yield its URL.
+def streamlit_server(data_dir: Path, log_dir: Path, pids: list[int] | None = None,
+                     **env_overrides: str | None) -> Iterator[str]:
+    """Run ``streamlit run dashboards/server.py`` (app and login-cookie route) on a free port; yield its URL.
 
     ``data_dir`` becomes ``REHABTRACK_DATA_DIR``; ``env_overrides`` set (or, with
-    ``None``, remove) further environment variables. The server's output goes to
+    ``None``, remove) further environment variables; the server's process id is
+    appended to ``pids`` when given (to read its memory). The server's output goes to
     ``log_dir/streamlit.log``; it is stopped when the block ends.
     """
     port = _free_port()
@@ -49,12 +51,14 @@ def streamlit_server(data_dir: Path, log_dir: Path, **env_overrides: str | None)
     with log_path.open("w") as log:
         proc = subprocess.Popen(
             [
-                sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboards" / "app.py"),
+                sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboards" / "server.py"),
                 "--server.address", "127.0.0.1", "--server.port", str(port),
                 "--server.headless", "true", "--browser.gatherUsageStats", "false",
             ],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
+        if pids is not None:
+            pids.append(proc.pid)
         try:
             url = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 60
