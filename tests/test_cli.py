@@ -70,13 +70,17 @@ def test_limit_shortens_the_list():
     assert "got one" not in result.output
 
 
-def test_month_first_option_and_warnings():
+def test_month_first_is_refused_when_the_file_proves_day_first():
+    # issue 16: 13/02 and 25/02 exist only day-first, so "month first" would store 01/02 as 2 January
     result = run("validate", str(FIXTURES / "pain_unambiguous_dayfirst.csv"), "--month-first", "-p", "P1")
-    assert result.exit_code == 1
-    assert "dates read month-first" in result.output
-    line = row_line(result.output, "'13/02/2026' is not a date when dates are read month-first")
-    assert re.match(r"│ 3\s+│ recorded_at\s+│ 13/02/2026\s+│", line), line
-    assert "Warnings:" in result.output and "only make sense day-first" in result.output
+    assert result.exit_code == 2
+    assert "written day-first" in result.output
+    assert "'13/02/2026' (row 3, column 'Date')" in result.output
+    assert "rows 3, 4 prove it" in result.output
+    assert "leave out --month-first" in result.output
+    assert "Traceback" not in result.output
+    result = run("validate", str(FIXTURES / "pain_unambiguous_dayfirst.csv"), "-p", "P1")
+    assert result.exit_code == 0, result.output
 
 
 def test_patient_id_and_table_options():
