@@ -14,7 +14,7 @@ from analysis import access
 from analysis.entries import EntryError, pain_row
 from analysis.questionnaires import proms_rows_from_form
 from analysis.roles import ADMIN, PATIENT, PHYSIO, RESEARCHER, AccessDenied, User
-from analysis.store import AUDIT, SCHEMA_VERSION, Store
+from analysis.store import AUDIT, SCHEMA_VERSION, Store, backup_key
 from tests.test_store import db_url, pg_url  # noqa: F401 - fixtures: SQLite and PostgreSQL stores
 
 TODAY = date(2026, 11, 20)
@@ -143,7 +143,7 @@ def test_export_and_import_keep_the_audit(store, tmp_path):
     access.save_entries(P1, store, "pain", pain_row("P1", TODAY, 3, today=TODAY))
     store.export_store(tmp_path / "bk", fmt="csv")
     with Store.open(tmp_path / "copy.sqlite", data_dir=tmp_path / "copy") as copy:  # a SQLite copy
-        copy.import_store(tmp_path / "bk")
+        copy.import_store(tmp_path / "bk", key=backup_key(store.data_dir))  # the exporting server's key
         pd.testing.assert_frame_equal(copy.audit_log(), store.audit_log())
 
 

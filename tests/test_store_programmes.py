@@ -13,7 +13,7 @@ from analysis.accounts import authenticate
 from analysis.programme_templates import template
 from analysis.programmes import Programme, ProgrammeError, ProgrammeItem, Progression, programme_to_prescriptions
 from analysis.roles import ADMIN, PATIENT, PHYSIO, RESEARCHER, AccessDenied, User
-from analysis.store import PATIENT_PROFILES, SCHEMA_VERSION, Store
+from analysis.store import PATIENT_PROFILES, SCHEMA_VERSION, Store, backup_key
 
 A = User("physio_a", PHYSIO, physio_id="physio_a")
 B = User("physio_b", PHYSIO, physio_id="physio_b")
@@ -125,6 +125,6 @@ def test_new_tables_are_in_backups(store: Store, tmp_path: Path) -> None:
     store.export_store(tmp_path / "backup", fmt="csv")
     assert (tmp_path / "backup" / f"{PATIENT_PROFILES.name}.csv").is_file()
     with Store.open(data_dir=tmp_path / "copy") as copy:
-        copy.import_store(tmp_path / "backup")
+        copy.import_store(tmp_path / "backup", key=backup_key(store.data_dir))
         assert access.patient_profiles(A, copy)["display_name"].tolist() == ["Jane"]
         assert copy.schema_version() == SCHEMA_VERSION
