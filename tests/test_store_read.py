@@ -17,7 +17,6 @@ from analysis.errors import RehabtrackError
 from analysis.schema import TABLES
 from analysis.store import UPLOADS, Store
 
-
 INSERT_PAIN = "INSERT INTO pain (patient_id, recorded_at, nprs, location, flare, notes, upload_id, time_written) VALUES"
 
 
