@@ -47,11 +47,11 @@ from analysis.importers.fhir import FhirMapping, clinic_fhir_mapping
 from analysis.paths import data_dir as store_data_dir
 from analysis.pseudonyms import ResearchCohort
 from analysis.roles import AccessDenied, User
-from analysis.sample_data import SNAPSHOT_DATE
 from analysis.schema import CohortTables
 from analysis.settings import SETTINGS_FILE_ENV, Settings, clinic_settings, settings_file
 from analysis.store import DATABASE_URL_ENV, Store, UploadReport, safe_filename
 from analysis.tables import IngestResult
+from analysis.timeline import today as timeline_today
 from analysis.trends import daily_pain
 from dashboards import auth
 
@@ -64,6 +64,7 @@ __all__ = [
     "store",
     "data_version",
     "is_sample_store",
+    "today",
     "as_of",
     "upload_today",
     "settings",
@@ -104,7 +105,8 @@ def _store_key() -> tuple[str, str]:
 def _open_store(directory: str, url: str) -> Store:
     opened = Store.open(url or None, data_dir=directory)
     if os.environ.get(SEED_SAMPLE_ENV, "1").strip().lower() not in ("0", "false", "no"):
-        reports = opened.load_sample()  # does nothing once the store has an upload
+        # does nothing once the store has an upload; moves the sample to this week of the clinic's clock
+        reports = opened.load_sample(today=timeline_today(clinic_settings(directory).timezone))
         if reports:
             logger.info("seeded %s with the sample cohort (%d tables)", opened, len(reports))
     return opened
@@ -134,21 +136,24 @@ def is_sample_store() -> bool:
     return _has_sample(*_store_key(), data_version())
 
 
+def today() -> date:
+    """Today in the clinic's time zone (:func:`analysis.timeline.today`; ``REHABTRACK_TODAY`` freezes it)."""
+    return timeline_today(settings().timezone)
+
+
 def as_of() -> pd.Timestamp:
-    """The analysis date: the sample's snapshot date (2026-11-20) for the sample store, else today."""
-    if is_sample_store():
-        return pd.Timestamp(SNAPSHOT_DATE)
-    return pd.Timestamp.today().normalize()
+    """The analysis date: today in the clinic's time zone (:func:`today`), a day not yet over.
+
+    The sample store is seeded with its dates moved to the week of its first start
+    (:meth:`analysis.store.Store.load_sample`), so the demo patients are
+    mid-programme; the tests freeze the clock on the snapshot date 2026-11-20.
+    """
+    return pd.Timestamp(today())
 
 
 def upload_today() -> date:
-    """The ``today`` given to ingestion: entries dated after it are rejected as in the future.
-
-    For the sample store, the later of today and the snapshot date (as
-    :meth:`analysis.store.Store.load_sample` does), else today.
-    """
-    today = date.today()
-    return max(today, SNAPSHOT_DATE) if is_sample_store() else today
+    """The ``today`` given to ingestion and to Log today: entries dated after it are rejected as in the future."""
+    return today()
 
 
 @st.cache_resource(show_spinner=False)

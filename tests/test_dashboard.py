@@ -493,9 +493,21 @@ def test_notes_are_shown_as_written_never_as_markup(registry_dir: Path) -> None:
 
 
 def test_the_sample_store_is_analysed_as_of_its_snapshot(sample_dir: Path) -> None:
+    # the tests freeze the clock on the snapshot date (tests/conftest.py: REHABTRACK_TODAY=2026-11-20)
     assert state.is_sample_store()
     assert state.as_of() == pd.Timestamp("2026-11-20")
-    assert state.upload_today() >= date(2026, 11, 20)
+    assert state.upload_today() == date(2026, 11, 20)
+
+
+def test_the_dashboard_analyses_up_to_today_on_the_clinics_clock(sample_dir: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REHABTRACK_TODAY", "2026-12-03")
+    assert state.as_of() == pd.Timestamp("2026-12-03") and state.upload_today() == date(2026, 12, 3)
+    monkeypatch.delenv("REHABTRACK_TODAY")
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    assert state.today() == datetime.now(ZoneInfo(state.settings().timezone)).date()
 
 
 def test_a_patient_cohort_holds_only_their_rows(sample_dir: Path) -> None:
