@@ -21,6 +21,7 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -286,7 +287,15 @@ def test_my_progress_shows_the_patients_own_numbers_chart_and_plan(sample_dir: P
     current = daily[daily.index > last - pd.Timedelta(days=7)].mean()
     assert metric(at, "Pain at the start (0-10)") == f"{baseline:.1f}"
     assert metric(at, "Pain lately (0-10)") == f"{current:.1f}"
-    assert len(at.image) == 1  # the progress chart
+    # two interactive charts (Vega-Lite, values on hover, screen width): pain with the same baseline, and sessions
+    assert not at.image
+    pain_chart, sessions_chart = at.get("vega_lite_chart")
+    pain_spec, sessions_spec = json.loads(pain_chart.proto.spec), json.loads(sessions_chart.proto.spec)
+    layer = {one["name"]: one for one in pain_spec["layer"]}
+    data = {d.name: pa.ipc.open_stream(d.data.data).read_all().to_pylist() for d in pain_chart.proto.datasets}
+    assert data[layer["baseline"]["data"]["name"]] == [{"baseline": round(baseline, 1)}]
+    assert pain_spec["width"] == sessions_spec["width"] == "container"
+    assert [one["name"] for one in sessions_spec["layer"]] == ["done", "plan"]
     assert any("stop if it hurts" in c.value.lower() for c in at.caption)
     assert any("Knee-to-chest stretch" in m.value.replace("\\", "") for m in at.markdown)  # escaped markdown
     assert any("Stop if it hurts" in w.value for w in at.warning)

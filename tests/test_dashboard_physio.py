@@ -6,6 +6,7 @@ Expected patients come from the sample CSV files read here with pandas.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import time
@@ -76,6 +77,11 @@ def table(at: AppTest, column: str) -> pd.DataFrame:
         if column in df.value.columns:
             return df.value
     raise AssertionError(f"no table with a {column!r} column")
+
+
+def vega_specs(at: AppTest) -> list[dict]:
+    """The Vega-Lite specs of the page's interactive (Altair) charts, as the browser gets them."""
+    return [json.loads(e.proto.spec) for e in at.get("vega_lite_chart")]
 
 
 def shown_text(at: AppTest) -> str:
@@ -163,7 +169,10 @@ def test_patient_detail_shows_charts_numbers_and_downloads() -> None:
     headline = table(at, "measure").set_index("measure")["value"]
     assert headline["Status"].startswith("red")
     assert "Open safety flags" in headline.index
-    assert len(at.image) == 1  # the chosen chart
+    assert not at.image  # the pain chart is interactive: a Vega-Lite spec with its layers, no picture
+    pain = vega_specs(at)
+    assert len(pain) == 1 and [layer["name"] for layer in pain[0]["layer"]][:2] == ["mcid_band", "baseline"]
+    assert {"daily", "rolling", "weekly"} <= {layer["name"] for layer in pain[0]["layer"]}
     labels = [b.label for b in at.download_button]
     assert labels == ["Download PDF report", "Download weekly table (CSV)"]
     weeks = table(at, "adherence_percent")
@@ -171,7 +180,7 @@ def test_patient_detail_shows_charts_numbers_and_downloads() -> None:
     for chart in ("adherence", "load", "questionnaires"):
         at.segmented_control(key="detail_chart").set_value(chart).run()
         assert not at.exception, at.exception
-        assert len(at.image) == 1
+        assert len(at.image) == 1 and not vega_specs(at)
 
 
 def test_switching_patients_and_date_range() -> None:

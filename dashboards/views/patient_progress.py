@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import io
-
-import matplotlib.pyplot as plt
 import pandas as pd
 import streamlit as st
 
+from analysis.charts import pain_chart, sessions_chart
 from analysis.escaping import escape_markdown
 from analysis.instruments import get_instrument
-from analysis.plots import plot_patient_progress
 from analysis.prescriptions import week_plan
-from analysis.roles import PATIENT, User
+from analysis.roles import PATIENT
 from analysis.trends import trend_for_patient
 from dashboards import auth, state
 
@@ -64,31 +61,20 @@ if pd.notna(label) and str(label):
     st.text(str(label))
 st.text(trend_for_patient(me["trend"], me["trend_slope_per_week"], used))
 
-# ---- chart (rendered once per data version and cached as a PNG: reruns do not redraw it)
+# ---- interactive charts (Vega-Lite: values on hover, the width of the screen); specs in analysis.charts
 nprs = get_instrument("nprs")
-
-
-@st.cache_data(show_spinner="Drawing your chart...", max_entries=64)
-def _chart_png(version: tuple[int, int], who: User, day: pd.Timestamp, start: float | None, mcid_abs: float,
-               mcid_pct: float) -> bytes:
-    weeks = state.weekly_for_user(who)
-    days = state.daily_for_user(who)
-    fig = plot_patient_progress(weeks[weeks["patient_id"] == who.patient_id],
-                                daily_pain=days[days["patient_id"] == who.patient_id],
-                                baseline=start, mcid_abs=mcid_abs, mcid_pct=mcid_pct)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=150)
-    plt.close(fig)
-    return buffer.getvalue()
-
-
-st.image(_chart_png(state.data_version(), user, when, baseline, float(nprs.mcid_abs), float(used.mcid_percent)),
-         width=680)  # at most 680 px wide on a desktop; the full width of a phone
+weeks_mine = weekly[weekly["patient_id"] == user.patient_id]
+days = state.daily_for_user(user)
+st.altair_chart(pain_chart(weeks_mine, daily=days[days["patient_id"] == user.patient_id], baseline=baseline,
+                           mcid_abs=float(nprs.mcid_abs), mcid_pct=float(used.mcid_percent), height=300),
+                width="stretch", key="progress_pain_chart")
 st.caption(
-    f"Top: your average pain each week (0 = no pain, 10 = worst), your daily ratings in grey, your starting level "
+    f"Your average pain each week (red; 0 = no pain, 10 = worst), your daily ratings in grey, your starting level "
     f"(dashed) and the shaded band: a change smaller than {nprs.mcid_abs:g} points or {used.mcid_percent:.0%} "
-    "is not yet a change people notice. Bottom: sessions done each week (bars) and the plan (black marks)."
+    "is not yet a change people notice. Touch or hover a point to see its value."
 )
+st.altair_chart(sessions_chart(weeks_mine, height=200), width="stretch", key="progress_sessions_chart")
+st.caption("Sessions done each week (bars) and the plan (black marks).")
 
 # ---- sessions per week
 with st.expander("Sessions week by week"):
