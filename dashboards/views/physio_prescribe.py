@@ -57,7 +57,7 @@ st.caption("Add a patient, give them a home-exercise programme that builds over 
 with st.expander("Add a patient", expanded=False, icon=":material/person_add:"):
     with st.form("prescribe_add_patient", clear_on_submit=True):
         display_name = st.text_input("Display name (optional; only you see it, never in analyses or exports)")
-        start = st.date_input("Programme start (day 1 of week 1)", value=date.today(), key="prescribe_new_start")
+        start = st.date_input("Programme start (day 1 of week 1)", value=state.today(), key="prescribe_new_start")
         physio_for = user.physio_id
         if user.role == ADMIN:
             physio_for = st.text_input("Physiotherapist ID the patient belongs to")
@@ -157,7 +157,7 @@ with right:
 change_from: date | None = None
 if len(current):
     change_from = st.date_input(
-        "Change from (first day of the new prescription)", value=max(date.today(), programme_start.date()),
+        "Change from (first day of the new prescription)", value=max(state.today(), programme_start.date()),
         min_value=programme_start.date(), key=f"prescribe_change_from_{patient_id}")
     st.caption("Periods that ended before this day stay exactly as they were; the one running on it is closed "
                "the day before; planned periods that have not begun are replaced.")
