@@ -51,8 +51,11 @@ cols.metric(
     delta_color="inverse",
     help=f"Average of your latest {used.current_window_days} days with ratings.", width="content")
 streak = int(me["current_streak_weeks"])
-cols.metric("Weeks in a row on plan", f"{streak}", width="content",
-            help=f"Complete weeks in a row with at least {used.adherent_threshold:.0%} of the planned sessions.")
+streak_help = f"Complete weeks in a row with at least {used.adherent_threshold:.0%} of the planned sessions."
+if streak > 0:
+    cols.metric("Weeks in a row on plan", f"{streak}", width="content", help=streak_help)
+else:  # no "0" greeting: say how a streak starts
+    cols.metric("Your streak", "starts this week", width="content", help=streak_help)
 
 # ---- the trend in plain words
 st.subheader("How your pain is changing")
@@ -95,13 +98,22 @@ st.subheader("This week's exercises")
 mine_rx = cohort.prescriptions[cohort.prescriptions["patient_id"] == user.patient_id]
 week, status, plan = week_plan(mine_rx, me["programme_start"], when)
 if status == "none":
-    st.info("No exercises have been set for you yet. Your physio will add them.")
+    st.info("No exercises have been set for you yet. Your physio adds them: ask at your next appointment, or "
+            "contact the clinic. Meanwhile you can log your pain every day on **Log today**.",
+            icon=":material/event_note:")
+    st.page_link("views/patient_log.py", label="Log today", icon=":material/edit_note:")
+elif status == "finished":  # no exercises listed: none is planned any more
+    st.success("Your programme has finished: no exercises are planned now. Well done for getting to the end. "
+               "Ask your physio whether to keep going with some of the exercises or to start a new programme; "
+               "you can keep logging your pain on **Log today** meanwhile.", icon=":material/flag:")
+    st.page_link("views/patient_log.py", label="Log today", icon=":material/edit_note:")
 else:
-    if status == "finished":
-        st.info("Your programme has finished: no exercises are planned now. This was your last plan; "
-                "ask your physio whether to keep going.")
-    elif status == "not started":
+    if status == "not started":
         st.info(f"Your programme starts on {me['programme_start']:%A %-d %B}. This is your first week's plan.")
+    elif status == "upcoming":
+        first_day = min(plan_start for plan_start in mine_rx["start_date"] if plan_start > when)
+        st.info(f"Your new exercises start on {first_day:%A %-d %B}. Until then nothing is planned; this is the "
+                "plan from that day.", icon=":material/event_upcoming:")
     for rec in plan.itertuples(index=False):
         hold = f", hold {rec.hold_s:g} seconds" if pd.notna(rec.hold_s) and rec.hold_s > 0 else ""
         period = f" ({rec.period})" if rec.period else ""
