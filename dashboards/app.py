@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from dashboards import auth, state  # noqa: E402
+from dashboards import auth  # noqa: E402  (not `state`: the login page needs no analysis modules)
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -46,7 +46,7 @@ def _navigation_pages(user: auth.User | None) -> list[st.Page]:
             for i, s in enumerate(specs)]
 
 
-user = state.current_user()
+user = auth.current_user()
 navigation = st.navigation(_navigation_pages(user), position="sidebar" if user else "hidden")
 if user is not None:
     auth.account_box(user)

@@ -62,6 +62,7 @@ __all__ = [
     "current_user",
     "data_dir",
     "store",
+    "warm_up",
     "data_version",
     "is_sample_store",
     "today",
@@ -115,6 +116,35 @@ def _open_store(directory: str, url: str) -> Store:
 def store() -> Store:
     """The store of this server process, opened once (and seeded with the sample on first run)."""
     return _open_store(*_store_key())
+
+
+#: The modules the pages import, loaded by :func:`warm_up` before the first login needs them.
+WARM_MODULES: tuple[str, ...] = (
+    "analysis.charts", "analysis.patient_detail", "analysis.report_pdf", "analysis.programmes",
+    "analysis.questionnaires", "analysis.entries", "analysis.scoring", "analysis.outcomes", "altair",
+)
+
+
+def warm_up() -> None:
+    """Open (and on first run seed) the store and import the pages' modules: what the first login would wait for.
+
+    The dashboard's server (``dashboards/server.py``) runs it in a background thread
+    when it starts, so the login page is served at once and the store is seeded before
+    anyone has typed a password. Failures are logged, never raised: the page that
+    needs the store then shows its own message.
+    """
+    import importlib
+    import time
+
+    started = time.perf_counter()
+    try:
+        store()
+        for name in WARM_MODULES:
+            importlib.import_module(name)
+    except Exception:  # logged; the pages report the problem to the user with what to do
+        logger.exception("warming up the dashboard failed")
+        return
+    logger.info("store opened and page modules loaded in %.1f s", time.perf_counter() - started)
 
 
 def data_version() -> tuple[int, int]:
