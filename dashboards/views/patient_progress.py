@@ -54,8 +54,10 @@ streak = int(me["current_streak_weeks"])
 streak_help = f"Complete weeks in a row with at least {used.adherent_threshold:.0%} of the planned sessions."
 if streak > 0:
     cols.metric("Weeks in a row on plan", f"{streak}", width="content", help=streak_help)
-else:  # no "0" greeting: say how a streak starts
-    cols.metric("Your streak", "starts this week", width="content", help=streak_help)
+elif bool((weekly.loc[(weekly["patient_id"] == user.patient_id) & (weekly["week"] == week_now),
+                      "sessions_prescribed"] > 0).any()):  # no "0" greeting, and none after the programme
+    st.caption(f"A streak starts with one week on plan (at least {used.adherent_threshold:.0%} of the planned "
+               "sessions): this week can be the first.")
 
 # ---- the trend in plain words
 st.subheader("How your pain is changing")
