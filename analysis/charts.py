@@ -223,7 +223,8 @@ def pain_chart(
                                       domain=names, range=[v[1] for v in _FLAG_STYLE.values()]),
                                       legend=alt.Legend(title=None, orient="bottom")),
                                   color=alt.Color("flag:N", scale=alt.Scale(
-                                      domain=names, range=[v[2] for v in _FLAG_STYLE.values()]), legend=None),
+                                      domain=names, range=[v[2] for v in _FLAG_STYLE.values()]),
+                                      legend=alt.Legend(title=None, orient="bottom")),  # merged with the shapes
                                   tooltip=[alt.Tooltip("flag:N"), alt.Tooltip("date:N", title="day"),
                                            alt.Tooltip("why:N")]))
 

@@ -131,7 +131,7 @@ pain = cohort.pain[(cohort.pain["patient_id"] == pid) & (cohort.pain["recorded_a
 old = pain.iloc[-1] if not pain.empty else None
 with st.form("log_pain"):
     # a required choice with no value until tapped: a careless save never records "no pain"
-    nprs = st.pills("How bad is your pain? Tap a number: 0 = no pain, 10 = worst imaginable", list(range(11)),
+    nprs = st.pills("How bad is your pain today? Tap a number", list(range(11)),
                     default=int(old["nprs"]) if old is not None else None, key=f"nprs_{day}")
     st.caption("0 = no pain · 10 = worst imaginable" + ("" if old is None else " · you saved this day already: "
                                                           "a change replaces it"))
