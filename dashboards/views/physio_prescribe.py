@@ -7,6 +7,7 @@ the physio's caseload, then the store persists), the chart is :func:`analysis.pl
 
 from __future__ import annotations
 
+import io
 import logging
 from datetime import date
 
@@ -45,6 +46,20 @@ SAVED_KEY = "prescribe_saved"
 CURRENT = "__current__"
 NOT_YOURS = ("This patient is not on your caseload, so you cannot see or change their programme. "
              "Choose one of your own patients below.")
+
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _planned_load_png(load: pd.DataFrame, acwr_max: float, chronic_weeks: int) -> bytes:
+    """The planned-load chart as a PNG, drawn once per plan (matplotlib took ~80 % of a rerun of this page)."""
+    fig = plot_planned_load(load, acwr_max=acwr_max, chronic_weeks=chronic_weeks)
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, format="png", dpi=110)
+    finally:
+        plt.close(fig)
+    return buffer.getvalue()
+
 
 user = auth.require_role(PHYSIO, ADMIN)
 store = state.store()
@@ -219,9 +234,7 @@ if len(steep):
                f"{settings.acwr_max:g}; descriptive only):\n\n" + "\n".join(f"- {m}" for m in steep["message"]))
 else:
     st.success(f"No planned week is above the load-progression threshold ({settings.acwr_max:g}).")
-fig = plot_planned_load(load, acwr_max=settings.acwr_max, chronic_weeks=settings.acwr_chronic_weeks)
-st.pyplot(fig, clear_figure=True)
-plt.close(fig)
+st.image(_planned_load_png(load, settings.acwr_max, settings.acwr_chronic_weeks), width="stretch")
 
 st.markdown("**Prescription periods after saving**")
 st.dataframe(preview.drop(columns=["patient_id"]), hide_index=True, use_container_width=True,
