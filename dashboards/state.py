@@ -121,7 +121,9 @@ def store() -> Store:
 #: The modules the pages import, loaded by :func:`warm_up` before the first login needs them.
 WARM_MODULES: tuple[str, ...] = (
     "analysis.charts", "analysis.patient_detail", "analysis.report_pdf", "analysis.programmes",
-    "analysis.questionnaires", "analysis.entries", "analysis.scoring", "analysis.outcomes", "altair",
+    "analysis.programme_templates", "analysis.questionnaires", "analysis.entries", "analysis.scoring",
+    "analysis.outcomes", "analysis.research", "analysis.models", "analysis.plots", "analysis.templates",
+    "analysis.export", "matplotlib.pyplot", "altair",
 )
 
 
