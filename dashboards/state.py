@@ -107,7 +107,11 @@ def _open_store(directory: str, url: str) -> Store:
     opened = Store.open(url or None, data_dir=directory)
     if os.environ.get(SEED_SAMPLE_ENV, "1").strip().lower() not in ("0", "false", "no"):
         # does nothing once the store has an upload; moves the sample to this week of the clinic's clock
-        reports = opened.load_sample(today=timeline_today(clinic_settings(directory).timezone))
+        try:
+            zone: str | None = clinic_settings(directory).timezone
+        except RehabtrackError:  # the pages say what is wrong with the settings file; seed on this computer's day
+            zone = None
+        reports = opened.load_sample(today=timeline_today(zone))
         if reports:
             logger.info("seeded %s with the sample cohort (%d tables)", opened, len(reports))
     return opened
