@@ -516,6 +516,27 @@ def test_the_sample_store_is_analysed_as_of_its_snapshot(sample_dir: Path) -> No
     assert state.upload_today() == date(2026, 11, 20)
 
 
+def test_warm_up_seeds_an_empty_store_moved_to_the_clinics_week_before_any_page_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setenv("REHABTRACK_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("REHABTRACK_TODAY", "2026-12-03")  # a Thursday, 13 days after the snapshot: moved 7 days
+    for name in ("REHABTRACK_DATABASE_URL", "REHABTRACK_SEED_SAMPLE", "REHABTRACK_SETTINGS"):
+        monkeypatch.delenv(name, raising=False)
+    state.clear_caches()
+    try:
+        state.warm_up()  # what dashboards/server.py runs in a thread as the server starts
+        with Store.open(data_dir=tmp_path) as s:
+            assert s.has_sample()
+            starts = s.read_cohort().patients.set_index("patient_id")["programme_start"]
+        assert starts["P001"] == pd.Timestamp("2026-08-28")  # 21 August + 7 days (data/sample/patients.csv)
+        assert all(name in sys.modules for name in state.WARM_MODULES)
+        assert state.as_of() == pd.Timestamp("2026-12-03")
+    finally:
+        state.clear_caches()
+
+
 def test_the_dashboard_analyses_up_to_today_on_the_clinics_clock(sample_dir: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REHABTRACK_TODAY", "2026-12-03")
