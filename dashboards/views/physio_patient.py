@@ -192,8 +192,14 @@ with tabs[1]:
                                 "pain_mean": st.column_config.NumberColumn("pain mean", format="%.1f")})
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def _pdf_bytes(who: User, pid: str, version: tuple[int, int], when: pd.Timestamp, used: Settings,
+               first: date, last: date) -> bytes:  # one PDF per patient, data version and dates: a repeat is instant
+    return detail_report_pdf(restrict_to_dates(_detail(who, pid, version, when, used), first, last))
+
+
 def _pdf() -> bytes:
-    return detail_report_pdf(shown)
+    return _pdf_bytes(user, patient_id, version, as_of, used, first, last)
 
 
 d1, d2, _ = st.columns([1, 1, 2])
