@@ -79,7 +79,7 @@ def test_log_today_on_a_phone(log_url: str, log_store: Path, browser) -> None:  
         page.get_by_role("button", name="Save pain score").click()
         page.get_by_text("tap your pain score").wait_for(timeout=60_000)
         wait_idle(page)
-        page.get_by_test_id("stButtonGroup").get_by_role("button", name="3", exact=True).click()
+        page.get_by_role("radio", name="3", exact=True).click()  # the pain pills are a radio group
         page.get_by_role("button", name="Save pain score").click()
         saved = page.get_by_text("Saved: pain 3 out of 10")
         saved.wait_for(timeout=60_000)
