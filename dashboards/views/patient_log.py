@@ -168,6 +168,7 @@ if not week.empty:
     w = week.iloc[0]
     planned, done = float(w["sessions_prescribed"]), int(w["sessions_completed"])
     days_done = f"{done} session day{'s' if done != 1 else ''} logged"
-    st.caption(f"Week {int(w['week'])} of your programme so far: {days_done} of {planned:g} planned up to "
+    planned_text = f"{planned:.1f}".removesuffix(".0")  # 2.1 (pro rata in the week so far), 5
+    st.caption(f"Week {int(w['week'])} of your programme so far: {days_done} of {planned_text} planned up to "
                f"{when:%A %-d %B}." if planned > 0 else
                f"Week {int(w['week'])} of your programme: no sessions are planned this week ({days_done}).")
