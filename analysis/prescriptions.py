@@ -266,10 +266,13 @@ def week_plan(prescriptions: pd.DataFrame, programme_start: DateLike, when: Date
             Programme week of ``when`` (:func:`analysis.timeline.week_of_day`;
             0 or less before the start).
         status : str
-            ``'current'`` (the periods in force during the week), ``'finished'``
-            (nothing is in force from this week on: the periods in force on the
-            last prescribed day are given), ``'not started'`` (the programme
-            starts later: the first week's periods) or ``'none'`` (no period at all).
+            ``'current'`` (the periods in force during the week), ``'upcoming'``
+            (nothing in force this week, a new period starts later, e.g. a new
+            programme prescribed from next week: the periods in force on the next
+            start day are given), ``'finished'`` (nothing is in force from this
+            week on and nothing starts later: the periods in force on the last
+            prescribed day are given), ``'not started'`` (the programme starts
+            later: the first week's periods) or ``'none'`` (no period at all).
         plan : pandas.DataFrame
             One row per exercise and dose: ``exercise`` (label), ``sides`` (``'left
             and right'``, ``'left'``, ``'right'``, ``'both sides together'``),
@@ -302,7 +305,11 @@ def week_plan(prescriptions: pd.DataFrame, programme_start: DateLike, when: Date
         rows, status = rx[(rx["start_date"] <= start + pd.Timedelta(days=6)) & (until >= start)], "not started"
     else:
         rows, status = rx[(rx["start_date"] <= last) & (until >= first)], "current"
-        if rows.empty and bool((until < first).all()):
+        later = rx["start_date"] > last
+        if rows.empty and bool(later.any()):
+            next_day = rx.loc[later, "start_date"].min()
+            rows, status = rx[(rx["start_date"] <= next_day) & (until >= next_day)], "upcoming"
+        elif rows.empty and bool((until < first).all()):
             last_day = until.max()
             rows, status = rx[(rx["start_date"] <= last_day) & (until >= last_day)], "finished"
     if rows.empty:

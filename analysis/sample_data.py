@@ -23,6 +23,7 @@ same tables and 20,000 patients take seconds.
 from __future__ import annotations
 
 import argparse
+import io
 import logging
 import string
 import time
@@ -50,6 +51,8 @@ __all__ = [
     "load_cohort",
     "patient_sessions_file",
     "patient_pain_file",
+    "sample_shift_days",
+    "shift_sample_csv",
 ]
 
 logger = logging.getLogger(__name__)
@@ -57,6 +60,80 @@ logger = logging.getLogger(__name__)
 #: The day the sample was exported: every timestamp is before this date (the last
 #: logged day is the day before).
 SNAPSHOT_DATE: date = date(2026, 11, 20)
+
+
+def sample_shift_days(today: date) -> int:
+    """Days to move the sample cohort so that its snapshot falls in the week ending ``today`` (a multiple of 7).
+
+    The sample is a snapshot taken on :data:`SNAPSHOT_DATE` (a Friday). A store
+    seeded with it on another day moves every date by whole weeks, so weekdays
+    stay what they were and the demo patients are mid-programme "now": the
+    moved snapshot is ``today`` or up to 6 days before it (a project choice for
+    the demo; real data are never moved).
+
+    Parameters
+    ----------
+    today
+        The day the store is seeded (:func:`analysis.timeline.today` in the clinic's zone).
+
+    Returns
+    -------
+    int
+        Days to add to every sample date (negative before the snapshot; 0 on it).
+
+    Examples
+    --------
+    >>> sample_shift_days(date(2026, 11, 20)), sample_shift_days(date(2026, 11, 26))
+    (0, 0)
+    >>> sample_shift_days(date(2026, 11, 27)), sample_shift_days(date(2026, 12, 3))
+    (7, 7)
+    >>> sample_shift_days(date(2026, 11, 19))
+    -7
+    """
+    return (today - SNAPSHOT_DATE).days // 7 * 7
+
+
+def shift_sample_csv(table: str, data: bytes, days: int) -> bytes:
+    r"""A canonical CSV file of the sample with every date and time of ``table`` moved by ``days`` days.
+
+    Dates keep the way they are written (``2026-08-21`` stays a date without a
+    time, ``2026-08-21 19:36`` keeps its clock time); empty cells stay empty and
+    other columns are untouched, so the moved file ingests like the original.
+
+    Parameters
+    ----------
+    table
+        Canonical table name (its date columns come from :mod:`analysis.schema`).
+    data
+        The CSV bytes as committed in ``data/sample``.
+    days
+        Days to add (:func:`sample_shift_days`).
+
+    Returns
+    -------
+    bytes
+        UTF-8 CSV bytes.
+
+    Examples
+    --------
+    >>> shift_sample_csv("patients", b"patient_id,programme_start\nP001,2026-08-21\n", 14).decode()
+    'patient_id,programme_start\nP001,2026-09-04\n'
+    """
+    if days == 0:
+        return data
+    frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
+    for column in table_spec(table).columns:
+        if not column.is_datetime or column.name not in frame:
+            continue
+        text = frame[column.name]
+        written = text.str.strip() != ""
+        moved = pd.to_datetime(text[written]) + pd.Timedelta(days=days)
+        has_time = text[written].str.len() > 10
+        frame.loc[written, column.name] = np.where(has_time, moved.dt.strftime("%Y-%m-%d %H:%M"),
+                                                   moved.dt.strftime("%Y-%m-%d"))
+    return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+
 #: Seed of the committed sample.
 DEFAULT_SEED: int = 20260907
 #: Directory of the committed sample files.

@@ -111,7 +111,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -147,10 +147,11 @@ from analysis.programmes import (
     template_from_dict,
     template_to_dict,
 )
-from analysis.sample_data import SAMPLE_DIR, SNAPSHOT_DATE
+from analysis.sample_data import SAMPLE_DIR, SNAPSHOT_DATE, sample_shift_days, shift_sample_csv
 from analysis.schema import TABLES, CohortTables, ColumnSpec, TableSpec, conform
 from analysis.tables import IngestResult
 from analysis.timeline import DateLike, to_day
+from analysis.timeline import today as timeline_today
 from analysis.validation import DUPLICATE, timed_key, validate_frame
 
 __all__ = [
@@ -1273,32 +1274,49 @@ class Store:
         return len(found)
 
     def load_sample(self, directory: str | Path | None = None, *, today: DateLike | None = None,
-                    if_empty: bool = True) -> list[UploadReport]:
+                    if_empty: bool = True, shift: bool = True) -> list[UploadReport]:
         """Seed the store with the sample cohort (the five canonical CSV files of ``data/sample``).
+
+        The sample is a snapshot taken on :data:`analysis.sample_data.SNAPSHOT_DATE`;
+        seeded on another day, every date of it moves by whole weeks
+        (:func:`analysis.sample_data.sample_shift_days`) so that the demo patients are
+        mid-programme on ``today`` and Log today, My progress and the caseload show the
+        same days. With ``REHABTRACK_TODAY=2026-11-20`` (the tests) nothing moves.
 
         Parameters
         ----------
         directory
             Cohort directory; default :data:`analysis.sample_data.SAMPLE_DIR`.
         today
-            Passed to the ingestion; default the later of today and the sample's snapshot date.
+            The day of seeding; default :func:`analysis.timeline.today` (this
+            computer's zone, or ``REHABTRACK_TODAY``). Entries after it are refused
+            as in the future.
         if_empty
             Do nothing when the store already has an upload (the first-run case).
+        shift
+            Move the dates towards ``today`` (default); ``False`` loads the files as written
+            (then ingested with the later of ``today`` and the snapshot date as "today").
 
         Returns
         -------
         list of UploadReport
-            One per table (none when skipped). Loading twice adds nothing twice:
-            the second time every row is already there.
+            One per table (none when skipped). Loading twice on the same day adds
+            nothing twice: the second time every row is already there.
         """
         if if_empty:
             with self._read() as conn:
                 if conn.scalar(sa.select(sa.func.count()).select_from(UPLOADS)):
                     return []
         folder = Path(directory) if directory is not None else SAMPLE_DIR
-        when = to_day(today).date() if today is not None else max(date.today(), SNAPSHOT_DATE)
-        return [self.ingest_upload(SYSTEM_USER, (folder / f"{name}.csv").read_bytes(), f"{name}.csv", table=name,
-                                   today=when) for name in TABLES]
+        when = to_day(today).date() if today is not None else timeline_today()
+        days = sample_shift_days(when) if shift else 0
+        if not shift:
+            when = max(when, SNAPSHOT_DATE)
+        if days:
+            logger.info("sample cohort moved by %d days (snapshot %s -> %s)", days, SNAPSHOT_DATE,
+                        SNAPSHOT_DATE + timedelta(days=days))
+        return [self.ingest_upload(SYSTEM_USER, shift_sample_csv(name, (folder / f"{name}.csv").read_bytes(), days),
+                                   f"{name}.csv", table=name, today=when) for name in TABLES]
 
     # ---- what the data are (for caches and the first-run check) ---------------------------------
 

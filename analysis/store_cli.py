@@ -30,7 +30,7 @@ which adds
 ``rehabtrack research-export DIR --as USER [--format csv|xlsx|parquet] [--include-notes]``
     The pseudonymised cohort USER may see (CSV and Excel cells neutralised against formulas).
 ``rehabtrack load-sample``
-    Seed an empty store with the sample cohort.
+    Seed an empty store with the sample cohort, its dates moved by whole weeks so that it ends this week
 ``rehabtrack users add USERNAME --role ROLE [--patient-id P | --physio-id F] [--password-stdin | --no-password]``
     Add an account to the users file (password asked twice, or one line on stdin;
     ``--no-password`` for an account signed in by the clinic's identity provider). ``--replace`` resets one.
@@ -307,12 +307,15 @@ def research_export_command(
 
 
 def load_sample_command(store: StoreOption = None) -> None:
-    """Seed an empty store with the sample cohort (does nothing if the store has data)."""
+    """Seed an empty store with the sample cohort moved by whole weeks to today (nothing if the store has data)."""
+    from analysis.settings import clinic_settings
+    from analysis.timeline import today
+
     with _errors():
         s = _store(store)
         try:
             with _working("Loading the sample cohort..."):
-                reports = s.load_sample()
+                reports = s.load_sample(today=today(clinic_settings().timezone))
         finally:
             s.close()
     if not reports:

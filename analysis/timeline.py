@@ -14,6 +14,7 @@ on a large cohort (measured on this machine).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import TypeAlias, overload
@@ -31,6 +32,8 @@ __all__ = [
     "programme_days",
     "add_programme_time",
     "resolve_as_of",
+    "TODAY_ENV",
+    "today",
     "week_of_day",
     "programme_week",
     "to_day",
@@ -202,6 +205,57 @@ def add_programme_time(
     out["day"] = programme_days(out[time_col], out["patient_id"], patients)
     out["week"] = week_of_day(out["day"])
     return out
+
+
+#: Environment variable that freezes the clock of :func:`today` (ISO date, e.g. ``2026-11-20``; tests set it).
+TODAY_ENV = "REHABTRACK_TODAY"
+
+
+def today(timezone: str | None = None) -> date:
+    """Today's date in the clinic's time zone: the one clock of the live dashboard and the sample seeding.
+
+    The dashboard analyses a live store up to this day (the analysis day of
+    :func:`resolve_as_of`: not yet over), Log today dates entries with it, and
+    :meth:`analysis.store.Store.load_sample` shifts the sample cohort towards it.
+    Setting ``REHABTRACK_TODAY`` (:data:`TODAY_ENV`) to an ISO date freezes it,
+    whatever the zone: the test suites set ``REHABTRACK_TODAY=2026-11-20``, the
+    sample's snapshot date, so that the sample keeps its dates.
+
+    Parameters
+    ----------
+    timezone
+        IANA time-zone name (``Settings.timezone``); ``None`` for this computer's zone.
+
+    Returns
+    -------
+    datetime.date
+        The calendar day it is now on the clinic's clock.
+
+    Raises
+    ------
+    ValueError
+        If ``REHABTRACK_TODAY`` is set to something that is not an ISO date
+        (the message names the variable and the value).
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ[TODAY_ENV] = "2026-11-20"
+    >>> today("Pacific/Auckland")
+    datetime.date(2026, 11, 20)
+    """
+    frozen = os.environ.get(TODAY_ENV, "").strip()
+    if frozen:
+        try:
+            return date.fromisoformat(frozen)
+        except ValueError:
+            raise ValueError(f"{TODAY_ENV} must be a date written YYYY-MM-DD (e.g. 2026-11-20), not {frozen!r}; "
+                             "unset it to use the real clock") from None
+    if timezone:
+        from zoneinfo import ZoneInfo
+
+        return datetime.now(ZoneInfo(timezone)).date()
+    return date.today()
 
 
 def resolve_as_of(as_of: DateLike | None, *frames_and_columns: tuple[pd.DataFrame, str]) -> pd.Timestamp:

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from dashboards import auth, state  # noqa: E402
+from dashboards import auth  # noqa: E402  (not `state`: the login page needs no analysis modules)
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -46,10 +46,27 @@ def _navigation_pages(user: auth.User | None) -> list[st.Page]:
             for i, s in enumerate(specs)]
 
 
-user = state.current_user()
+#: On a narrow screen (Streamlit's phone layout, <= 768 px) the menu is a drawer over the page: close it once a
+#: page was chosen, so that the page shows instead of the menu. One listener per browser tab.
+CLOSE_MENU_ON_PHONE = """<script>
+if (!window.rehabtrackMenuCloses) {
+  window.rehabtrackMenuCloses = true;
+  document.addEventListener("click", (event) => {
+    if (window.innerWidth > 768 || !event.target.closest('[data-testid="stSidebarNavLink"]')) return;
+    setTimeout(() => {
+      const close = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
+      if (close) close.click();
+    }, 80);
+  }, true);
+}
+</script>"""
+
+user = auth.current_user()
 navigation = st.navigation(_navigation_pages(user), position="sidebar" if user else "hidden")
 if user is not None:
     auth.account_box(user)
+    with st.sidebar:
+        st.html(CLOSE_MENU_ON_PHONE, unsafe_allow_javascript=True, width="content")
 try:
     navigation.run()
 except Exception:  # a bug, not the user's doing: no traceback on screen, the details go to the log

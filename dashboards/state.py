@@ -47,11 +47,11 @@ from analysis.importers.fhir import FhirMapping, clinic_fhir_mapping
 from analysis.paths import data_dir as store_data_dir
 from analysis.pseudonyms import ResearchCohort
 from analysis.roles import AccessDenied, User
-from analysis.sample_data import SNAPSHOT_DATE
 from analysis.schema import CohortTables
 from analysis.settings import SETTINGS_FILE_ENV, Settings, clinic_settings, settings_file
 from analysis.store import DATABASE_URL_ENV, Store, UploadReport, safe_filename
 from analysis.tables import IngestResult
+from analysis.timeline import today as timeline_today
 from analysis.trends import daily_pain
 from dashboards import auth
 
@@ -62,8 +62,10 @@ __all__ = [
     "current_user",
     "data_dir",
     "store",
+    "warm_up",
     "data_version",
     "is_sample_store",
+    "today",
     "as_of",
     "upload_today",
     "settings",
@@ -104,7 +106,12 @@ def _store_key() -> tuple[str, str]:
 def _open_store(directory: str, url: str) -> Store:
     opened = Store.open(url or None, data_dir=directory)
     if os.environ.get(SEED_SAMPLE_ENV, "1").strip().lower() not in ("0", "false", "no"):
-        reports = opened.load_sample()  # does nothing once the store has an upload
+        # does nothing once the store has an upload; moves the sample to this week of the clinic's clock
+        try:
+            zone: str | None = clinic_settings(directory).timezone
+        except RehabtrackError:  # the pages say what is wrong with the settings file; seed on this computer's day
+            zone = None
+        reports = opened.load_sample(today=timeline_today(zone))
         if reports:
             logger.info("seeded %s with the sample cohort (%d tables)", opened, len(reports))
     return opened
@@ -113,6 +120,37 @@ def _open_store(directory: str, url: str) -> Store:
 def store() -> Store:
     """The store of this server process, opened once (and seeded with the sample on first run)."""
     return _open_store(*_store_key())
+
+
+#: The modules the pages import, loaded by :func:`warm_up` before the first login needs them.
+WARM_MODULES: tuple[str, ...] = (
+    "analysis.charts", "analysis.patient_detail", "analysis.report_pdf", "analysis.programmes",
+    "analysis.programme_templates", "analysis.questionnaires", "analysis.entries", "analysis.scoring",
+    "analysis.outcomes", "analysis.research", "analysis.models", "analysis.plots", "analysis.templates",
+    "analysis.export", "matplotlib.pyplot", "altair",
+)
+
+
+def warm_up() -> None:
+    """Open (and on first run seed) the store and import the pages' modules: what the first login would wait for.
+
+    The dashboard's server (``dashboards/server.py``) runs it in a background thread
+    when it starts, so the login page is served at once and the store is seeded before
+    anyone has typed a password. Failures are logged, never raised: the page that
+    needs the store then shows its own message.
+    """
+    import importlib
+    import time
+
+    started = time.perf_counter()
+    try:
+        store()
+        for name in WARM_MODULES:
+            importlib.import_module(name)
+    except Exception:  # logged; the pages report the problem to the user with what to do
+        logger.exception("warming up the dashboard failed")
+        return
+    logger.info("store opened and page modules loaded in %.1f s", time.perf_counter() - started)
 
 
 def data_version() -> tuple[int, int]:
@@ -134,21 +172,24 @@ def is_sample_store() -> bool:
     return _has_sample(*_store_key(), data_version())
 
 
+def today() -> date:
+    """Today in the clinic's time zone (:func:`analysis.timeline.today`; ``REHABTRACK_TODAY`` freezes it)."""
+    return timeline_today(settings().timezone)
+
+
 def as_of() -> pd.Timestamp:
-    """The analysis date: the sample's snapshot date (2026-11-20) for the sample store, else today."""
-    if is_sample_store():
-        return pd.Timestamp(SNAPSHOT_DATE)
-    return pd.Timestamp.today().normalize()
+    """The analysis date: today in the clinic's time zone (:func:`today`), a day not yet over.
+
+    The sample store is seeded with its dates moved to the week of its first start
+    (:meth:`analysis.store.Store.load_sample`), so the demo patients are
+    mid-programme; the tests freeze the clock on the snapshot date 2026-11-20.
+    """
+    return pd.Timestamp(today())
 
 
 def upload_today() -> date:
-    """The ``today`` given to ingestion: entries dated after it are rejected as in the future.
-
-    For the sample store, the later of today and the snapshot date (as
-    :meth:`analysis.store.Store.load_sample` does), else today.
-    """
-    today = date.today()
-    return max(today, SNAPSHOT_DATE) if is_sample_store() else today
+    """The ``today`` given to ingestion and to Log today: entries dated after it are rejected as in the future."""
+    return today()
 
 
 @st.cache_resource(show_spinner=False)

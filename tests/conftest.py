@@ -9,6 +9,11 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+# The one clock of the app (analysis.timeline.today) is frozen on the sample's snapshot date, so the sample
+# store is seeded unmoved and the dashboard analyses up to 2026-11-20 (the dates the tests were written for).
+# The e2e servers inherit it (tests/e2e/conftest.py). A test of the live clock sets or removes it itself.
+os.environ.setdefault("REHABTRACK_TODAY", "2026-11-20")
+
 settings.register_profile(
     "ci", max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )

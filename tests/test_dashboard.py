@@ -22,11 +22,13 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from analysis import access
 from analysis.accounts import LoginThrottle, add_user
+from analysis.exercises import EXERCISES
 from analysis.prescriptions import week_plan
 from analysis.pseudonyms import pseudonym_key, pseudonymise_ids
 from analysis.roles import ADMIN, PATIENT, PHYSIO, RESEARCHER, User
@@ -287,10 +289,19 @@ def test_my_progress_shows_the_patients_own_numbers_chart_and_plan(sample_dir: P
     current = daily[daily.index > last - pd.Timedelta(days=7)].mean()
     assert metric(at, "Pain at the start (0-10)") == f"{baseline:.1f}"
     assert metric(at, "Pain lately (0-10)") == f"{current:.1f}"
-    assert len(at.image) == 1  # the progress chart
-    assert any("stop if it hurts" in c.value.lower() for c in at.caption)
-    assert any("Knee-to-chest stretch" in m.value.replace("\\", "") for m in at.markdown)  # escaped markdown
-    assert any("Stop if it hurts" in w.value for w in at.warning)
+    # two interactive charts (Vega-Lite, values on hover, screen width): pain with the same baseline, and sessions
+    assert not at.image
+    pain_chart, sessions_chart = at.get("vega_lite_chart")
+    pain_spec, sessions_spec = json.loads(pain_chart.proto.spec), json.loads(sessions_chart.proto.spec)
+    layer = {one["name"]: one for one in pain_spec["layer"]}
+    data = {d.name: pa.ipc.open_stream(d.data.data).read_all().to_pylist() for d in pain_chart.proto.datasets}
+    assert data[layer["baseline"]["data"]["name"]] == [{"baseline": round(baseline, 1)}]
+    assert pain_spec["width"] == sessions_spec["width"] == "container"
+    assert [one["name"] for one in sessions_spec["layer"]] == ["done", "plan"]
+    # P001's prescriptions of the sample end on 12 November: on 20 November the programme has finished, and
+    # no exercise follows that message (the plan of a programme in progress: test_my_progress_for_another_patient)
+    assert any("programme has finished" in m.value for m in at.success)
+    assert not any("Knee-to-chest stretch" in m.value.replace("\\", "") for m in at.markdown)
     # only P001's entries: the 14 latest diary dates are P001's 14 latest ratings
     diary = frame_with(at, "pain (0-10)")
     expected = pain.sort_values("recorded_at", ascending=False)["recorded_at"].head(14)
@@ -305,7 +316,13 @@ def test_my_progress_for_another_patient_shows_their_numbers(sample_dir: Path) -
     daily = pain.groupby(pain["recorded_at"].dt.normalize())["nprs"].mean()
     baseline = daily[(daily.index >= start) & (daily.index < start + pd.Timedelta(days=7))].mean()
     assert metric(at, "Pain at the start (0-10)") == f"{baseline:.1f}"
-    assert not any("programme has finished" in i.value for i in at.info)  # P002 is mid-programme
+    assert not any("programme has finished" in i.value for i in [*at.info, *at.success])  # P002 is mid-programme
+    rx = pd.read_csv(SAMPLE / "prescriptions.csv")
+    exercises = set(rx.loc[rx["patient_id"] == "P002", "exercise"])
+    shown = {m.value.replace("\\", "").strip("*") for m in at.markdown}
+    assert {EXERCISES[e].label for e in exercises} <= shown  # this week's exercises, by their names
+    assert any("Stop if it hurts" in w.value for w in at.warning)
+    assert any("stop if it hurts" in c.value.lower() for c in at.caption)
 
 
 def test_my_progress_without_entries_invites_an_upload(registry_dir: Path) -> None:
@@ -494,9 +511,42 @@ def test_notes_are_shown_as_written_never_as_markup(registry_dir: Path) -> None:
 
 
 def test_the_sample_store_is_analysed_as_of_its_snapshot(sample_dir: Path) -> None:
+    # the tests freeze the clock on the snapshot date (tests/conftest.py: REHABTRACK_TODAY=2026-11-20)
     assert state.is_sample_store()
     assert state.as_of() == pd.Timestamp("2026-11-20")
-    assert state.upload_today() >= date(2026, 11, 20)
+    assert state.upload_today() == date(2026, 11, 20)
+
+
+def test_warm_up_seeds_an_empty_store_moved_to_the_clinics_week_before_any_page_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setenv("REHABTRACK_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("REHABTRACK_TODAY", "2026-12-03")  # a Thursday, 13 days after the snapshot: moved 7 days
+    for name in ("REHABTRACK_DATABASE_URL", "REHABTRACK_SEED_SAMPLE", "REHABTRACK_SETTINGS"):
+        monkeypatch.delenv(name, raising=False)
+    state.clear_caches()
+    try:
+        state.warm_up()  # what dashboards/server.py runs in a thread as the server starts
+        with Store.open(data_dir=tmp_path) as s:
+            assert s.has_sample()
+            starts = s.read_cohort().patients.set_index("patient_id")["programme_start"]
+        assert starts["P001"] == pd.Timestamp("2026-08-28")  # 21 August + 7 days (data/sample/patients.csv)
+        assert all(name in sys.modules for name in state.WARM_MODULES)
+        assert state.as_of() == pd.Timestamp("2026-12-03")
+    finally:
+        state.clear_caches()
+
+
+def test_the_dashboard_analyses_up_to_today_on_the_clinics_clock(sample_dir: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REHABTRACK_TODAY", "2026-12-03")
+    assert state.as_of() == pd.Timestamp("2026-12-03") and state.upload_today() == date(2026, 12, 3)
+    monkeypatch.delenv("REHABTRACK_TODAY")
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    assert state.today() == datetime.now(ZoneInfo(state.settings().timezone)).date()
 
 
 def test_a_patient_cohort_holds_only_their_rows(sample_dir: Path) -> None:
@@ -551,6 +601,19 @@ def test_week_plan_after_the_programme_gives_the_last_plan() -> None:
     assert list(plan["sets"]) == [2] and list(plan["sides"]) == ["both sides together"]
 
 
+def test_week_plan_after_a_finished_programme_gives_the_next_one_prescribed() -> None:
+    # the first programme ended on 4 Oct (week 4); a new one starts on Mon 30 Nov 2026. On Fri 20 Nov
+    # (day 74, week 11: 16-22 Nov) nothing is in force, so the plan is the new programme, not an empty week
+    rx = _rx([("cat_cow", "both", 1, "2026-09-07", "2026-10-04"), ("bridge", "both", 3, "2026-11-30", None),
+              ("bridge", "both", 4, "2026-12-14", None)])
+    week, status, plan = week_plan(rx, pd.Timestamp("2026-09-07"), pd.Timestamp("2026-11-20"))
+    assert (week, status) == (11, "upcoming")
+    assert list(plan["exercise"]) == ["Bridge"] and list(plan["sets"]) == [3]  # the dose of 30 Nov, not 14 Dec
+    # in the week of 30 Nov (week 13) it is this week's plan
+    week, status, plan = week_plan(rx, pd.Timestamp("2026-09-07"), pd.Timestamp("2026-12-01"))
+    assert (week, status, list(plan["sets"])) == (13, "current", [3])
+
+
 def test_week_plan_lists_only_the_dose_in_force_after_an_open_ended_period() -> None:
     # issue 14: an open-ended 1-set period, then a new 3-set dose from week 3 (the old row was never closed)
     rx = _rx([("bridge", "both", 1, "2026-09-07", None), ("bridge", "both", 3, "2026-09-21", None)])
@@ -575,6 +638,42 @@ def test_my_progress_shows_only_the_dose_in_force(tmp_path: Path, monkeypatch: p
     at = open_app(P001)
     plan = [t.value for t in at.text if "repetitions" in t.value]
     assert plan == ["3 sets of 10 repetitions; both sides together; 5 times a week."]
+
+
+def _p001_with(rx: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    directory = tmp_path / "data"
+    with Store.open(data_dir=directory) as store:
+        upload_as(store, SYSTEM, (SAMPLE / "patients.csv").read_bytes(), "patients.csv", table="patients",
+                  today=SNAPSHOT_DATE)
+        upload_as(store, SYSTEM, rx, "prescriptions.csv", table="prescriptions", today=SNAPSHOT_DATE)
+    _use(tmp_path / "copy", directory, monkeypatch)
+    return open_app(P001)
+
+
+RX_HEADER = b"patient_id,exercise,side,sets,reps,hold_s,sessions_per_week,start_date,end_date\n"
+
+
+def test_a_finished_programme_says_what_to_do_and_lists_no_exercise(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _p001_with(RX_HEADER + b"P001,bridge,both,1,10,0,5,2026-08-21,2026-10-04\n", tmp_path, monkeypatch)
+    assert any("programme has finished" in m.value and "ask your physio" in m.value.lower() for m in at.success)
+    assert not [t.value for t in at.text if "repetitions" in t.value]  # no exercise after "finished"
+    assert not any("Stop if it hurts" in w.value for w in at.warning)
+    # no session was logged: the streak is not greeted with a zero
+    assert not [m for m in at.metric if m.label == "Weeks in a row on plan"]
+    assert not any("0" == m.value for m in at.metric)
+
+
+def test_a_new_programme_from_next_week_is_shown_as_the_coming_plan(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # P001's programme began on Friday 21 August: 20 November is day 91, week 14 (20-26 November). The first
+    # programme ended on 4 Oct; the physio prescribed a new one from Friday 27 November, the next week
+    at = _p001_with(RX_HEADER + b"P001,bridge,both,1,10,0,5,2026-08-21,2026-10-04\n"
+                    b"P001,bridge,both,3,12,0,4,2026-11-27,\n", tmp_path, monkeypatch)
+    assert any("new exercises start on Friday 27 November" in i.value for i in at.info)
+    assert [t.value for t in at.text if "repetitions" in t.value] == [
+        "3 sets of 12 repetitions; both sides together; 4 times a week."]
+    assert not any("programme has finished" in m.value for m in [*at.success, *at.info])
 
 
 def test_week_plan_before_the_start_and_without_prescriptions() -> None:

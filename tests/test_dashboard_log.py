@@ -10,7 +10,7 @@ computed here, or written by hand.
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -21,12 +21,13 @@ from analysis import access
 from analysis.adherence import weekly_adherence
 from analysis.roles import ADMIN, PATIENT, PHYSIO, User
 from analysis.store import Store
+from analysis.timeline import today as timeline_today
 from dashboards import auth
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "dashboards" / "app.py")
 P001 = User("p001", PATIENT, patient_id="P001")
-TODAY = date.today()
+TODAY = timeline_today()  # the app's clock, frozen by tests/conftest.py (REHABTRACK_TODAY)
 START = TODAY - timedelta(days=10)  # day 10 of the programme: week 2 (days 7-13)
 
 
@@ -58,6 +59,13 @@ def open_page(user: User, page: str) -> AppTest:
     return at
 
 
+def in_page_order(node):  # type: ignore[no-untyped-def]
+    """Every element under ``node``, top to bottom as the page shows them."""
+    for child in getattr(node, "children", {}).values():
+        yield child
+        yield from in_page_order(child)
+
+
 def button(at: AppTest, label: str):  # type: ignore[no-untyped-def]
     return next(b for b in at.button if b.label == label)
 
@@ -85,10 +93,19 @@ def test_the_patient_logs_a_session_and_a_pain_score(data_dir: Path) -> None:
     assert any("Saved: 1 exercise" in s.value for s in at.success)
     assert not at.warning  # pain 3 during: no suggestion to call the physio
 
-    at.slider(key=f"nprs_{TODAY}").set_value(4)
+    # the pain score has no value until tapped: saving without one saves nothing and says what to do
+    assert at.pills(key=f"nprs_{TODAY}").value is None
+    button(at, "Save pain score").click().run()
+    assert any("tap your pain score" in e.value for e in at.error)
+    with Store.open(data_dir=data_dir) as s:
+        assert s.read_table("pain").empty
+    at.pills(key=f"nprs_{TODAY}").set_value(4)
     at.radio(key=f"location_{TODAY}").set_value("back")
     button(at, "Save pain score").click().run()
     assert any("Saved: pain 4 out of 10" in s.value for s in at.success)
+    # each confirmation sits right under the button that caused it (no scrolling up on a phone)
+    order = [str(getattr(e, "value", "")) for e in in_page_order(at.main)]
+    assert order.index(next(o for o in order if "Saved: pain 4" in o)) > order.index("Pain today")
 
     with Store.open(data_dir=data_dir) as s:
         sessions, pain = s.read_table("sessions"), s.read_table("pain")

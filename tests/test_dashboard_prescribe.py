@@ -6,7 +6,7 @@ Expected prescription periods are written out by hand from the template (see tes
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +19,7 @@ from analysis.programme_templates import template
 from analysis.programmes import programme_to_prescriptions
 from analysis.roles import PATIENT, PHYSIO, AccessDenied, User
 from analysis.store import Store
+from analysis.timeline import today as timeline_today
 from dashboards import auth, state
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +27,7 @@ APP = str(ROOT / "dashboards" / "app.py")
 PAGE = "views/physio_prescribe.py"
 A = User("physio_a", PHYSIO, physio_id="physio_a")
 B = User("physio_b", PHYSIO, physio_id="physio_b")
-TODAY = date.today()
+TODAY = timeline_today()  # the app's clock, frozen by tests/conftest.py (REHABTRACK_TODAY)
 START = TODAY - timedelta(days=28)  # so that week 5 starts today, the page's default change date
 
 

@@ -8,6 +8,7 @@ bookkeeping alone.
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -406,3 +407,37 @@ def test_ids_widen_for_large_cohorts() -> None:
     assert c.patients["physio_id"].str.fullmatch(r"physio_[a-z]{2}").all()
     assert (c.sessions["performed_at"] < SNAPSHOT).all()
     assert timedelta(days=0) <= c.sessions["performed_at"].min() - c.patients["programme_start"].min()
+
+
+# --------------------------------------------------------------------------------------
+# the sample moved to the day a store is seeded (live dates, issue 18)
+
+
+@given(st.dates(min_value=date(2020, 1, 1), max_value=date(2035, 12, 31)))
+def test_the_sample_moves_by_whole_weeks_to_the_week_ending_on_the_day_of_seeding(today: date) -> None:
+    from analysis.sample_data import sample_shift_days
+
+    days = sample_shift_days(today)
+    moved = SNAPSHOT_DATE + timedelta(days=days)
+    assert days % 7 == 0 and moved.weekday() == SNAPSHOT_DATE.weekday()  # Friday stays Friday
+    assert 0 <= (today - moved).days <= 6  # the moved snapshot is today or within the 6 days before
+
+
+@given(st.integers(min_value=-200, max_value=200).map(lambda w: 7 * w))
+def test_moving_the_sample_files_keeps_every_row_and_moving_back_restores_them(days: int) -> None:
+    from analysis.sample_data import shift_sample_csv
+
+    for table in TABLES:
+        original = (SAMPLE_DIR / f"{table}.csv").read_bytes()
+        moved = shift_sample_csv(table, original, days)
+        assert shift_sample_csv(table, moved, -days) == original.replace(b"\r\n", b"\n")
+        a, b = (pd.read_csv(io.BytesIO(x), dtype=str, keep_default_na=False) for x in (original, moved))
+        assert a.shape == b.shape
+        for column in table_spec(table).columns:
+            if column.is_datetime and days:
+                filled = a[column.name] != ""
+                assert (b.loc[~filled, column.name] == "").all()
+                shift = pd.to_datetime(b.loc[filled, column.name]) - pd.to_datetime(a.loc[filled, column.name])
+                assert (shift == pd.Timedelta(days=days)).all()
+            else:
+                assert a[column.name].equals(b[column.name])

@@ -663,3 +663,37 @@ def test_csv_export_writes_nulls_as_empty_cells(tmp_path, store):
     rows = list(csv.DictReader(io.StringIO((tmp_path / "bk" / "pain.csv").read_text())))
     assert rows == [{"patient_id": "P1", "recorded_at": "2026-09-01 20:00:00.000000", "nprs": "3", "location": "",
                      "flare": "", "notes": "", "upload_id": "1", "time_written": "True", "fold": "0"}]
+
+
+def test_load_sample_on_a_later_day_moves_every_date_by_whole_weeks(store):
+    # seeded on Thursday 3 December 2026: 13 days after the snapshot (Friday 20 November) -> moved by 7 days,
+    # so the moved snapshot is Friday 27 November, 6 days before the day of seeding
+    reports = store.load_sample(today=date(2026, 12, 3))
+    assert sum(r.rows_rejected for r in reports) == 0
+    expected = {name: csv_rows(SAMPLE / f"{name}.csv") for name in TABLES}
+    assert {name: store.counts()[name] for name in TABLES} == expected  # nothing lost by the move
+    cohort = store.read_cohort()
+    with (SAMPLE / "patients.csv").open(newline="") as f:
+        first = next(csv.DictReader(f))
+    p001 = cohort.patients.set_index("patient_id").loc[first["patient_id"]]
+    assert p001["programme_start"] == pd.Timestamp(first["programme_start"]) + pd.Timedelta(days=7)
+    with (SAMPLE / "pain.csv").open(newline="") as f:
+        written = sorted(pd.Timestamp(r["recorded_at"]) + pd.Timedelta(days=7) for r in csv.DictReader(f))
+    stored = sorted(cohort.pain["recorded_at"])
+    assert stored == written  # clock times kept, weekdays kept (7 days)
+    assert max(stored) < pd.Timestamp("2026-11-27")  # the last entry is the day before the moved snapshot
+    ends = cohort.prescriptions["end_date"].dropna()
+    with (SAMPLE / "prescriptions.csv").open(newline="") as f:
+        ends_written = sorted(pd.Timestamp(r["end_date"]) + pd.Timedelta(days=7)
+                              for r in csv.DictReader(f) if r["end_date"])
+    assert sorted(ends) == ends_written
+
+
+def test_load_sample_on_the_snapshot_day_keeps_the_dates_and_the_cli_uses_the_frozen_clock(tmp_path, monkeypatch):
+    monkeypatch.setenv("REHABTRACK_TODAY", "2026-11-26")  # Thursday of the snapshot's week: no move
+    monkeypatch.setenv("REHABTRACK_DATA_DIR", str(tmp_path))
+    result = CliRunner().invoke(_cli(), ["load-sample"])
+    assert result.exit_code == 0, result.output
+    with Store.open(data_dir=tmp_path) as s:
+        starts = s.read_cohort().patients.set_index("patient_id")["programme_start"]
+        assert starts["P001"] == pd.Timestamp("2026-08-21")  # as written in data/sample/patients.csv

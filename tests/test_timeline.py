@@ -53,3 +53,21 @@ def test_as_of_defaults_to_the_day_after_the_last_entry_and_is_midnight() -> Non
     pain = pd.DataFrame({"recorded_at": pd.to_datetime(["2026-10-02 21:00"])})
     assert resolve_as_of(None, (sessions, "performed_at"), (pain, "recorded_at")) == pd.Timestamp("2026-10-03")
     assert resolve_as_of("2026-11-20 15:00", (sessions, "performed_at")) == pd.Timestamp("2026-11-20")
+
+
+def test_today_is_frozen_by_the_environment_and_otherwise_the_clinic_clock(monkeypatch) -> None:
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    from analysis.timeline import TODAY_ENV, today
+
+    monkeypatch.setenv(TODAY_ENV, "2026-11-20")
+    assert today("Pacific/Kiritimati") == date(2026, 11, 20)
+    monkeypatch.setenv(TODAY_ENV, "20/11/2026")
+    with pytest.raises(ValueError, match="REHABTRACK_TODAY must be a date written YYYY-MM-DD"):
+        today()
+    monkeypatch.delenv(TODAY_ENV)
+    # UTC+14 and UTC-11 are never on the same calendar day as each other... except never: they differ by 25 h
+    east, west = today("Pacific/Kiritimati"), today("Pacific/Pago_Pago")
+    assert east == datetime.now(ZoneInfo("Pacific/Kiritimati")).date() or east > west
+    assert (east - west).days in (1, 2)

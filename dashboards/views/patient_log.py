@@ -21,7 +21,8 @@ from analysis.escaping import escape_markdown
 from analysis.roles import PATIENT
 from dashboards import auth, state
 
-#: Where the outcome of the last save is kept for the next run (the page reruns after saving).
+#: Where the outcome of the last save is kept for the next run (the page reruns after saving):
+#: ``{"session" | "pain": [(kind, message), ...]}``, shown next to the button that saved.
 RESULT_KEY = "patient_log_result"
 #: Options of "where is the pain" (``None`` = not said).
 LOCATIONS = {None: "not said", "back": "back", "leg": "leg", "both": "back and leg"}
@@ -40,8 +41,14 @@ st.info(
     icon=":material/self_improvement:",
 )
 
-for kind, message in st.session_state.pop(RESULT_KEY, []):
-    (st.success if kind == "success" else st.warning)(message)
+results: dict[str, list[tuple[str, str]]] = st.session_state.pop(RESULT_KEY, {})
+
+
+def _show_result(where: str) -> None:
+    """The outcome of the last save of this form, right under its button (visible on a phone without scrolling)."""
+    for kind, message in results.get(where, []):
+        (st.success if kind == "success" else st.warning)(message)
+
 
 # The calendar is not bounded on purpose: a bounded Streamlit date input silently resets a day out of
 # range to today, which would save an entry for the wrong day; a clear refusal is better.
@@ -114,17 +121,20 @@ else:
             advice = pain_during_advice(rating, used)
             if advice:
                 result.append(("warning", advice))
-            st.session_state[RESULT_KEY] = result
+            st.session_state[RESULT_KEY] = {"session": result}
             st.rerun()
+    _show_result("session")
 
 # ---- daily pain
 st.subheader("Pain today")
 pain = cohort.pain[(cohort.pain["patient_id"] == pid) & (cohort.pain["recorded_at"].dt.normalize() == day_ts)]
 old = pain.iloc[-1] if not pain.empty else None
 with st.form("log_pain"):
-    nprs = st.slider("How bad is your pain? 0 = no pain, 10 = worst imaginable", 0, 10,
-                     int(old["nprs"]) if old is not None else 0, key=f"nprs_{day}")
-    st.caption("0 = no pain · 10 = worst imaginable")
+    # a required choice with no value until tapped: a careless save never records "no pain"
+    nprs = st.pills("How bad is your pain today? Tap a number", list(range(11)),
+                    default=int(old["nprs"]) if old is not None else None, key=f"nprs_{day}")
+    st.caption("0 = no pain · 10 = worst imaginable" + ("" if old is None else " · you saved this day already: "
+                                                          "a change replaces it"))
     old_location = old["location"] if old is not None and pd.notna(old["location"]) else None
     location = st.radio("Where?", list(LOCATIONS), format_func=LOCATIONS.get, horizontal=True,
                         index=list(LOCATIONS).index(old_location), key=f"location_{day}")
@@ -133,7 +143,9 @@ with st.form("log_pain"):
     pain_note = st.text_input("Note (optional)", value=str(old["notes"]) if old is not None and
                               pd.notna(old["notes"]) else "", max_chars=300, key=f"pain_note_{day}")
     save_pain = st.form_submit_button("Save pain score", type="primary", icon=":material/check:")
-if save_pain:
+if save_pain and nprs is None:
+    st.error("Not saved: tap your pain score (a number from 0 to 10) first, then press Save pain score.")
+elif save_pain:
     try:
         row = pain_row(pid, day_ts, nprs, today=today, location=location, flare=flare, notes=pain_note,
                        existing=cohort.pain[cohort.pain["patient_id"] == pid])
@@ -141,10 +153,12 @@ if save_pain:
     except RehabtrackError as exc:
         st.error(f"Not saved: {escape_markdown(exc)}")
     else:
-        st.session_state[RESULT_KEY] = [("success", "Nothing changed." if not report.changed else
-                                         f"Saved: pain {nprs} out of 10 on {day_ts:%A %-d %B}"
-                                         + (" (your earlier score was updated)." if report.updated else "."))]
+        st.session_state[RESULT_KEY] = {"pain": [("success", "Nothing changed." if not report.changed else
+                                                  f"Saved: pain {nprs} out of 10 on {day_ts:%A %-d %B}"
+                                                  + (" (your earlier score was updated)." if report.updated
+                                                     else "."))]}
         st.rerun()
+_show_result("pain")
 
 # ---- this week against the plan
 weekly = state.weekly_for_user(user)
@@ -152,7 +166,9 @@ when = state.as_of()
 week = weekly[(weekly["patient_id"] == pid) & (weekly["week_start"] <= when) & (weekly["week_end"] >= when)]
 if not week.empty:
     w = week.iloc[0]
-    planned = w["sessions_prescribed"]
-    st.caption(f"Week {int(w['week'])} of your programme so far: {int(w['sessions_completed'])} session day"
-               f"{'s' if w['sessions_completed'] != 1 else ''} logged of {planned:.1f} planned up to "
-               f"{when:%A %-d %B}.")
+    planned, done = float(w["sessions_prescribed"]), int(w["sessions_completed"])
+    days_done = f"{done} session day{'s' if done != 1 else ''} logged"
+    planned_text = f"{planned:.1f}".removesuffix(".0")  # 2.1 (pro rata in the week so far), 5
+    st.caption(f"Week {int(w['week'])} of your programme so far: {days_done} of {planned_text} planned up to "
+               f"{when:%A %-d %B}." if planned > 0 else
+               f"Week {int(w['week'])} of your programme: no sessions are planned this week ({days_done}).")

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import io
-
-import matplotlib.pyplot as plt
 import pandas as pd
 import streamlit as st
 
+from analysis.charts import pain_chart, sessions_chart
 from analysis.escaping import escape_markdown
 from analysis.instruments import get_instrument
-from analysis.plots import plot_patient_progress
 from analysis.prescriptions import week_plan
-from analysis.roles import PATIENT, User
+from analysis.roles import PATIENT
 from analysis.trends import trend_for_patient
 from dashboards import auth, state
 
@@ -54,8 +51,13 @@ cols.metric(
     delta_color="inverse",
     help=f"Average of your latest {used.current_window_days} days with ratings.", width="content")
 streak = int(me["current_streak_weeks"])
-cols.metric("Weeks in a row on plan", f"{streak}", width="content",
-            help=f"Complete weeks in a row with at least {used.adherent_threshold:.0%} of the planned sessions.")
+streak_help = f"Complete weeks in a row with at least {used.adherent_threshold:.0%} of the planned sessions."
+if streak > 0:
+    cols.metric("Weeks in a row on plan", f"{streak}", width="content", help=streak_help)
+elif bool((weekly.loc[(weekly["patient_id"] == user.patient_id) & (weekly["week"] == week_now),
+                      "sessions_prescribed"] > 0).any()):  # no "0" greeting, and none after the programme
+    st.caption(f"A streak starts with one week on plan (at least {used.adherent_threshold:.0%} of the planned "
+               "sessions): this week can be the first.")
 
 # ---- the trend in plain words
 st.subheader("How your pain is changing")
@@ -64,31 +66,20 @@ if pd.notna(label) and str(label):
     st.text(str(label))
 st.text(trend_for_patient(me["trend"], me["trend_slope_per_week"], used))
 
-# ---- chart (rendered once per data version and cached as a PNG: reruns do not redraw it)
+# ---- interactive charts (Vega-Lite: values on hover, the width of the screen); specs in analysis.charts
 nprs = get_instrument("nprs")
-
-
-@st.cache_data(show_spinner="Drawing your chart...", max_entries=64)
-def _chart_png(version: tuple[int, int], who: User, day: pd.Timestamp, start: float | None, mcid_abs: float,
-               mcid_pct: float) -> bytes:
-    weeks = state.weekly_for_user(who)
-    days = state.daily_for_user(who)
-    fig = plot_patient_progress(weeks[weeks["patient_id"] == who.patient_id],
-                                daily_pain=days[days["patient_id"] == who.patient_id],
-                                baseline=start, mcid_abs=mcid_abs, mcid_pct=mcid_pct)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=150)
-    plt.close(fig)
-    return buffer.getvalue()
-
-
-st.image(_chart_png(state.data_version(), user, when, baseline, float(nprs.mcid_abs), float(used.mcid_percent)),
-         width=680)  # at most 680 px wide on a desktop; the full width of a phone
+weeks_mine = weekly[weekly["patient_id"] == user.patient_id]
+days = state.daily_for_user(user)
+st.altair_chart(pain_chart(weeks_mine, daily=days[days["patient_id"] == user.patient_id], baseline=baseline,
+                           mcid_abs=float(nprs.mcid_abs), mcid_pct=float(used.mcid_percent), height=300),
+                width="stretch", key="progress_pain_chart")
 st.caption(
-    f"Top: your average pain each week (0 = no pain, 10 = worst), your daily ratings in grey, your starting level "
+    f"Your average pain each week (red; 0 = no pain, 10 = worst), your daily ratings in grey, your starting level "
     f"(dashed) and the shaded band: a change smaller than {nprs.mcid_abs:g} points or {used.mcid_percent:.0%} "
-    "is not yet a change people notice. Bottom: sessions done each week (bars) and the plan (black marks)."
+    "is not yet a change people notice. Touch or hover a point to see its value."
 )
+st.altair_chart(sessions_chart(weeks_mine, height=200), width="stretch", key="progress_sessions_chart")
+st.caption("Sessions done each week (bars) and the plan (black marks).")
 
 # ---- sessions per week
 with st.expander("Sessions week by week"):
@@ -109,13 +100,22 @@ st.subheader("This week's exercises")
 mine_rx = cohort.prescriptions[cohort.prescriptions["patient_id"] == user.patient_id]
 week, status, plan = week_plan(mine_rx, me["programme_start"], when)
 if status == "none":
-    st.info("No exercises have been set for you yet. Your physio will add them.")
+    st.info("No exercises have been set for you yet. Your physio adds them: ask at your next appointment, or "
+            "contact the clinic. Meanwhile you can log your pain every day on **Log today**.",
+            icon=":material/event_note:")
+    st.page_link("views/patient_log.py", label="Log today", icon=":material/edit_note:")
+elif status == "finished":  # no exercises listed: none is planned any more
+    st.success("Your programme has finished: no exercises are planned now. Well done for getting to the end. "
+               "Ask your physio whether to keep going with some of the exercises or to start a new programme; "
+               "you can keep logging your pain on **Log today** meanwhile.", icon=":material/flag:")
+    st.page_link("views/patient_log.py", label="Log today", icon=":material/edit_note:")
 else:
-    if status == "finished":
-        st.info("Your programme has finished: no exercises are planned now. This was your last plan; "
-                "ask your physio whether to keep going.")
-    elif status == "not started":
+    if status == "not started":
         st.info(f"Your programme starts on {me['programme_start']:%A %-d %B}. This is your first week's plan.")
+    elif status == "upcoming":
+        first_day = min(plan_start for plan_start in mine_rx["start_date"] if plan_start > when)
+        st.info(f"Your new exercises start on {first_day:%A %-d %B}. Until then nothing is planned; this is the "
+                "plan from that day.", icon=":material/event_upcoming:")
     for rec in plan.itertuples(index=False):
         hold = f", hold {rec.hold_s:g} seconds" if pd.notna(rec.hold_s) and rec.hold_s > 0 else ""
         period = f" ({rec.period})" if rec.period else ""

@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import streamlit as st
 
+from analysis.charts import pain_chart
 from analysis.errors import RehabtrackError
 from analysis.escaping import escape_markdown
 from analysis.export import to_csv_bytes
@@ -142,7 +143,7 @@ CAPTIONS = {
     "pain": f"Daily ratings, {used.rolling_window_days}-day rolling mean, weekly means, the baseline and the band "
             f"within the MCID of baseline ({get_instrument('nprs').mcid_abs:g} points or "
             f"{used.mcid_percent * 100:g} %, whichever is smaller); pain flares, reported flares and pain during "
-            "exercise are marked underneath.",
+            "exercise are marked along the top.",
     "adherence": "Sessions done per week, and the dose done (sets x reps x hold) per exercise and side, as % of the "
                  "prescription.",
     "load": DESCRIPTIVE_NOTE,
@@ -151,8 +152,17 @@ CAPTIONS = {
 }
 chart = st.segmented_control("Chart", list(CHARTS), format_func=lambda k: CHARTS[k].split(" (")[0],
                              default="pain", key="detail_chart") or "pain"
-st.image(_chart(user, patient_id, version, as_of, used, first, last, chart), caption=CAPTIONS[chart],
-         width="stretch")
+if chart == "pain":  # interactive (values on hover, the width of the screen); the PDF keeps matplotlib
+    c = shown.pain_change
+    pct = c["mcid_pct_threshold"]
+    st.altair_chart(pain_chart(shown.weekly, daily=shown.daily, baseline=c["baseline"],
+                               mcid_abs=c["mcid_abs_threshold"], mcid_pct=None if pd.isna(pct) else float(pct) / 100,
+                               flags=shown.flags, rolling_window_days=used.rolling_window_days),
+                    width="stretch", key="detail_pain_chart")
+    st.caption(CAPTIONS["pain"] + " Hover a point for its value and date.")
+else:
+    st.image(_chart(user, patient_id, version, as_of, used, first, last, chart), caption=CAPTIONS[chart],
+             width="stretch")
 
 tabs = st.tabs(["Safety flags", "Weeks", "Questionnaires"])
 with tabs[0]:
@@ -182,8 +192,14 @@ with tabs[1]:
                                 "pain_mean": st.column_config.NumberColumn("pain mean", format="%.1f")})
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def _pdf_bytes(who: User, pid: str, version: tuple[int, int], when: pd.Timestamp, used: Settings,
+               first: date, last: date) -> bytes:  # one PDF per patient, data version and dates: a repeat is instant
+    return detail_report_pdf(restrict_to_dates(_detail(who, pid, version, when, used), first, last))
+
+
 def _pdf() -> bytes:
-    return detail_report_pdf(shown)
+    return _pdf_bytes(user, patient_id, version, as_of, used, first, last)
 
 
 d1, d2, _ = st.columns([1, 1, 2])

@@ -7,6 +7,7 @@ the physio's caseload, then the store persists), the chart is :func:`analysis.pl
 
 from __future__ import annotations
 
+import io
 import logging
 from datetime import date
 
@@ -46,6 +47,20 @@ CURRENT = "__current__"
 NOT_YOURS = ("This patient is not on your caseload, so you cannot see or change their programme. "
              "Choose one of your own patients below.")
 
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _planned_load_png(load: pd.DataFrame, acwr_max: float, chronic_weeks: int) -> bytes:
+    """The planned-load chart as a PNG, drawn once per plan (matplotlib took ~80 % of a rerun of this page)."""
+    fig = plot_planned_load(load, acwr_max=acwr_max, chronic_weeks=chronic_weeks)
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, format="png", dpi=110)
+    finally:
+        plt.close(fig)
+    return buffer.getvalue()
+
+
 user = auth.require_role(PHYSIO, ADMIN)
 store = state.store()
 settings = state.settings()
@@ -57,7 +72,7 @@ st.caption("Add a patient, give them a home-exercise programme that builds over 
 with st.expander("Add a patient", expanded=False, icon=":material/person_add:"):
     with st.form("prescribe_add_patient", clear_on_submit=True):
         display_name = st.text_input("Display name (optional; only you see it, never in analyses or exports)")
-        start = st.date_input("Programme start (day 1 of week 1)", value=date.today(), key="prescribe_new_start")
+        start = st.date_input("Programme start (day 1 of week 1)", value=state.today(), key="prescribe_new_start")
         physio_for = user.physio_id
         if user.role == ADMIN:
             physio_for = st.text_input("Physiotherapist ID the patient belongs to")
@@ -157,7 +172,7 @@ with right:
 change_from: date | None = None
 if len(current):
     change_from = st.date_input(
-        "Change from (first day of the new prescription)", value=max(date.today(), programme_start.date()),
+        "Change from (first day of the new prescription)", value=max(state.today(), programme_start.date()),
         min_value=programme_start.date(), key=f"prescribe_change_from_{patient_id}")
     st.caption("Periods that ended before this day stay exactly as they were; the one running on it is closed "
                "the day before; planned periods that have not begun are replaced.")
@@ -219,9 +234,7 @@ if len(steep):
                f"{settings.acwr_max:g}; descriptive only):\n\n" + "\n".join(f"- {m}" for m in steep["message"]))
 else:
     st.success(f"No planned week is above the load-progression threshold ({settings.acwr_max:g}).")
-fig = plot_planned_load(load, acwr_max=settings.acwr_max, chronic_weeks=settings.acwr_chronic_weeks)
-st.pyplot(fig, clear_figure=True)
-plt.close(fig)
+st.image(_planned_load_png(load, settings.acwr_max, settings.acwr_chronic_weeks), width="stretch")
 
 st.markdown("**Prescription periods after saving**")
 st.dataframe(preview.drop(columns=["patient_id"]), hide_index=True, use_container_width=True,

@@ -41,7 +41,9 @@ def streamlit_server(data_dir: Path, log_dir: Path, pids: list[int] | None = Non
     ``log_dir/streamlit.log``; it is stopped when the block ends.
     """
     port = _free_port()
+    # the clock frozen on the sample's snapshot date (tests/conftest.py sets it; an override wins)
     env = dict(os.environ, REHABTRACK_DATA_DIR=str(data_dir))
+    env.setdefault("REHABTRACK_TODAY", "2026-11-20")
     for name, value in env_overrides.items():
         if value is None:
             env.pop(name, None)

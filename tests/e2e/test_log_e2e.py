@@ -11,7 +11,7 @@ are in the store; then the ODI form. Screenshots: ``test-artifacts/patient_log_3
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,11 +19,12 @@ import pytest
 from analysis import access
 from analysis.roles import ADMIN, User
 from analysis.store import Store
+from analysis.timeline import today as timeline_today
 from tests.e2e.conftest import log_in, screenshot, streamlit_server, wait_idle
 
 pytestmark = pytest.mark.e2e
 
-TODAY = date.today()
+TODAY = timeline_today()  # the app's clock, frozen by tests/conftest.py (REHABTRACK_TODAY)
 START = TODAY - timedelta(days=10)
 
 
@@ -74,9 +75,20 @@ def test_log_today_on_a_phone(log_url: str, log_store: Path, browser) -> None:  
         page.get_by_role("button", name="Confirm session").click()
         page.get_by_text("Saved: 1 exercise").wait_for(timeout=60_000)
         wait_idle(page)
+        # the pain score has no value until tapped: a careless save records nothing and says what to do
         page.get_by_role("button", name="Save pain score").click()
-        page.get_by_text("Saved: pain 0 out of 10").wait_for(timeout=60_000)
+        page.get_by_text("tap your pain score").wait_for(timeout=60_000)
         wait_idle(page)
+        page.get_by_role("radio", name="3", exact=True).click()  # the pain pills are a radio group
+        page.get_by_role("button", name="Save pain score").click()
+        saved = page.get_by_text("Saved: pain 3 out of 10")
+        saved.wait_for(timeout=60_000)
+        wait_idle(page)
+        saved.scroll_into_view_if_needed()
+        button_box = page.get_by_role("button", name="Save pain score").bounding_box()
+        saved_box = saved.bounding_box()
+        assert button_box is not None and saved_box is not None
+        assert 0 <= saved_box["y"] - button_box["y"] < 300  # the confirmation is right under its button
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         screenshot(page, "patient_log_390px_saved")
 
@@ -85,8 +97,8 @@ def test_log_today_on_a_phone(log_url: str, log_store: Path, browser) -> None:  
         page.get_by_role("link", name="Questionnaires").click()
         page.get_by_role("heading", name="Questionnaires").wait_for(timeout=60_000)
         wait_idle(page)
-        page.get_by_test_id("stSidebarCollapseButton").locator("button").click()
         page.wait_for_timeout(500)
+        assert (page.get_by_test_id("stSidebar").bounding_box() or {"x": -1})["x"] < 0  # the menu closed itself
         assert page.get_by_text("Answer at least 8 sections.").is_visible()
         assert page.get_by_text("Section 10: Travelling").is_visible()
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
@@ -97,4 +109,4 @@ def test_log_today_on_a_phone(log_url: str, log_store: Path, browser) -> None:  
         sessions, pain = s.read_table("sessions"), s.read_table("pain")
     assert sessions[["patient_id", "exercise", "side", "sets", "reps"]].values.tolist() == [
         ["P001", "knee_to_chest", "left", 2, 10]]  # as prescribed: 2 x 10
-    assert pain[["patient_id", "nprs"]].values.tolist() == [["P001", 0]]
+    assert pain[["patient_id", "nprs"]].values.tolist() == [["P001", 3]]

@@ -48,7 +48,7 @@ def test_physio_opens_a_flagged_patient_and_downloads_the_pdf(app_url: str, page
     started = time.monotonic()
     _click_first_row(page)
     page.get_by_role("heading", name="Patient detail").wait_for(timeout=60_000)
-    page.get_by_test_id("stImage").first.wait_for(timeout=60_000)
+    page.get_by_test_id("stVegaLiteChart").first.wait_for(timeout=60_000)  # the interactive pain chart
     wait_idle(page)
     elapsed = time.monotonic() - started
     _no_exception(page)

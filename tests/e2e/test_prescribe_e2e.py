@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from analysis import access
 from analysis.accounts import add_user
 from analysis.roles import PHYSIO, User
 from analysis.store import Store
+from analysis.timeline import today as timeline_today
 from tests.e2e.conftest import log_in, screenshot, streamlit_server, wait_idle
 
 pytestmark = pytest.mark.e2e
@@ -74,7 +74,7 @@ def test_physio_adds_a_patient_and_prescribes_the_seed_programme(  # type: ignor
         periods = store.read_table("prescriptions", patient_ids=[patient_id])
         profiles = access.patient_profiles(PHYSIO_A, store)
     assert len(periods) == 9
-    assert periods["start_date"].min().date() == date.today()
+    assert periods["start_date"].min().date() == timeline_today()  # the app's (frozen) clock
     assert profiles["display_name"].tolist() == ["Jane Example"]
 
     # the patient logs in with the one-time password and gets their own pages
