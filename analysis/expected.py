@@ -536,8 +536,13 @@ class NotEnoughData:
 
     @property
     def short(self) -> str:
-        """``"not enough completed programmes yet (12 of 20)"``: what the CLI and the admin page say first."""
-        return f"{STATUS_NOT_ENOUGH} ({self.n_patients} of {self.min_patients})"
+        """``"not enough completed programmes yet (12 of 20)"``: what the CLI and the admin page say.
+
+        When there were enough programmes but the model could not be estimated, :attr:`message` (why).
+        """
+        if self.n_patients < self.min_patients:
+            return f"{STATUS_NOT_ENOUGH} ({self.n_patients} of {self.min_patients})"
+        return self.message
 
 
 @dataclass(frozen=True, eq=False)

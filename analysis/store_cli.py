@@ -347,8 +347,8 @@ def refit_expected_command(
         finally:
             s.close()
     if isinstance(fit, NotEnoughData):
-        typer.echo(f"{fit.short}: {fit.message}. Nothing was stored; the model is fitted once the clinic has "
-                   f"{fit.min_patients} completed programmes.")
+        typer.echo(f"{fit.short}. A completed programme counts when it has a baseline week and a rated week after "
+                   f"it. Nothing was stored; refit once the clinic has {fit.min_patients} such programmes.")
         raise typer.Exit(EXIT_REJECTED)
     m, cal = fit.model, fit.calibration
     level = f"{m.spec.interval * 100:.0f} %"

@@ -64,8 +64,9 @@ if user.role == ADMIN:
                 st.error(f"The model could not be refitted: {escape_markdown(exc)}")
             else:
                 if isinstance(result, NotEnoughData):
-                    st.warning(f"{escape_markdown(result.short)}: {escape_markdown(result.message)}. Nothing was "
-                               "stored; the model in use (if any) stays.")
+                    st.warning(f"{escape_markdown(result.short)}. A completed programme counts when it has a "
+                               "baseline week and a rated week after it. Nothing was stored; the model in use (if "
+                               "any) stays.")
                 else:
                     logger.info("%s refitted the expected-course model from the dashboard", user.username)
                     st.success(f"Refitted on {result.model.n_patients} completed programmes "
