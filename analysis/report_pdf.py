@@ -171,8 +171,8 @@ def _first_page(detail: PatientDetail, generated: datetime) -> Figure:
     table = headline_table(detail)
     rows = list(zip(table["measure"], table["value"], strict=True))
     if detail.expected_text:
-        rows.append(("Compared with similar patients of this clinic", detail.expected_text
-                     + " A comparison with the clinic's completed programmes, not a diagnosis."))
+        rows.append(("Compared with similar patients of this clinic", detail.expected_text.rstrip(".")
+                     + ". A comparison with the clinic's completed programmes, not a diagnosis."))
     y = _wrapped_rows(fig, rows, 0.843)
     fig.text(0.06, y - 0.01, "Descriptive, not advice", fontsize=11, fontweight="bold", va="top")
     note = textwrap.fill(DESCRIPTIVE_NOTE + " Decisions about the programme rest with the treating "

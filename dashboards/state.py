@@ -50,7 +50,7 @@ from analysis.expected import ExpectedFit, NotEnoughData
 from analysis.importers.fhir import FhirMapping, clinic_fhir_mapping
 from analysis.paths import data_dir as store_data_dir
 from analysis.pseudonyms import ResearchCohort
-from analysis.roles import AccessDenied, User
+from analysis.roles import PATIENT, AccessDenied, User
 from analysis.sample_data import SNAPSHOT_DATE
 from analysis.schema import CohortTables
 from analysis.settings import SETTINGS_FILE_ENV, Settings, clinic_settings, settings_file
@@ -238,7 +238,7 @@ def _canonical(user: User) -> CohortTables:
 @st.cache_data(show_spinner="Summarising the patients...", max_entries=64)
 def _summary(directory: str, url: str, version: tuple[int, int], user: User, when: pd.Timestamp,
              used: Settings, model_id: int | None = None) -> pd.DataFrame:
-    fit = _expected_fit(directory, url, model_id) if model_id is not None and user.role != "patient" else None
+    fit = _expected_fit(directory, url, model_id) if model_id is not None and user.role != PATIENT else None
     return summary_for(user, store(), as_of=when, settings=used, expected_model=None if fit is None else fit.model)
 
 

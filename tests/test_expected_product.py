@@ -411,6 +411,8 @@ def test_admin_refit_button_fits_stores_and_the_pages_use_the_new_model(store_co
     at.button(key="refit_expected").click().run()
     assert not at.exception, at.exception
     assert any("Refitted on 23 completed programmes" in s.value for s in at.success)
+    assert any("Model 2: fitted" in m.value for m in at.markdown)  # the new model is shown as the one in use
+    assert not any("Model 1: fitted" in m.value for m in at.markdown)
     with Store.open(data_dir=store_copy) as s:
         assert s.expected_model_id() == 2 and s.expected_model_record()["fitted_by"] == "admin"
 

@@ -46,14 +46,7 @@ record = state.expected_record()
 if user.role == ADMIN:
     with st.container(border=True):
         st.subheader("The model in use")
-        if record is None:
-            st.info("No expected-course model has been fitted yet. Refit it once the clinic has enough completed "
-                    "programmes; until then the caseload and the patient pages show no comparison.")
-        else:
-            st.write(f"Model {record['model_id']}: fitted {pd.Timestamp(record['fitted_at']):%d %b %Y %H:%M} UTC by "
-                     f"{escape_markdown(record['fitted_by'])} on the data as of "
-                     f"{pd.Timestamp(record['as_of']):%d %b %Y} (data version {escape_markdown(record['data_version'])}"
-                     f"), {record['n_patients']} completed programmes. Predictions use it until the next refit.")
+        in_use = st.empty()  # filled after the button, so that a refit shows at once
         if st.button("Refit the expected-course model", key="refit_expected", icon=":material/refresh:",
                      help="Fits the model on every completed programme, with its 5-fold cross-validation "
                           "(about a minute), and stores it with today's date, the data version and the settings."):
@@ -72,6 +65,16 @@ if user.role == ADMIN:
                     st.success(f"Refitted on {result.model.n_patients} completed programmes "
                                f"({result.model.n_obs} patient-weeks); stored and in use from now on.")
                     record = state.expected_record()
+        with in_use.container():
+            if record is None:
+                st.info("No expected-course model has been fitted yet. Refit it once the clinic has enough completed "
+                        "programmes; until then the caseload and the patient pages show no comparison.")
+            else:
+                st.write(f"Model {record['model_id']}: fitted {pd.Timestamp(record['fitted_at']):%d %b %Y %H:%M} UTC "
+                         f"by {escape_markdown(record['fitted_by'])} on the data as of "
+                         f"{pd.Timestamp(record['as_of']):%d %b %Y} (data version "
+                         f"{escape_markdown(record['data_version'])}), {record['n_patients']} completed programmes. "
+                         "Predictions use it until the next refit.")
         visible = state.physio_comparison_visible()
         wanted = st.toggle("Physios may see the comparison of physios (pseudonymised labels)", value=visible,
                            key="physio_comparison_visible",
@@ -135,7 +138,10 @@ left, right = st.columns([1, 1])
 left.image(_png(plot_calibration(cal)), width="stretch")
 with right:
     if len(cal.deciles):
-        st.dataframe(cal.deciles.round(2), hide_index=True, width="stretch")
+        order = [c for c in ("decile", "n", "expected", "observed", "coverage") if c in cal.deciles.columns]
+        st.dataframe(cal.deciles[order].round(2), hide_index=True, width="stretch",
+                     column_config={"expected": "mean predicted", "observed": "mean observed",
+                                    "coverage": f"{level} interval covered"})
     if cal.fits_below_minimum:
         st.caption(f"{cal.fits_below_minimum} of the {cal.folds} training folds had fewer than the minimum of "
                    f"{model.spec.min_patients} completed programmes.")

@@ -163,8 +163,9 @@ if chart == "pain":
         shown_band = "" if band is None or band.empty else (
             f" The shaded band is the {band.attrs.get('interval', 0.8) * 100:.0f} % range of similar patients of "
             "this clinic, week by week.")
-        st.caption("**Compared with similar patients of this clinic:** " + escape_markdown(detail.expected_text)
-                   + shown_band + " A comparison, not a diagnosis.")
+        st.caption("**Compared with similar patients of this clinic:** "
+                   + escape_markdown(detail.expected_text.rstrip(".") + ".") + shown_band
+                   + " A comparison, not a diagnosis.")
     else:
         st.caption("No comparison with similar patients of this clinic yet: an administrator fits the expected-"
                    "course model (Expected recovery page) once enough programmes are completed.")
