@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
@@ -120,6 +122,29 @@ def test_the_reason_gives_the_observed_and_the_expected_worked_by_hand() -> None
     for other in ("ONTRACK", "AHEAD", "EARLY"):  # inside, below the interval, before week 2 is complete
         assert "behind_expected" not in str(s.loc[other, "attention_rules"])
     assert s.attrs["expected_model"] == {"as_of": "2026-01-01", "data_version": "hand", "n_patients": 20}
+
+
+def one_patient(weeks: tuple[int, int, int]) -> CohortTables:
+    """One patient rated every evening of days 0-20 (weeks 1-3 at the given NPRS), prescribed daily, open-ended."""
+    patients = pd.DataFrame({"patient_id": ["X"], "physio_id": "physio_x", "programme_start": [START]})
+    prescriptions = pd.DataFrame({"patient_id": ["X"], "exercise": "hamstring_stretch", "side": "both", "sets": 1,
+                                  "reps": 3, "hold_s": 20.0, "sessions_per_week": 7, "start_date": [START],
+                                  "end_date": pd.NaT})
+    pain = pd.DataFrame({"patient_id": "X", "recorded_at": [START + pd.Timedelta(days=d, hours=20) for d in range(21)],
+                         "nprs": [weeks[d // 7] for d in range(21)], "flare": False})
+    return CohortTables(conform(patients, "patients"), conform(prescriptions, "prescriptions"),
+                        conform(pd.DataFrame(columns=["patient_id"]), "sessions"), conform(pain, "pain"),
+                        conform(pd.DataFrame(columns=["patient_id"]), "proms"))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.tuples(st.integers(0, 10), st.integers(0, 10), st.integers(0, 10)))
+def test_the_rule_applies_exactly_when_weeks_2_3_lie_above_the_interval(weeks: tuple[int, int, int]) -> None:
+    summary = cohort_summary(one_patient(weeks), as_of=HAND_AS_OF, expected_model=hand_model()).iloc[0]
+    upper = 5.4 + Z80 * math.sqrt(0.25 + 1.5**2 * 0.01 + 1.0 / 2)  # the interval of the mean of weeks 2-3
+    behind = (weeks[1] + weeks[2]) / 2 > upper
+    assert ("behind_expected" in str(summary["attention_rules"])) == behind
+    assert ("where similar patients of this clinic are at 5.4" in str(summary["attention_reasons"])) == behind
 
 
 def test_without_a_model_the_summary_is_exactly_what_it_was() -> None:
