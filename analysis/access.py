@@ -24,12 +24,14 @@ Asking explicitly for an ID outside one's scope raises
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -57,6 +59,9 @@ from analysis.roles import (
     programme_owner,
 )
 from analysis.schema import CohortTables
+
+if TYPE_CHECKING:
+    from analysis.expected import ExpectedCourseModel, ExpectedFit, FunnelResult, NotEnoughData
 from analysis.settings import DEFAULT_SETTINGS, Settings
 from analysis.store import EntryReport, PatientCheck, PatientLookup, Store, StoreError, UploadReport, safe_filename
 from analysis.tables import IngestResult
@@ -79,6 +84,13 @@ __all__ = [
     "custom_exercises",
     "save_custom_template",
     "custom_templates",
+    "PHYSIO_COMPARISON_OPTION",
+    "refit_expected",
+    "expected_fit",
+    "physio_comparison_visible",
+    "set_physio_comparison_visible",
+    "physio_comparison",
+    "PhysioComparison",
 ]
 
 logger = logging.getLogger(__name__)
@@ -171,6 +183,7 @@ def summary_for(
     as_of: DateLike | None = None,
     settings: Settings | None = None,
     key: bytes | None = None,
+    expected_model: ExpectedCourseModel | None = None,
 ) -> pd.DataFrame:
     """The cohort summary ``user`` may see (:func:`analysis.cohort.cohort_summary`), filtered by role.
 
@@ -197,6 +210,9 @@ def summary_for(
         passed to :func:`analysis.cohort.cohort_summary`; default the cited defaults.
     key
         Pseudonym key for researchers (default: the store's).
+    expected_model
+        The clinic's stored expected-course model (:func:`expected_fit`), for the caseload
+        reason "behind expected" (:func:`analysis.cohort.cohort_summary`).
 
     Returns
     -------
@@ -214,12 +230,12 @@ def summary_for(
     if user.role == PHYSIO:  # the active caseload: archived patients keep their data but leave the list
         tables = cohort_for(user, store, patient_ids=store.active_caseload(str(user.physio_id)))
         assert isinstance(tables, CohortTables)
-        return cohort_summary(tables, as_of=as_of, settings=used)
+        return cohort_summary(tables, as_of=as_of, settings=used, expected_model=expected_model)
     if user.role != RESEARCHER:
         tables = cohort_for(user, store)
         assert isinstance(tables, CohortTables)
-        return cohort_summary(tables, as_of=as_of, settings=used)
-    summary = cohort_summary(store.read_cohort(), as_of=as_of, settings=used)
+        return cohort_summary(tables, as_of=as_of, settings=used, expected_model=expected_model)
+    summary = cohort_summary(store.read_cohort(), as_of=as_of, settings=used, expected_model=expected_model)
     secret = key if key is not None else pseudonym_key(store.data_dir)
     dated = ("last_entry_date", "last_session_date", "odi_latest_at", "rmdq_latest_at", "attention_reasons")
     out = summary.drop(columns=[c for c in dated if c in summary.columns])
@@ -660,3 +676,149 @@ def save_custom_exercise(user: User, store: Store, exercise: str, label: str, in
 def save_custom_template(user: User, store: Store, template: Template) -> None:
     """Add or replace one of the physio's own programme templates; physios and admins only."""
     store.save_custom_template(programme_owner(user), template)
+
+
+
+# --------------------------------------------------------------------------------------
+# expected course (issue 20): refit, the stored model, the fair comparison of physios
+
+#: Clinic switch (:meth:`analysis.store.Store.option`): physios may see the comparison of physios. Default off.
+PHYSIO_COMPARISON_OPTION = "physios_see_physio_comparison"
+
+
+def _data_version_text(store: Store) -> str:
+    last, rows = store.data_version()
+    return f"upload {last}, {rows} rows"
+
+
+def refit_expected(user: User, store: Store, *, as_of: DateLike | None = None, settings: Settings | None = None
+                   ) -> ExpectedFit | NotEnoughData:
+    """Fit the expected-course model on the whole store and keep it (administrators only).
+
+    Parameters
+    ----------
+    user
+        Must be an administrator.
+    store
+        The store: read whole (:meth:`Store.read_cohort`), and where the fit is kept with its
+        fit date, the data version (:meth:`Store.data_version`) and the settings used.
+    as_of
+        Analysis date (default: the day after the last entry).
+    settings
+        Thresholds in force (the clinic's).
+
+    Returns
+    -------
+    ExpectedFit or NotEnoughData
+        The stored fit, or (nothing stored) why not: :attr:`NotEnoughData.short` reads
+        "not enough completed programmes yet (N of M)".
+
+    Raises
+    ------
+    AccessDenied
+        For anyone but an administrator.
+    """
+    from analysis.expected import ExpectedFit, refit
+
+    if user.role != ADMIN:
+        raise AccessDenied("only an administrator can refit the expected-course model")
+    used = settings if settings is not None else DEFAULT_SETTINGS
+    version = _data_version_text(store)
+    tables = store.read_cohort()
+    fit = refit(tables, tables.as_of(as_of), settings=used, data_version=version)
+    if isinstance(fit, ExpectedFit):
+        model_id = store.save_expected_model(user.username, fit.model.as_of, version, fit.model.n_patients,
+                                             fit.settings_used(), fit.to_dict())
+        logger.info("%s refitted the expected-course model (id %d, %d patients)", user.username, model_id,
+                    fit.model.n_patients)
+    return fit
+
+
+def expected_fit(user: User, store: Store) -> ExpectedFit | None:
+    """The stored expected-course fit in use, or ``None`` when none was fitted yet.
+
+    Physios, researchers and administrators may read it (the caseload reason, the band and the
+    comparison pages use it); patients may not.
+    """
+    from analysis.expected import ExpectedFit
+
+    if user.role == PATIENT:
+        raise AccessDenied("the expected-course model is for the clinic's staff")
+    record = store.expected_model_record()
+    if record is None:
+        return None
+    return ExpectedFit.from_dict(record["body"])
+
+
+def physio_comparison_visible(store: Store) -> bool:
+    """Whether an administrator let physios see the comparison of physios (default: no)."""
+    return bool(store.option(PHYSIO_COMPARISON_OPTION, False))
+
+
+def set_physio_comparison_visible(user: User, store: Store, visible: bool) -> None:
+    """Let physios see the comparison of physios, or not (administrators only)."""
+    if user.role != ADMIN:
+        raise AccessDenied("only an administrator can change who sees the comparison of physios")
+    store.set_option(PHYSIO_COMPARISON_OPTION, bool(visible), user.username)
+    logger.info("%s set %s to %s", user.username, PHYSIO_COMPARISON_OPTION, bool(visible))
+
+
+@dataclass(frozen=True)
+class PhysioComparison:
+    """The fair comparison of physios as a viewer may see it.
+
+    Attributes
+    ----------
+    funnel
+        :func:`analysis.expected.physio_funnel` with ``physio_id`` replaced by the research
+        pseudonym (``phy-...``) of each physio.
+    own_label
+        The viewing physio's own pseudonym (``None`` for administrators and researchers).
+    fit
+        The stored fit the comparison used (calibration, model date, data version).
+    """
+
+    funnel: FunnelResult
+    own_label: str | None
+    fit: ExpectedFit
+
+
+def physio_comparison(user: User, store: Store, *, as_of: DateLike | None = None, settings: Settings | None = None,
+                      key: bytes | None = None) -> PhysioComparison | None:
+    """Observed minus expected pain per physio against caseload size, pseudonymised (Spiegelhalter 2005).
+
+    Every patient is compared out of sample at their latest complete week: patients in progress
+    by the stored model, completed programmes by the cross-validation fold that left them out
+    (:func:`analysis.expected.held_out_status`).
+
+    Returns
+    -------
+    PhysioComparison or None
+        ``None`` when no model is stored yet.
+
+    Raises
+    ------
+    AccessDenied
+        Patients always; physios unless an administrator enabled :data:`PHYSIO_COMPARISON_OPTION`.
+    """
+    from analysis.expected import held_out_status, physio_funnel
+
+    if user.role == PATIENT:
+        raise AccessDenied("the comparison of physios is for the clinic's staff")
+    if user.role == PHYSIO and not physio_comparison_visible(store):
+        raise AccessDenied("the comparison of physios is shown to physios only when an administrator enables it")
+    fit = expected_fit(user, store)
+    if fit is None:
+        return None
+    used = settings if settings is not None else DEFAULT_SETTINGS
+    tables = store.read_cohort()
+    status = held_out_status(fit.model, tables, tables.as_of(as_of), settings=used, folds=fit.folds)
+    secret = key if key is not None else pseudonym_key(store.data_dir)
+    funnel = physio_funnel(status)
+    labels = pseudonymise_ids(funnel.physios["physio_id"], secret, kind="physio")
+    physios = funnel.physios.assign(physio_id=labels.to_numpy()).sort_values("physio_id", kind="stable")
+    physios = physios.reset_index(drop=True)  # the order of the real IDs would give them away
+    own = None
+    if user.role == PHYSIO and user.physio_id is not None:
+        own = str(pseudonymise_ids(pd.Series([str(user.physio_id)], dtype="string"), secret, kind="physio").iloc[0])
+    return PhysioComparison(funnel=dataclasses.replace(funnel, physios=physios), own_label=own, fit=fit)

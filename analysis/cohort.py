@@ -23,7 +23,7 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -48,6 +48,9 @@ from analysis.timeline import (
 )
 from analysis.trends import STATUS_NOT_ENOUGH_DATA, TREND_WORSENING, pain_trends, weekly_pain
 from analysis.validation import checks_tables
+
+if TYPE_CHECKING:  # statsmodels is imported only when a model is given
+    from analysis.expected import ExpectedCourseModel, NotEnoughData
 
 __all__ = [
     "weekly_progress",
@@ -350,6 +353,25 @@ def _rule_questionnaire(f: TriageFacts) -> RuleHit:
     return RuleHit(worse["odi"] | worse["rmdq"], why)
 
 
+def _rule_behind_expected(f: TriageFacts) -> RuleHit:
+    """Only with a stored expected-course model (``cohort_summary(expected_model=...)``); programmes in progress."""
+    status = f.extra.get("expected_status")
+    if status is None:
+        return RuleHit(np.zeros(len(f.running), dtype=bool), lambda i: np.full(len(i), "", dtype=object))
+    behind = f.running & (status == "behind expected")
+    obs, exp, lo, hi = (f.extra[f"expected_{k}"] for k in ("observed", "expected", "lower", "upper"))
+    used, week = f.extra["expected_weeks_used"], f.extra["expected_week"]
+    level = f.extra["expected_level"]
+
+    def why(i: np.ndarray) -> np.ndarray:
+        label = np.where(np.char.find(used[i].astype(str), "-") >= 0, " (mean of weeks ", " (week ")
+        return ("pain " + _text(obs[i]) + label + used[i].astype(str) + ") where similar patients of this clinic "
+                "are at " + _text(exp[i]) + " (" + level[i] + " range " + _text(lo[i]) + "-" + _text(hi[i])
+                + ") in week " + _text(week[i], 0))
+
+    return RuleHit(behind, why)
+
+
 #: The rules of the attention score, in the order their reasons are listed.
 #: The points are a **triage ordering** for the caseload view (which patient to
 #: look at first), chosen for this project; they are not clinical thresholds and
@@ -404,6 +426,12 @@ ATTENTION_RULES: tuple[AttentionRule, ...] = (
         "questionnaire_deteriorated", 1, "amber",
         "latest ODI or RMDQ worse than the first by the MCID (absolute or mcid_percent) or by a reliable change",
         _rule_questionnaire,
+    ),
+    AttentionRule(
+        "behind_expected", 1, "amber",
+        "only with a stored expected-course model: from week 2 of a programme in progress, the mean weekly pain "
+        "of the last 2 complete weeks above the 80 % prediction interval of similar patients of this clinic "
+        "(analysis.expected, docs/clinical-reference.md section 10)", _rule_behind_expected,
     ),
 )
 
@@ -633,7 +661,8 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
 
 @checks_tables(cohort="cohort")
 def cohort_summary(
-    cohort: CohortTables, *, as_of: DateLike | None = None, settings: Settings = DEFAULT_SETTINGS
+    cohort: CohortTables, *, as_of: DateLike | None = None, settings: Settings = DEFAULT_SETTINGS,
+    expected_model: ExpectedCourseModel | NotEnoughData | None = None,
 ) -> pd.DataFrame:
     """One row per patient with the headline of every analysis, sorted by need of attention.
 
@@ -653,6 +682,12 @@ def cohort_summary(
         trend confidence and minimum days, diary windows, MCID percentage, RCI z,
         recovery rule, flag thresholds). Attached to the result as
         ``attrs["settings"]``.
+    expected_model
+        The clinic's stored expected-course model (:func:`analysis.expected.fit_expected_course`,
+        kept by the store). With it, the rule ``behind_expected`` compares each programme in
+        progress with similar patients of this clinic (:func:`analysis.expected.expected_status`);
+        without it (or with :class:`~analysis.expected.NotEnoughData`) that rule never applies
+        and every other number is unchanged. ``attrs["expected_model"]`` says which model was used.
 
     Returns
     -------
@@ -844,12 +879,38 @@ def cohort_summary(
     p_epoch, p_dated = epoch_days(pain_upto["recorded_at"]) if len(pain_upto) else (p_code, p_code > 0)
     keep = (p_code >= 0) & p_dated
     last_pain = last_entry_days(len(patients), [(p_code[keep], p_epoch[keep])])
-    out = _assemble(patients, when, as_of_epoch, adh, trend, change, proms, counts, last_pain, settings)
+    extra = _expected_facts(expected_model, cohort, when, settings)
+    out = _assemble(patients, when, as_of_epoch, adh, trend, change, proms, counts, last_pain, settings, extra)
     out.attrs["settings"] = settings.as_dict()
+    out.attrs["expected_model"] = (
+        None if expected_model is None or expected_model.status != "fitted"
+        else {"as_of": expected_model.as_of.date().isoformat(),
+              "data_version": getattr(expected_model, "data_version", None),
+              "n_patients": expected_model.n_patients})
     out.attrs["as_of"] = when
     out.attrs["attention_rules"] = [r.as_dict() for r in ATTENTION_RULES]
     out.attrs["triage_order"] = triage_order_text()
     return out
+
+
+def _expected_facts(model: ExpectedCourseModel | NotEnoughData | None, cohort: CohortTables, when: pd.Timestamp,
+                    settings: Settings) -> dict[str, np.ndarray]:
+    """Per patient (registry order) the expected-course comparison the ``behind_expected`` rule reads."""
+    if model is None:
+        return {}
+    from analysis.expected import ExpectedCourseModel, expected_status
+
+    if not isinstance(model, ExpectedCourseModel):
+        return {}
+    status = expected_status(model, cohort, when, settings=settings)
+    level = f"{model.spec.interval * 100:.0f} %"
+    return {
+        "expected_status": status["status"].astype(str).to_numpy(dtype=object),
+        "expected_week": status["week"].to_numpy(dtype=np.float64, na_value=np.nan),
+        "expected_weeks_used": status["weeks_used"].astype(str).to_numpy(dtype=object),
+        **{f"expected_{k}": status[k].to_numpy(dtype=np.float64) for k in ("observed", "expected", "lower", "upper")},
+        "expected_level": np.full(len(status), level, dtype=object),
+    }
 
 
 def _assemble(
@@ -863,6 +924,7 @@ def _assemble(
     counts: pd.DataFrame,
     last_pain: np.ndarray,
     settings: Settings,
+    extra: dict[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     ids = pd.Index(patients["patient_id"].astype("string"), name="patient_id")
     n = len(ids)
@@ -969,7 +1031,7 @@ def _assemble(
         summary=out, settings=settings, as_of_epoch=as_of_epoch, running=running, started=started,
         as_of_day=as_of_day, silent_in_programme=silent_in_programme, last_entry=last_entry,
         has_entry=has_entry, last_pain=last_pain, has_pain=last_pain > NO_DAY, pain_change=c,
-        questionnaires=q,
+        questionnaires=q, extra=extra or {},
     )
     score = np.zeros(n, dtype=np.int64)
     red = np.zeros(n, dtype=bool)

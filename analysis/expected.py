@@ -118,6 +118,10 @@ __all__ = [
     "TERM_LABELS",
     "effects_table",
     "methods_text",
+    "ExpectedFit",
+    "refit",
+    "expected_band",
+    "BAND_COLUMNS",
 ]
 
 #: Fewest completed programmes (patients) the model is fitted on; below it every function
@@ -529,6 +533,16 @@ class NotEnoughData:
     message: str
 
     status: str = STATUS_NOT_ENOUGH
+
+    @property
+    def short(self) -> str:
+        """``"not enough completed programmes yet (12 of 20)"``: what the CLI and the admin page say.
+
+        When there were enough programmes but the model could not be estimated, :attr:`message` (why).
+        """
+        if self.n_patients < self.min_patients:
+            return f"{STATUS_NOT_ENOUGH} ({self.n_patients} of {self.min_patients})"
+        return self.message
 
 
 @dataclass(frozen=True, eq=False)
@@ -1676,3 +1690,199 @@ def methods_text(model: ExpectedCourseModel | NotEnoughData, cal: CalibrationRes
     if not model.converged:  # pragma: no cover - non-converged fits are refused by fit_expected_course
         lines.append("Caution: the model fit did not converge.")
     return " ".join(lines)
+
+
+
+# =========================================================================== the stored fit (phase 2)
+
+
+def _frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
+            for row in frame.to_dict("records")]
+
+
+def _calibration_to_dict(cal: CalibrationResult) -> dict[str, Any]:
+    """JSON-safe summary of a calibration (the per-week predictions are left out: they are recomputable)."""
+    def num(v: float) -> float | None:
+        return None if v is None or not math.isfinite(v) else float(v)
+
+    return {
+        "deciles": _frame_records(cal.deciles), "by_week": _frame_records(cal.by_week),
+        "coverage": num(cal.coverage), "coverage_given_weeks": num(cal.coverage_given_weeks), "mae": num(cal.mae),
+        "n_patients": int(cal.n_patients), "n_weeks": int(cal.n_weeks), "folds": int(cal.folds),
+        "seed": int(cal.seed), "interval": float(cal.interval), "condition_week": int(cal.condition_week),
+        "fits_below_minimum": int(cal.fits_below_minimum), "status": cal.status, "message": cal.message,
+    }
+
+
+def _calibration_from_dict(data: dict[str, Any]) -> CalibrationResult:
+    def num(v: Any) -> float:
+        return math.nan if v is None else float(v)
+
+    return CalibrationResult(
+        predictions=pd.DataFrame(), deciles=pd.DataFrame(data["deciles"]), coverage=num(data["coverage"]),
+        coverage_given_weeks=num(data["coverage_given_weeks"]), mae=num(data["mae"]),
+        by_week=pd.DataFrame(data["by_week"]), n_patients=int(data["n_patients"]), n_weeks=int(data["n_weeks"]),
+        folds=int(data["folds"]), seed=int(data["seed"]), interval=float(data["interval"]),
+        condition_week=int(data["condition_week"]), fits_below_minimum=int(data["fits_below_minimum"]),
+        status=str(data["status"]), message=str(data["message"]),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class ExpectedFit:
+    """What an explicit refit produces and the store keeps (``rehabtrack refit-expected``, the admin button).
+
+    Attributes
+    ----------
+    model
+        The model fitted on every completed programme (used for patients in progress).
+    calibration
+        Its patient-level k-fold cross-validation (:func:`calibration`); restored from the
+        store without the per-week ``predictions``.
+    folds
+        For each completed programme, the model of the fold that left it out
+        (:func:`fold_models`), so that :func:`held_out_status` and the funnel plot compare
+        completed programmes out of sample without fitting again.
+    settings
+        The thresholds used (:meth:`analysis.settings.Settings.as_dict`).
+    """
+
+    model: ExpectedCourseModel
+    calibration: CalibrationResult
+    folds: dict[str, ExpectedCourseModel]
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def settings_used(self) -> dict[str, Any]:
+        """The model's own choices and the thresholds, as stored beside the model."""
+        return {"expected": self.model.spec.to_dict(), "thresholds": _json_safe(self.settings)}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form; :meth:`from_dict` restores it."""
+        distinct: dict[int, ExpectedCourseModel] = {}
+        for m in self.folds.values():
+            distinct.setdefault(id(m), m)
+        index = {key: i for i, key in enumerate(distinct)}
+        return {
+            "kind": "rehabtrack.expected_fit", "version": 1,
+            "model": self.model.to_dict(),
+            "calibration": _calibration_to_dict(self.calibration),
+            "fold_models": [m.to_dict() for m in distinct.values()],
+            "fold_of": {pid: index[id(m)] for pid, m in sorted(self.folds.items())},
+            "settings": _json_safe(self.settings),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExpectedFit:
+        """Rebuild a stored fit (:meth:`to_dict`)."""
+        if data.get("kind") != "rehabtrack.expected_fit" or data.get("version") != 1:
+            raise ValueError("not a stored expected-course fit (kind/version do not match)")
+        models = [ExpectedCourseModel.from_dict(m) for m in data["fold_models"]]
+        return cls(
+            model=ExpectedCourseModel.from_dict(data["model"]),
+            calibration=_calibration_from_dict(data["calibration"]),
+            folds={str(pid): models[int(i)] for pid, i in data["fold_of"].items()},
+            settings=dict(data.get("settings", {})),
+        )
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+@checks_tables(tables="cohort")
+def refit(
+    tables: CohortTables | ExpectedInputs,
+    as_of: DateLike | None = None,
+    settings: Settings = DEFAULT_SETTINGS,
+    spec: ExpectedSettings = DEFAULT_EXPECTED,
+    *,
+    data_version: str | None = None,
+) -> ExpectedFit | NotEnoughData:
+    """Fit the model, its cross-validation folds and its calibration: what the store keeps.
+
+    Parameters
+    ----------
+    tables, as_of, settings, spec
+        As for :func:`fit_expected_course`.
+    data_version
+        The store's data version, written into the model (:attr:`ExpectedCourseModel.data_version`).
+
+    Returns
+    -------
+    ExpectedFit or NotEnoughData
+        :class:`NotEnoughData` below ``spec.min_patients`` completed programmes
+        (its :attr:`NotEnoughData.short` reads "not enough completed programmes yet (N of M)").
+
+    Notes
+    -----
+    ``1 + spec.folds`` mixed-model fits (about a minute for the 60-patient sample on a busy
+    2-core machine); the dashboard and the caseload only read the stored result.
+    """
+    inputs = prepare_inputs(tables, as_of, settings=settings, spec=spec)
+    model = fit_expected_course(inputs, settings=settings, spec=spec)
+    if isinstance(model, NotEnoughData):
+        return model
+    model = model.with_data_version(data_version)
+    folds = fold_models(inputs, settings=settings, spec=spec)
+    cal = calibration(inputs, settings=settings, spec=spec, folds=folds)
+    return ExpectedFit(model=model, calibration=cal, folds=folds, settings=settings.as_dict())
+
+
+#: Columns of :func:`expected_band`.
+BAND_COLUMNS: tuple[str, ...] = (
+    "week", "observed", "expected", "lower", "upper", "expected_given_weeks", "lower_given_weeks",
+    "upper_given_weeks", "weeks_conditioned",
+)
+
+
+@checks_tables(tables="cohort")
+def expected_band(
+    model: ExpectedCourseModel | NotEnoughData | None,
+    tables: CohortTables | ExpectedInputs,
+    patient_id: str,
+    as_of: DateLike | None = None,
+    settings: Settings = DEFAULT_SETTINGS,
+) -> pd.DataFrame:
+    """One patient's expected course, for the pain chart: the band of similar patients of this clinic.
+
+    Parameters
+    ----------
+    model
+        The stored model (``None`` or :class:`NotEnoughData`: an empty table).
+    tables
+        Canonical tables holding the patient (e.g. a physio's caseload).
+    patient_id
+        The patient.
+    as_of, settings
+        As for :func:`expected_course`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per programme week ``2 .. model.max_week`` (:data:`BAND_COLUMNS`): ``week``
+        (int); ``observed`` (float, points: the week's mean pain when complete with enough rated
+        days, else NaN); ``expected``, ``lower``, ``upper`` (float, NPRS points 0-10: expected
+        weekly pain of similar patients of this clinic from the baseline only, and its 80 %
+        prediction interval); ``expected_given_weeks``, ``lower_given_weeks``,
+        ``upper_given_weeks`` (the same given the patient's own weeks so far: the second view);
+        ``weeks_conditioned`` (int). Empty (same columns) without a model or a baseline week.
+        ``attrs["interval"]`` holds the level. Definition and references: docs/clinical-reference.md
+        section 10 (Laird & Ware 1982; Henderson 1975; Skrondal & Rabe-Hesketh 2009).
+    """
+    if model is None or isinstance(model, NotEnoughData):
+        out = pd.DataFrame({c: pd.Series(dtype=float) for c in BAND_COLUMNS})
+        out["week"] = out["week"].astype(np.int64)
+        out["weeks_conditioned"] = out["weeks_conditioned"].astype(np.int64)
+        return out
+    course = expected_course(model, tables, as_of, settings=settings, patients=[str(patient_id)])
+    out = course.loc[course["patient_id"].astype(str).eq(str(patient_id)).to_numpy(bool), list(BAND_COLUMNS)]
+    out = out.reset_index(drop=True)
+    out.attrs["interval"] = model.spec.interval
+    return out

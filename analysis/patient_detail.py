@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,9 @@ from analysis.settings import DEFAULT_SETTINGS, Settings
 from analysis.timeline import DateLike, add_programme_time
 from analysis.trends import rolling_pain
 from analysis.validation import checks_tables
+
+if TYPE_CHECKING:  # statsmodels is imported only when a model is given
+    from analysis.expected import CalibrationResult, ExpectedCourseModel, NotEnoughData
 
 __all__ = [
     "UnknownPatientError",
@@ -111,6 +114,17 @@ class PatientDetail:
         ``completed_at``.
     prom_change
         :func:`analysis.outcomes.prom_change` rows (one per instrument).
+    expected
+        :func:`analysis.expected.expected_band` rows: the expected weekly pain of similar
+        patients of this clinic with its 80 % interval, from the baseline only and given the
+        patient's weeks so far (empty without a stored model or a baseline week).
+    expected_text
+        One sentence comparing the patient with similar patients of this clinic
+        (:func:`analysis.expected.expected_status`), or why there is no comparison; ``""``
+        without a stored model.
+    expected_methods
+        The methods paragraph of that comparison (:func:`analysis.expected.methods_text`, with
+        the cross-validated coverage and error when the calibration is given); ``""`` without a model.
     """
 
     patient_id: str
@@ -127,6 +141,9 @@ class PatientDetail:
     flags: pd.DataFrame
     proms: pd.DataFrame
     prom_change: pd.DataFrame
+    expected: pd.DataFrame | None = None
+    expected_text: str = ""
+    expected_methods: str = ""
 
 
 def _rows(frame: pd.DataFrame, patient_id: str) -> pd.DataFrame:
@@ -147,6 +164,8 @@ def patient_detail(
     as_of: DateLike | None = None,
     settings: Settings = DEFAULT_SETTINGS,
     summary: pd.DataFrame | None = None,
+    expected_model: ExpectedCourseModel | NotEnoughData | None = None,
+    expected_calibration: CalibrationResult | None = None,
 ) -> PatientDetail:
     """Run every analysis on one patient.
 
@@ -167,6 +186,11 @@ def patient_detail(
         ``as_of`` and ``settings`` (e.g. the dashboard's cached caseload); the
         patient's row is taken from it instead of being recomputed. It must have
         a row for the patient.
+    expected_model
+        The clinic's stored expected-course model: fills ``expected`` (the band of similar
+        patients of this clinic) and ``expected_text``; ``None`` leaves them empty.
+    expected_calibration
+        The stored model's cross-validated calibration, quoted in ``expected_methods``.
 
     Returns
     -------
@@ -220,6 +244,13 @@ def patient_detail(
     scored = score_proms(proms, settings=settings)
     changes = prom_change(scored, settings=settings)
     scored = add_programme_time(scored, patients, "completed_at")
+    band, words, methods = None, "", ""
+    if expected_model is not None:
+        from analysis.expected import expected_band, expected_status, methods_text
+
+        band = expected_band(expected_model, one, pid, when, settings=settings)
+        words = str(expected_status(expected_model, one, when, settings=settings)["text"].iloc[0])
+        methods = methods_text(expected_model, expected_calibration)
     return PatientDetail(
         patient_id=pid,
         physio_id=str(patients["physio_id"].iloc[0]),
@@ -235,6 +266,9 @@ def patient_detail(
         flags=flags,
         proms=scored,
         prom_change=changes,
+        expected=band,
+        expected_text=words,
+        expected_methods=methods,
     )
 
 

@@ -39,7 +39,7 @@ _OBS = OKABE_ITO["black"]
 
 
 def add_expected_band(ax: Any, course: pd.DataFrame, *, x: str = "week", given_weeks: bool = False,
-                      label: str | None = None) -> None:
+                      label: str | None = None, color: str | None = None) -> None:
     """Draw the expected course of one patient and its interval on ``ax``.
 
     Parameters
@@ -55,6 +55,9 @@ def add_expected_band(ax: Any, course: pd.DataFrame, *, x: str = "week", given_w
         Draw the second view (given the patient's weeks so far) instead of the baseline-only one.
     label
         Legend label of the band (default says what it is).
+    color
+        Colour of the band and its line (default sky blue; the pain timeline uses green, its MCID
+        band being sky blue already).
     """
     suffix = "_given_weeks" if given_weeks else ""
     rows = course.sort_values("week")
@@ -77,8 +80,8 @@ def add_expected_band(ax: Any, course: pd.DataFrame, *, x: str = "week", given_w
         ax.plot(xs, lower, color=_OWN, lw=0.9, ls=":")
         ax.plot(xs, upper, color=_OWN, lw=0.9, ls=":")
     else:
-        ax.fill_between(xs, lower, upper, color=_BAND, alpha=0.25, linewidth=0, label=label or default)
-        ax.plot(xs, mean, color=_BAND, lw=1.6)
+        ax.fill_between(xs, lower, upper, color=color or _BAND, alpha=0.25, linewidth=0, label=label or default)
+        ax.plot(xs, mean, color=color or _BAND, lw=1.6)
 
 
 def plot_expected_course(course: pd.DataFrame, patient_id: str, *, given_weeks: bool = True,
@@ -187,8 +190,9 @@ def plot_funnel(funnel: Any, *, title: str | None = None, ax: Any = None) -> Fig
     Returns
     -------
     matplotlib.figure.Figure
-        One point per physio with its label, the 95 % and 99.8 % control limits around 0
-        (Spiegelhalter 2005); above 0 = more pain than expected for their patients.
+        One point per physio with its label and its own 95 % CI (when ``ci_low``/``ci_high``
+        are given), the 95 % and 99.8 % control limits around 0 (Spiegelhalter 2005); above 0 =
+        more pain than expected for their patients.
     """
     if ax is None:
         fig, ax = plt.subplots(figsize=(6.0, 4.0), layout="constrained")
@@ -204,7 +208,11 @@ def plot_funnel(funnel: Any, *, title: str | None = None, ax: Any = None) -> Fig
             ax.plot(curve["n"], curve[f"lower_{level}"], ls=ls, color=colour, lw=1)
     ax.axhline(0, color=OKABE_ITO["grey"], lw=0.8)
     phys = funnel.physios
-    ax.plot(phys["n"], phys["o_minus_e"], "o", color=OKABE_ITO["vermillion"], ms=6, label="physio")
+    if {"ci_low", "ci_high"} <= set(phys.columns) and len(phys):  # each physio's own 95 % CI
+        o_e = phys["o_minus_e"].to_numpy(float)
+        ax.errorbar(phys["n"], o_e, yerr=[o_e - phys["ci_low"].to_numpy(float), phys["ci_high"].to_numpy(float) - o_e],
+                    fmt="none", ecolor=OKABE_ITO["vermillion"], elinewidth=1, capsize=3, alpha=0.7)
+    ax.plot(phys["n"], phys["o_minus_e"], "o", color=OKABE_ITO["vermillion"], ms=6, label="physio (95 % CI)")
     for row in phys.itertuples(index=False):
         ax.annotate(escape_plot_text(row.physio_id), (row.n, row.o_minus_e), textcoords="offset points",
                     xytext=(5, 4), fontsize=7)

@@ -51,6 +51,7 @@ from analysis.plots import (  # noqa: E402
     plot_pain_timeline,
     plot_questionnaires,
 )
+from analysis.plots_expected import add_expected_band  # noqa: E402
 from analysis.schema import CohortTables  # noqa: E402
 from analysis.settings import DEFAULT_SETTINGS, Settings  # noqa: E402
 from analysis.timeline import DateLike  # noqa: E402
@@ -105,10 +106,13 @@ def report_figure(detail: PatientDetail, name: str) -> Figure:
     s, c = detail.settings, detail.pain_change
     if name == "pain":
         pct = c["mcid_pct_threshold"]
-        return plot_pain_timeline(
+        fig = plot_pain_timeline(
             detail.daily, weekly=detail.weekly, baseline=c["baseline"], mcid_abs=c["mcid_abs_threshold"],
             mcid_pct=None if pd.isna(pct) else float(pct) / 100.0, flags=detail.flags,
             rolling_window_days=s.rolling_window_days)
+        if detail.expected is not None and len(detail.expected):
+            _add_expected(fig, detail.expected)
+        return fig
     if name == "adherence":
         return plot_adherence_by_exercise(detail.weekly, detail.dose, adherent_threshold=s.adherent_threshold)
     if name == "load":
@@ -116,6 +120,18 @@ def report_figure(detail: PatientDetail, name: str) -> Figure:
     if name == "questionnaires":
         return plot_questionnaires(detail.proms, detail.prom_change, mcid_percent=s.mcid_percent)
     raise KeyError(f"unknown chart {name!r}; expected one of {', '.join(CHARTS)}")
+
+
+def _add_expected(fig: Figure, band: pd.DataFrame) -> None:
+    """The band of similar patients of this clinic on the pain timeline (x: programme weeks, week w at [w, w+1))."""
+    ax = fig.axes[0]
+    left, right = ax.get_xlim()
+    add_expected_band(ax, band.assign(week=band["week"].astype(float) + 0.5), color=OKABE_ITO["green"],
+                      label=f"similar patients of this clinic ({band.attrs.get('interval', 0.8) * 100:.0f} % range)")
+    ax.set_xlim(left, right)
+    legend = ax.get_legend()
+    if legend is not None:
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=3, frameon=False, fontsize=7.5)
 
 
 def report_figures(detail: PatientDetail) -> list[tuple[str, Figure]]:
@@ -153,7 +169,11 @@ def _first_page(detail: PatientDetail, generated: datetime) -> Figure:
              va="top", color="#333333")
     fig.text(0.06, 0.868, "Headline numbers", fontsize=12, fontweight="bold", va="top")
     table = headline_table(detail)
-    y = _wrapped_rows(fig, list(zip(table["measure"], table["value"], strict=True)), 0.843)
+    rows = list(zip(table["measure"], table["value"], strict=True))
+    if detail.expected_text:
+        rows.append(("Compared with similar patients of this clinic", detail.expected_text.rstrip(".")
+                     + ". A comparison with the clinic's completed programmes, not a diagnosis."))
+    y = _wrapped_rows(fig, rows, 0.843)
     fig.text(0.06, y - 0.01, "Descriptive, not advice", fontsize=11, fontweight="bold", va="top")
     note = textwrap.fill(DESCRIPTIVE_NOTE + " Decisions about the programme rest with the treating "
                          "physiotherapist and the patient.", width=110)
@@ -171,6 +191,12 @@ def _thresholds_page(detail: PatientDetail, page: int) -> Figure:
     rows = [(f"{t} ({v})", src) for t, v, src in zip(table["threshold"], table["value"], table["source"],
                                                        strict=True)]
     y = _wrapped_rows(fig, rows, 0.9, value_x=0.42, width=68, size=8)
+    if detail.expected_methods:
+        fig.text(0.06, y - 0.01, "Comparison with similar patients of this clinic", fontsize=11, fontweight="bold",
+                 va="top")
+        text = textwrap.fill(escape_plot_text(detail.expected_methods), width=125)
+        fig.text(0.06, y - 0.035, text, fontsize=7, va="top")
+        y -= 0.045 + 0.0125 * text.count("\n")
     fig.text(0.06, y - 0.01, "Descriptive, not advice", fontsize=11, fontweight="bold", va="top")
     fig.text(0.06, y - 0.035, textwrap.fill(DESCRIPTIVE_NOTE, width=110), fontsize=8.5, va="top")
     _footer(fig, detail, page)

@@ -46,6 +46,14 @@ part of the canonical tables the analysis reads. Beside them:
     Programmes and patients entered in the app (issue 10): a patient's optional
     display name and archive flag, kept apart from the analysis tables; a
     physio's own exercises and programme templates.
+``expected_models``
+    Every fitted expected-course model (issue 20, :mod:`analysis.expected`): when and by
+    whom it was fitted, the analysis date, the store's data version, the settings used
+    (JSON) and the model with its cross-validated calibration (JSON). The latest row is
+    the model in use; earlier ones are kept.
+``clinic_options``
+    Switches an administrator sets in the app (e.g. whether physios see the comparison of
+    physios), with who set them and when.
 
 The original bytes of every upload are also kept, content-addressed, under
 ``<data dir>/uploads/<first 2 hex>/<sha256>``: the path is built from the hash
@@ -189,9 +197,10 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Schema version written by this release.
-SCHEMA_VERSION = 3  # 2: audit (issue 9); patient_profiles, custom_exercises, custom_templates (issue 10)
+SCHEMA_VERSION = 4  # 2: audit (issue 9); patient_profiles, custom_exercises, custom_templates (issue 10)
 # 3 (issue 16): time_written and fold beside every timed row (fold in the primary key), uploads.rows_changed and
 # uploads.rows_replaced
+# 4 (issue 20): expected_models (the fitted expected-course models) and clinic_options (admin switches)
 #: Environment variable with a SQLAlchemy URL or a SQLite file path (default the file in the data directory).
 DATABASE_URL_ENV = "REHABTRACK_DATABASE_URL"
 #: The embedded store's file name inside the data directory.
@@ -1489,6 +1498,9 @@ class Store:
                     conn.execute(sa.text(
                         "SELECT setval(pg_get_serial_sequence('uploads', 'upload_id'), "
                         "COALESCE((SELECT MAX(upload_id) FROM uploads), 0) + 1, false)"))
+                    conn.execute(sa.text(
+                        "SELECT setval(pg_get_serial_sequence('expected_models', 'model_id'), "
+                        "COALESCE((SELECT MAX(model_id) FROM expected_models), 0) + 1, false)"))
 
         def originals_first() -> None:
             for sha, data in originals.items():
@@ -1749,6 +1761,80 @@ class Store:
                                   .order_by(CUSTOM_TEMPLATES.c.template_key)).scalars().all()
         templates = [template_from_dict(json.loads(b)) for b in bodies]
         return {t.key: t for t in templates}
+
+    # --- expected course (issue 20) ---------------------------------------------------------
+    # Who may refit or switch is checked by the access facade (analysis.access); the methods here only persist.
+
+    def save_expected_model(self, fitted_by: str, as_of: DateLike, data_version: str, n_patients: int,
+                            settings: Mapping[str, Any], body: Mapping[str, Any]) -> int:
+        """Keep a fitted expected-course model; it becomes the one in use. Returns its ``model_id``."""
+        values = {"fitted_at": self._now(), "fitted_by": fitted_by, "as_of": to_day(as_of).date(),
+                  "data_version": data_version, "n_patients": int(n_patients),
+                  "settings": json.dumps(settings, sort_keys=True), "body": json.dumps(body, sort_keys=True)}
+
+        def write() -> int:
+            with self._write() as conn:
+                key = conn.execute(EXPECTED_MODELS.insert().values(**values)).inserted_primary_key
+                if key is None:  # pragma: no cover - the table has an autoincrement key
+                    raise StoreError("the store gave the new expected-course model no id")
+                return int(key[0])
+
+        return int(self._retry(write))
+
+    def expected_model_record(self, model_id: int | None = None) -> dict[str, Any] | None:
+        """The stored model in use (the latest), or ``model_id``; ``None`` when none was fitted.
+
+        Returns
+        -------
+        dict or None
+            ``model_id``, ``fitted_at`` (UTC), ``fitted_by``, ``as_of`` (date), ``data_version``,
+            ``n_patients``, ``settings`` and ``body`` (parsed JSON).
+        """
+        query = sa.select(EXPECTED_MODELS)
+        query = (query.where(EXPECTED_MODELS.c.model_id == model_id) if model_id is not None
+                 else query.order_by(EXPECTED_MODELS.c.model_id.desc()).limit(1))
+        with self._read() as conn:
+            row = conn.execute(query).mappings().first()
+        if row is None:
+            return None
+        out = dict(row)
+        out["settings"] = json.loads(out["settings"])
+        out["body"] = json.loads(out["body"])
+        return out
+
+    def expected_model_id(self) -> int | None:
+        """The ``model_id`` of the stored model in use (one small query, for caches), or ``None``."""
+        with self._read() as conn:
+            found = conn.scalar(sa.select(sa.func.max(EXPECTED_MODELS.c.model_id)))
+        return None if found is None else int(found)
+
+    def expected_model_history(self) -> pd.DataFrame:
+        """Every stored fit without its body, newest first.
+
+        Columns ``model_id``, ``fitted_at``, ``fitted_by``, ``as_of``, ``data_version``, ``n_patients``.
+        """
+        cols = [c for c in EXPECTED_MODELS.c if c.name not in ("body", "settings")]
+        with self._read() as conn:
+            rows = conn.execute(sa.select(*cols).order_by(EXPECTED_MODELS.c.model_id.desc())).mappings().all()
+        return pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in cols])
+
+    def set_option(self, key: str, value: Any, changed_by: str) -> None:
+        """Set a clinic switch (``value`` is stored as JSON)."""
+        body = json.dumps(value)
+
+        def write() -> None:
+            with self._write() as conn:
+                conn.execute(CLINIC_OPTIONS.delete().where(CLINIC_OPTIONS.c.key == key))
+                conn.execute(CLINIC_OPTIONS.insert().values(key=key, value=body, changed_by=changed_by,
+                                                            changed_at=self._now()))
+
+        self._retry(write)
+
+    def option(self, key: str, default: Any = None) -> Any:
+        """A clinic switch set by :meth:`set_option`, or ``default`` when never set."""
+        with self._read() as conn:
+            value = conn.scalar(sa.select(CLINIC_OPTIONS.c.value).where(CLINIC_OPTIONS.c.key == key))
+        return default if value is None else json.loads(value)
 
     # --- in-app entries and audit (issue 9) ----------------------------------------------
 
@@ -2142,6 +2228,41 @@ def _upgrade_2_to_3(conn: sa.Connection) -> None:
 
 
 UPGRADES.setdefault(2, _upgrade_2_to_3)
+
+# --- expected course (issue 20): the fitted models and the clinic's switches
+#
+# ``expected_models``: one row per explicit refit (``rehabtrack refit-expected``, the admin button); the body is
+# the JSON of the model (:meth:`analysis.expected.ExpectedCourseModel.to_dict`) with its calibration and fold
+# models, ``settings`` the JSON of the thresholds and model choices used. ``clinic_options``: key -> value (JSON).
+
+EXPECTED_MODELS = sa.Table(
+    "expected_models", metadata,
+    sa.Column("model_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("fitted_at", sa.DateTime, nullable=False),
+    sa.Column("fitted_by", sa.String(64), nullable=False),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("data_version", sa.String(64), nullable=False),
+    sa.Column("n_patients", sa.Integer, nullable=False),
+    sa.Column("settings", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+)
+
+CLINIC_OPTIONS = sa.Table(
+    "clinic_options", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("changed_by", sa.String(64), nullable=False),
+    sa.Column("changed_at", sa.DateTime, nullable=False),
+)
+_ALL_TABLES = (*_ALL_TABLES, EXPECTED_MODELS, CLINIC_OPTIONS)
+
+
+def _upgrade_3_to_4(conn: sa.Connection) -> None:
+    """Schema 3 -> 4 (issue 20): new tables only (``expected_models``, ``clinic_options``); Store.open makes them."""
+
+
+UPGRADES.setdefault(3, _upgrade_3_to_4)
+__all__ += ["EXPECTED_MODELS", "CLINIC_OPTIONS"]
 __all__ += ["ENTRY_TABLES", "AUDIT", "EntryReport"]
 
 

@@ -30,7 +30,12 @@ which adds
 ``rehabtrack research-export DIR --as USER [--format csv|xlsx|parquet] [--include-notes]``
     The pseudonymised cohort USER may see (CSV and Excel cells neutralised against formulas).
 ``rehabtrack load-sample``
-    Seed an empty store with the sample cohort, its dates moved by whole weeks so that it ends this week
+    Seed an empty store with the sample cohort, its dates moved by whole weeks so that it ends this week.
+``rehabtrack refit-expected --as ADMIN [--as-of DATE]``
+    Fit the expected-course model (issue 20) on the store's completed programmes, with its
+    cross-validated calibration, and keep it with its fit date, data version and settings; the
+    caseload, patient detail and comparison pages use it until the next refit. Exit 1 (nothing
+    stored) with "not enough completed programmes yet (N of M)" below the minimum.
 ``rehabtrack users add USERNAME --role ROLE [--patient-id P | --physio-id F] [--password-stdin | --no-password]``
     Add an account to the users file (password asked twice, or one line on stdin;
     ``--no-password`` for an account signed in by the clinic's identity provider). ``--replace`` resets one.
@@ -324,6 +329,43 @@ def load_sample_command(store: StoreOption = None) -> None:
         typer.echo(r.summary().splitlines()[0])
 
 
+def refit_expected_command(
+    as_user: AsOption,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Analysis date YYYY-MM-DD (default: the day after the last entry).")] = None,
+    store: StoreOption = None,
+) -> None:
+    """Refit the expected-course model on the completed programmes and keep it (administrators only)."""
+    from analysis.access import refit_expected
+    from analysis.expected import NotEnoughData
+    from analysis.settings import clinic_settings
+
+    with _errors():
+        user = _user(as_user)
+        s = _store(store)
+        try:
+            with _working("Fitting the expected-course model and its cross-validation (about a minute)..."):
+                fit = refit_expected(user, s, as_of=as_of, settings=clinic_settings())
+            record = s.expected_model_record() if not isinstance(fit, NotEnoughData) else None
+        finally:
+            s.close()
+    if isinstance(fit, NotEnoughData):
+        typer.echo(f"{fit.short}. A completed programme counts when it has a baseline week and a rated week after "
+                   f"it. Nothing was stored; refit once the clinic has {fit.min_patients} such programmes.")
+        raise typer.Exit(EXIT_REJECTED)
+    m, cal = fit.model, fit.calibration
+    level = f"{m.spec.interval * 100:.0f} %"
+    typer.echo(f"fitted on {m.n_patients} completed programmes ({m.n_obs} patient-weeks), as of {m.as_of:%Y-%m-%d}, "
+               f"data version {m.data_version}")
+    if cal.status == "calibrated":
+        typer.echo(f"{cal.folds}-fold cross-validation by patient: the {level} interval covered "
+                   f"{cal.coverage * 100:.0f} % of {cal.n_weeks} held-out weeks; mean absolute error {cal.mae:.2f} "
+                   "points")
+    if record is not None:
+        when = f"{record['fitted_at']:%Y-%m-%d %H:%M}"
+        typer.echo(f"stored as expected-course model {record['model_id']} (fitted {when} UTC by {record['fitted_by']})")
+
+
 @users_app.command("add")
 def users_add(
     username: Annotated[str, typer.Argument(help="Login name.")],
@@ -376,6 +418,7 @@ _COMMANDS: dict[str, Callable[..., None]] = {
     "upload": upload_command,
     "research-export": research_export_command,
     "load-sample": load_sample_command,
+    "refit-expected": refit_expected_command,
 }
 
 

@@ -108,13 +108,15 @@ _PHYSIO = (
     PageSpec("physio_questionnaires.py", "Questionnaires due", ":material/event_upcoming:"),  # issue 9
 )
 _RESEARCHER = (PageSpec("researcher_cohort.py", "Cohort (pseudonymised)", ":material/query_stats:", default=True),)
+# issue 20: the stored model, its calibration and the comparison of physios (physios: only when an admin enables it)
+_EXPECTED = PageSpec("expected_recovery.py", "Expected recovery", ":material/insights:")
 
 #: The pages of each role, in menu order (the first default one opens after login).
 ROLE_PAGES: dict[str, tuple[PageSpec, ...]] = {
     PATIENT: _PATIENT,
-    PHYSIO: _PHYSIO,
-    RESEARCHER: _RESEARCHER,
-    ADMIN: (*_PHYSIO, PageSpec(_RESEARCHER[0].file, _RESEARCHER[0].title, _RESEARCHER[0].icon)),
+    PHYSIO: (*_PHYSIO, _EXPECTED),
+    RESEARCHER: (*_RESEARCHER, _EXPECTED),
+    ADMIN: (*_PHYSIO, PageSpec(_RESEARCHER[0].file, _RESEARCHER[0].title, _RESEARCHER[0].icon), _EXPECTED),
 }
 
 

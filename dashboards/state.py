@@ -13,6 +13,9 @@ read) and cache the result on the server:
 * :func:`cohort_for_user`, :func:`summary_for_user`, :func:`weekly_for_user`
   and :func:`daily_for_user` are cached per user **and per data version**
   (:meth:`analysis.store.Store.data_version`), so an upload invalidates them on the next run;
+* :func:`expected_fit_for_user` gives the stored expected-course model (issue 20), cached on its
+  ``model_id``; the caseload summary passes it on (the reason "behind expected"), so a refit
+  (:func:`refit_expected`, administrators) shows on the next run;
 * :func:`preview_upload` reads an upload without saving it, cached on the bytes
   (:func:`analysis.access.preview_upload`), and compares its rows with the store
   (:func:`analysis.access.compare_upload`: new, already there, different);
@@ -43,10 +46,11 @@ from analysis.cohort import weekly_progress
 from analysis.corrections import Comparison
 from analysis.errors import RehabtrackError
 from analysis.escaping import escape_markdown
+from analysis.expected import ExpectedFit, NotEnoughData
 from analysis.importers.fhir import FhirMapping, clinic_fhir_mapping
 from analysis.paths import data_dir as store_data_dir
 from analysis.pseudonyms import ResearchCohort
-from analysis.roles import AccessDenied, User
+from analysis.roles import PATIENT, AccessDenied, User
 from analysis.schema import CohortTables
 from analysis.settings import SETTINGS_FILE_ENV, Settings, clinic_settings, settings_file
 from analysis.store import DATABASE_URL_ENV, Store, UploadReport, safe_filename
@@ -78,6 +82,12 @@ __all__ = [
     "save_upload",
     "fhir_mapping",
     "clear_caches",
+    "expected_model_id",
+    "expected_fit_for_user",
+    "refit_expected",
+    "physio_comparison_visible",
+    "set_physio_comparison_visible",
+    "physio_comparison_for_user",
 ]
 
 logger = logging.getLogger(__name__)
@@ -268,8 +278,9 @@ def _canonical(user: User) -> CohortTables:
 
 @st.cache_data(show_spinner="Summarising the patients...", max_entries=64)
 def _summary(directory: str, url: str, version: tuple[int, int], user: User, when: pd.Timestamp,
-             used: Settings) -> pd.DataFrame:
-    return summary_for(user, store(), as_of=when, settings=used)
+             used: Settings, model_id: int | None = None) -> pd.DataFrame:
+    fit = _expected_fit(directory, url, model_id) if model_id is not None and user.role != PATIENT else None
+    return summary_for(user, store(), as_of=when, settings=used, expected_model=None if fit is None else fit.model)
 
 
 def summary_for_user(user: User) -> pd.DataFrame:
@@ -285,7 +296,7 @@ def summary_for_user(user: User) -> pd.DataFrame:
         instead of ``programme_start``, and no calendar dates or
         ``attention_reasons``; sorted by pseudonym.
     """
-    return _summary(*_store_key(), data_version(), user, as_of(), settings())
+    return _summary(*_store_key(), data_version(), user, as_of(), settings(), expected_model_id())
 
 
 def summary_or_stop(user: User, *, failed: str, advice: str, empty: str) -> pd.DataFrame:
@@ -439,3 +450,64 @@ def clear_caches() -> None:
     """Drop every cached read and the open store (tests; a changed data directory)."""
     st.cache_data.clear()
     st.cache_resource.clear()
+
+
+
+# --------------------------------------------------------------------------------------
+# expected course (issue 20)
+
+
+def expected_model_id() -> int | None:
+    """The id of the stored expected-course model in use (``None`` before the first refit): the cache key."""
+    return store().expected_model_id()
+
+
+@st.cache_resource(show_spinner="Reading the expected-course model...", max_entries=4)
+def _expected_fit(directory: str, url: str, model_id: int | None) -> ExpectedFit | None:
+    record = store().expected_model_record(model_id) if model_id is not None else None
+    return None if record is None else ExpectedFit.from_dict(record["body"])
+
+
+def expected_fit_for_user(user: User) -> ExpectedFit | None:
+    """The stored expected-course fit (:func:`analysis.access.expected_fit`), ``None`` before the first refit."""
+    access.expected_fit(user, store())  # the role check (patients may not)
+    return _expected_fit(*_store_key(), expected_model_id())
+
+
+def expected_record() -> dict[str, object] | None:
+    """When, by whom and on which data the model in use was fitted (the stored row without its body)."""
+    history = store().expected_model_history()
+    return None if history.empty else dict(history.iloc[0])
+
+
+def refit_expected(user: User) -> ExpectedFit | NotEnoughData:
+    """Refit and store the expected-course model (:func:`analysis.access.refit_expected`, administrators)."""
+    return access.refit_expected(user, store(), as_of=as_of(), settings=settings())
+
+
+def physio_comparison_visible() -> bool:
+    """Whether an administrator let physios see the comparison of physios (a clinic switch, default off)."""
+    return access.physio_comparison_visible(store())
+
+
+def set_physio_comparison_visible(user: User, visible: bool) -> None:
+    """Change the clinic switch (:func:`analysis.access.set_physio_comparison_visible`, administrators)."""
+    access.set_physio_comparison_visible(user, store(), visible)
+
+
+@st.cache_data(show_spinner="Comparing the physios...", max_entries=16)
+def _comparison(directory: str, url: str, version: tuple[int, int], model_id: int | None, user: User,
+                when: pd.Timestamp, used: Settings, visible: bool) -> access.PhysioComparison | None:
+    return access.physio_comparison(user, store(), as_of=when, settings=used)
+
+
+def physio_comparison_for_user(user: User) -> access.PhysioComparison | None:
+    """:func:`analysis.access.physio_comparison` as of :func:`as_of`, cached on the data and the model.
+
+    Raises
+    ------
+    analysis.roles.AccessDenied
+        Patients; physios while the clinic switch is off.
+    """
+    return _comparison(*_store_key(), data_version(), expected_model_id(), user, as_of(), settings(),
+                       physio_comparison_visible())

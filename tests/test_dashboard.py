@@ -185,10 +185,11 @@ def test_log_out_returns_to_the_login_page(sample_dir: Path) -> None:
     (None, {"login.py"}),
     (P001, {"patient_progress.py", "patient_log.py", "patient_questionnaires.py", "patient_upload.py"}),
     (User("physio_a", PHYSIO, physio_id="physio_a"),
-     {"physio_caseload.py", "physio_patient.py", "physio_prescribe.py", "physio_questionnaires.py"}),
-    (User("researcher", RESEARCHER), {"researcher_cohort.py"}),
+     {"physio_caseload.py", "physio_patient.py", "physio_prescribe.py", "physio_questionnaires.py",
+      "expected_recovery.py"}),
+    (User("researcher", RESEARCHER), {"researcher_cohort.py", "expected_recovery.py"}),
     (User("admin", ADMIN), {"physio_caseload.py", "physio_patient.py", "physio_prescribe.py",
-                            "physio_questionnaires.py", "researcher_cohort.py"}),
+                            "physio_questionnaires.py", "researcher_cohort.py", "expected_recovery.py"}),
 ])
 def test_each_role_gets_the_pages_of_the_brief(user: User | None, files: set[str]) -> None:
     specs = auth.pages_for(user)

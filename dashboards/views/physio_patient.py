@@ -79,16 +79,19 @@ st.session_state[state.SELECTED_PATIENT_KEY] = patient_id
 
 
 @st.cache_data(show_spinner="Analysing the patient...", max_entries=256)
-def _detail(who: User, pid: str, version: tuple[int, int], when: pd.Timestamp, used: Settings) -> PatientDetail:
+def _detail(who: User, pid: str, version: tuple[int, int], when: pd.Timestamp, used: Settings,
+            model_id: int | None = None) -> PatientDetail:
     # cohort_for (through state) raises AccessDenied for anyone outside the user's scope
+    fit = state.expected_fit_for_user(who) if model_id is not None else None
     return patient_detail(state.cohort_for_user(who, [pid]), pid, as_of=when, settings=used,
-                          summary=state.summary_for_user(who))
+                          summary=state.summary_for_user(who), expected_model=None if fit is None else fit.model,
+                          expected_calibration=None if fit is None else fit.calibration)
 
 
 @st.cache_data(show_spinner="Drawing...", max_entries=1024)
 def _chart(who: User, pid: str, version: tuple[int, int], when: pd.Timestamp, used: Settings,
-           first: date, last: date, name: str) -> bytes:
-    fig = report_figure(restrict_to_dates(_detail(who, pid, version, when, used), first, last), name)
+           first: date, last: date, name: str, model_id: int | None = None) -> bytes:
+    fig = report_figure(restrict_to_dates(_detail(who, pid, version, when, used, model_id), first, last), name)
     buffer = io.BytesIO()
     try:
         fig.savefig(buffer, format="png", dpi=96)
@@ -98,8 +101,9 @@ def _chart(who: User, pid: str, version: tuple[int, int], when: pd.Timestamp, us
 
 
 version, as_of, used = state.data_version(), state.as_of(), state.settings()
+model_id = state.expected_model_id()
 try:
-    detail = _detail(user, patient_id, version, as_of, used)
+    detail = _detail(user, patient_id, version, as_of, used, model_id)
 except AccessDenied:
     st.error(NOT_YOURS)
     st.stop()
@@ -155,13 +159,25 @@ chart = st.segmented_control("Chart", list(CHARTS), format_func=lambda k: CHARTS
 if chart == "pain":  # interactive (values on hover, the width of the screen); the PDF keeps matplotlib
     c = shown.pain_change
     pct = c["mcid_pct_threshold"]
+    band = detail.expected if detail.expected_text else None
     st.altair_chart(pain_chart(shown.weekly, daily=shown.daily, baseline=c["baseline"],
                                mcid_abs=c["mcid_abs_threshold"], mcid_pct=None if pd.isna(pct) else float(pct) / 100,
-                               flags=shown.flags, rolling_window_days=used.rolling_window_days),
+                               flags=shown.flags, rolling_window_days=used.rolling_window_days,
+                               expected=None if band is None or band.empty else band),
                     width="stretch", key="detail_pain_chart")
     st.caption(CAPTIONS["pain"] + " Hover a point for its value and date.")
+    if detail.expected_text:
+        shown_band = "" if band is None or band.empty else (
+            f" The shaded green band is the {band.attrs.get('interval', 0.8) * 100:.0f} % range of similar patients "
+            "of this clinic, week by week.")
+        st.caption("**Compared with similar patients of this clinic:** "
+                   + escape_markdown(detail.expected_text.rstrip(".") + ".") + shown_band
+                   + " A comparison, not a diagnosis.")
+    else:
+        st.caption("No comparison with similar patients of this clinic yet: an administrator fits the expected-"
+                   "course model (Expected recovery page) once enough programmes are completed.")
 else:
-    st.image(_chart(user, patient_id, version, as_of, used, first, last, chart), caption=CAPTIONS[chart],
+    st.image(_chart(user, patient_id, version, as_of, used, first, last, chart, model_id), caption=CAPTIONS[chart],
              width="stretch")
 
 tabs = st.tabs(["Safety flags", "Weeks", "Questionnaires"])
