@@ -26,6 +26,7 @@ from analysis.patient_detail import (
     thresholds_table,
     weekly_table,
 )
+from analysis.reasons import why
 from analysis.report_pdf import CHARTS, detail_report_pdf, report_figure
 from analysis.roles import ADMIN, PHYSIO, AccessDenied, User
 from analysis.settings import Settings
@@ -119,7 +120,9 @@ st.caption(f"Physiotherapist {escape_markdown(detail.physio_id)} · programme st
            f"{detail.programme_start:%d %b %Y} · data up to {detail.as_of:%d %b %Y} · attention score "
            f"{int(s['attention_score'])}")
 if str(s["attention_reasons"]):
-    st.markdown("**Why:** " + escape_markdown(s["attention_reasons"]))
+    st.markdown("**Why:** " + escape_markdown(str(why(summary.loc[summary["patient_id"].eq(patient_id).fillna(False)],
+                                                      most=99).iloc[0])))
+    st.caption("The numbers behind it: " + escape_markdown(s["attention_reasons"]))
 
 c1, c2, c3, c4 = st.columns(4)
 pain_now = "n/a" if pd.isna(detail.pain_change["current"]) else f"{detail.pain_change['current']:.1f}"
