@@ -81,9 +81,9 @@ _PHRASES: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
     "pain_deteriorated": lambda s: ("pain up " + _num(s["pain_baseline"]) + " → " + _num(s["pain_current"])
                                     + " since start"),
     "pain_during_exercise": lambda s: (_count(s["open_pain_during_exercise"], "painful session", "painful sessions")
-                                       + f" in the last {OPEN_DAYS} days"),
+                                       + f" in {OPEN_DAYS} days"),
     "pain_flare": lambda s: (_count(s["open_pain_flare"], "pain flare", "pain flares")
-                             + f" in the last {OPEN_DAYS} days"),
+                             + f" in {OPEN_DAYS} days"),
     "no_sessions": lambda s: pd.Series("no exercise logged since the start", index=s.index, dtype="string"),
     "no_pain_ratings": lambda s: pd.Series("exercising but no recent pain score", index=s.index, dtype="string"),
     "self_reported_flare": lambda s: pd.Series("reported a flare", index=s.index, dtype="string"),

@@ -39,12 +39,12 @@ def test_hand_made_summaries_read_as_a_physio_would_say_them() -> None:
     ], index=[10, 11, 12, 13, 14, 15])
     assert why(summary).tolist() == [
         # red rules in the order of ATTENTION_RULES: logging stopped, then pain worse, then painful sessions
-        "no log for 9 days; pain up 6.8 → 8.7 since start; 2 painful sessions in the last 14 days",
+        "no log for 9 days; pain up 6.8 → 8.7 since start; 2 painful sessions in 14 days",
         "did 45 % of planned sessions",
         NOTHING_FLAGGED,
         "pain rising, about +0.3 a week",
         "ODI worse by 12 %-points",
-        "1 pain flare in the last 14 days; ODI worse by 4 %-points, RMDQ worse by 5 points",
+        "1 pain flare in 14 days; ODI worse by 4 %-points, RMDQ worse by 5 points",
     ]
     assert list(why(summary).index) == [10, 11, 12, 13, 14, 15]
 
@@ -52,7 +52,7 @@ def test_hand_made_summaries_read_as_a_physio_would_say_them() -> None:
 def test_at_most_three_phrases_red_first_and_the_rest_counted() -> None:
     summary = pd.DataFrame([_row("low_adherence,pain_flare,self_reported_flare,rapid_load_increase,logging_stopped",
                                  adherence=0.5, open_pain_flare=2, days_without_log=8)])
-    assert why(summary).tolist() == ["no log for 8 days; 2 pain flares in the last 14 days; reported a flare; +2 more"]
+    assert why(summary).tolist() == ["no log for 8 days; 2 pain flares in 14 days; reported a flare; +2 more"]
     assert why(summary, most=10).iloc[0].endswith("exercise load rose quickly; did 50 % of planned sessions")
 
 

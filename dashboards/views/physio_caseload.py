@@ -90,7 +90,7 @@ adherent_from = f"{used.adherent_threshold * 100:g} %"
 
 table = pd.DataFrame({
     "Status": view["traffic_light"].map(LIGHTS),
-    "Why": why(view),
+    "Why": why(view, most=2),  # two reasons fit the column; the patient's page lists them all
     "Patient": view["patient_id"],
     "Physio": view["physio_id"],
     "Week": view["programme_week"].astype("string").fillna("not started"),
@@ -116,16 +116,16 @@ event = st.dataframe(
     key="caseload_table",
     column_config={
         "Why": st.column_config.TextColumn(
-            "Why", width="large",
-            help="The reasons for the status in plain words, most urgent first (at most three; '+N more' counts "
-                 "the others). The statistics behind each reason are on the patient's page."),
+            "Why", width=470,
+            help="The reasons for the status in plain words, most urgent first (at most two; '+N more' counts "
+                 "the others). All of them, and the statistics behind each, are on the patient's page."),
         "Adherence": st.column_config.ProgressColumn(
             f"Adherence (adherent from {adherent_from})", min_value=0, max_value=100, format="%.0f %%",
             color="gray",
             help=f"Sessions done as % of prescribed, whole programme so far (capped per week); adherent from "
                  f"{adherent_from} of the planned sessions ({state.settings_source()})."),
         "Last log": st.column_config.NumberColumn(
-            "Last log", format="%d days ago", help="Days since the last session or pain entry"),
+            "Last log (days ago)", format="%d", help="Days since the last session or pain entry"),
         "Pain start → now": st.column_config.TextColumn(
             "Pain start → now", help="Average pain (0-10) of the first week of the diary and of the last week "
                                      "rated; '—' while there are too few ratings."),
