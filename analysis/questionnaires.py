@@ -543,7 +543,7 @@ def reminder_texts(due: pd.DataFrame, *, settings: Settings = DEFAULT_SETTINGS) 
     >>> rows = pd.DataFrame({"patient_id": ["P1", "P1"], "instrument": ["odi", "rmdq"],
     ...                      "timepoint_week": [6, 6], "status": ["overdue", "due"],
     ...                      "expires_at": pd.to_datetime(["2026-11-24", "2026-12-01"])})
-    >>> print(reminder_texts(rows).loc[0, "text"][:90])
+    >>> print(reminder_texts(rows).loc[0, "text"][:91])
     Please fill in the ODI and RMDQ questionnaires (week 6) in rehabtrack, under Questionnaires
     """
     open_rows = due.loc[due["status"].astype("string").isin(["due", "overdue"]).fillna(False).to_numpy(dtype=bool)]
