@@ -33,6 +33,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.layout_engine import ConstrainedLayoutEngine, TightLayoutEngine  # noqa: E402
 from matplotlib.typing import RcKeyType  # noqa: E402
 
 from analysis.escaping import escape_plot_text  # noqa: E402
@@ -147,7 +148,7 @@ def _chart_page(fig: Figure, title: str, detail: PatientDetail, page: int) -> Fi
     usable_w = 1 - 2 * _MARGIN
     h = min(usable_w * _A4[0] * height / width / _A4[1], _CHART_TOP - _CHART_BOTTOM - 0.02)
     engine = fig.get_layout_engine()
-    if engine is not None and hasattr(engine, "set"):
+    if isinstance(engine, ConstrainedLayoutEngine | TightLayoutEngine):  # every chart of analysis.plots is one
         engine.set(rect=(_MARGIN, _CHART_TOP - h, usable_w, h))
     fig.text(_MARGIN, 0.955, f"{escape_plot_text(title)} - patient {escape_plot_text(detail.patient_id)}",
              fontsize=12, fontweight="bold", va="top")
