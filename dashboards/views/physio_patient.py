@@ -111,7 +111,7 @@ s = detail.summary
 start = detail.programme_start.date()
 end = max(detail.as_of.date(), start)
 picked = st.date_input("Dates shown in the charts", value=(start, end), min_value=start - pd.Timedelta(days=28),
-                       max_value=end, key=f"range_{patient_id}", format="DD/MM/YYYY",
+                       max_value=end, key=f"range_{patient_id}", format=used.date_format,
                        help="The headline numbers are always those of the analysis date.")
 first, last = (picked if isinstance(picked, tuple) and len(picked) == 2 else (start, end))
 
