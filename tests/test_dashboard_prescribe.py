@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from analysis import access
 from analysis.accounts import add_user, authenticate
+from analysis.exercises import EXERCISES
 from analysis.programme_templates import DEFAULT_TEMPLATE, GRADUAL_PROGRESSION, template
 from analysis.programmes import programme_to_prescriptions
 from analysis.roles import PATIENT, PHYSIO, AccessDenied, User
@@ -225,8 +226,8 @@ def test_sample_patient_with_an_uploaded_prescription_starts_from_the_current_on
     ended = mine[mine["end_date"].notna() & (mine["end_date"] < when)]
     preview = at.dataframe[-1].value
     assert len(ended)  # the sample patient has periods that ended before (else this test proves nothing)
-    for r in ended.itertuples():
-        assert ((preview["exercise"] == r.exercise) & (preview["side"] == r.side)
+    for r in ended.itertuples():  # the page writes the exercise's name from the vocabulary, not its key
+        assert ((preview["exercise"] == EXERCISES[r.exercise].label) & (preview["side"] == r.side)
                 & (preview["start_date"] == r.start_date) & (preview["end_date"] == r.end_date)).any()
     assert any(b.label == "Save the change" for b in at.button)
 

@@ -127,11 +127,19 @@ except AccessDenied:
 
 st.caption(f"Programme start: {programme_start:%A} {settings.day_text(programme_start)}. Week 1 is its first 7 days.")
 dates = {"start_date": st.column_config.DateColumn("from", format=settings.date_format),
-         "end_date": st.column_config.DateColumn("to (inclusive)", format=settings.date_format)}
+         "end_date": st.column_config.DateColumn("to (inclusive)", format=settings.date_format),
+         "hold_s": st.column_config.NumberColumn("hold (s)"),
+         "sessions_per_week": st.column_config.NumberColumn("sessions/week")}
+
+
+def _readable(periods: pd.DataFrame) -> pd.DataFrame:
+    """Prescription periods as a physio reads them: exercise names from the vocabulary, no patient column."""
+    names = periods["exercise"].astype(str)
+    return periods.drop(columns=["patient_id"]).assign(
+        exercise=names.map({k: e.label for k, e in EXERCISES.items()}).fillna(names))
 if len(current):
     st.subheader("Current prescription")
-    st.dataframe(current.drop(columns=["patient_id"]), hide_index=True, use_container_width=True,
-                 column_config=dates)
+    st.dataframe(_readable(current), hide_index=True, use_container_width=True, column_config=dates)
 
 # ---- programme ----------------------------------------------------------------------------------------------
 saved = st.session_state.pop(SAVED_KEY, None)
@@ -229,8 +237,7 @@ st.pyplot(fig, clear_figure=True)
 plt.close(fig)
 
 st.markdown("**Prescription periods after saving**")
-st.dataframe(preview.drop(columns=["patient_id"]), hide_index=True, use_container_width=True,
-             column_config=dates)
+st.dataframe(_readable(preview), hide_index=True, use_container_width=True, column_config=dates)
 
 if st.button("Save programme" if current.empty else "Save the change", type="primary", key="prescribe_save"):
     try:
