@@ -673,6 +673,31 @@ def save_custom_exercise(user: User, store: Store, exercise: str, label: str, in
     return name
 
 
+def mark_questionnaire_not_done(user: User, store: Store, patient_id: str, instrument: str, timepoint_week: int,
+                                reason: str | None = None) -> None:
+    """Mark a patient's questionnaire time point as not done (the Questionnaires due page stops asking for it).
+
+    Raises
+    ------
+    AccessDenied
+        The patient is not on the user's caseload (physio) or the user is not a physio or administrator.
+    """
+    programme_owner(user)
+    store.mark_questionnaire_not_done(patient_id, instrument, timepoint_week, marked_by=user.username,
+                                      reason=reason, check=_may_change(user))
+
+
+def questionnaires_not_done(user: User, store: Store, patient_ids: Sequence[str]) -> pd.DataFrame:
+    """The not-done marks of ``patient_ids`` that are on the user's caseload (physios and admins only)."""
+    programme_owner(user)
+    if user.role == ADMIN:
+        wanted = list(patient_ids)
+    else:
+        mine = set(store.caseload(user.physio_id)) if user.physio_id else set()
+        wanted = [p for p in patient_ids if p in mine]
+    return store.questionnaires_not_done(wanted)
+
+
 def save_custom_template(user: User, store: Store, template: Template) -> None:
     """Add or replace one of the physio's own programme templates; physios and admins only."""
     store.save_custom_template(programme_owner(user), template)

@@ -905,7 +905,7 @@ def plot_adherence_by_exercise(
     ax_dose.set_yticks(np.arange(n_rows) + 0.5, [_exercise_label(e, s) for e, s in pairs] or ["no prescription"],
                        fontsize=7.5)
     ax_dose.tick_params(axis="y", length=0)
-    ax_dose.set_title("Dose done per exercise and side (sets x reps x hold, % of prescribed; '-' = not prescribed)",
+    ax_dose.set_title("Dose done per exercise and side\n(sets x reps x hold, % of prescribed; '-' = not prescribed)",
                       fontsize=9, loc="left")
     cbar = fig.colorbar(mesh, ax=ax_dose, pad=0.01, aspect=12)
     cbar.set_label("% of prescribed\n(colour capped at 100)", fontsize=7)

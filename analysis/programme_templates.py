@@ -20,10 +20,20 @@ from __future__ import annotations
 
 from analysis.programmes import Programme, ProgrammeItem, Progression, Template
 
-__all__ = ["SEED_PROGRESSION", "TEMPLATES", "template"]
+__all__ = ["DEFAULT_TEMPLATE", "GRADUAL_PROGRESSION", "SEED_PROGRESSION", "TEMPLATES", "template"]
 
-#: The progression of the issue: 1 set in weeks 1-2, 2 sets in weeks 3-4, then 10-second holds.
+#: The progression of the issue: 1 set in weeks 1-2, 2 sets in weeks 3-4, then 10-second holds. Doubling the
+#: holds at once makes weeks 5-6 steeper than the app's own load-progression flag (acute:chronic above
+#: ``acwr_max`` = 1.5, docs/clinical-reference.md section 5), so it is no longer the default.
 SEED_PROGRESSION = "weeks 1-2: 1 set, weeks 3-4: 2 sets, weeks 5+: hold 10 s"
+
+#: The default: the seed's "start gently and gradually build over a period of a few weeks" reaching the same
+#: 2 sets and 10-second knee-to-chest holds by week 10, each step within the load-progression flag (every planned
+#: week at most ``acwr_max`` x the mean of the 4 weeks before; tests/test_programmes.py checks it through
+#: :func:`analysis.programmes.steep_weeks`). The hamstring toe reach keeps the seed's smooth movement without a hold.
+#: The step sizes are a project choice (docs/clinical-reference.md section 8), editable before saving.
+GRADUAL_PROGRESSION = ("weeks 1-2: 1 set, weeks 3-5: 2 sets, weeks 6-7 (knee_to_chest): hold 6 s, "
+                       "weeks 8-9 (knee_to_chest): hold 8 s, weeks 10+ (knee_to_chest): hold 10 s")
 
 _SEED_ITEMS = (
     # seed: hold 5 s, 10 times each leg, every day
@@ -33,14 +43,25 @@ _SEED_ITEMS = (
     ProgrammeItem("hamstring_stretch", "both", sets=1, reps=5, hold_s=0, sessions_per_week=7),
 )
 
+#: The template a new programme starts from (the first of :data:`TEMPLATES`).
+DEFAULT_TEMPLATE = "seed_back_gradual"
+
 TEMPLATES: dict[str, Template] = {
     t.key: t
     for t in (
         Template(
+            DEFAULT_TEMPLATE,
+            "Seed back programme: knee-to-chest and hamstring stretch, building gradually over 10 weeks",
+            "The two stretches of the seed text, every day, starting gently (1 set) and building within the "
+            "load-progression flag: 2 sets from week 3, knee-to-chest holds of 6 s from week 6, 8 s from week 8 "
+            "and 10 s from week 10.",
+            Programme(_SEED_ITEMS, Progression.parse(GRADUAL_PROGRESSION)),
+        ),
+        Template(
             "seed_back_programme",
-            "Seed back programme: knee-to-chest and hamstring stretch, building over 5 weeks",
-            "The two stretches of the seed text, every day, starting gently (1 set) and building: "
-            "2 sets from week 3, 10-second holds from week 5.",
+            "Seed back programme, faster: 10-second holds from week 5 (steeper than the load flag in weeks 5-6)",
+            "The two stretches of the seed text, every day: 1 set, 2 sets from week 3, 10-second holds from "
+            "week 5. Doubling the holds at once is above the load-progression flag in weeks 5 and 6.",
             Programme(_SEED_ITEMS, Progression.parse(SEED_PROGRESSION)),
         ),
         Template(

@@ -41,6 +41,13 @@ When questionnaires are due
 week 12), whether the questionnaire was done within ``window_days`` of its
 due date. The clinical reference gives no schedule or window; both are
 arguments (defaults: :data:`DEFAULT_SCHEDULE_WEEKS`, :data:`DEFAULT_WINDOW_DAYS`).
+A time point that was not done **expires**: a baseline when its window closes
+(after two weeks of the programme a score no longer describes the start), a
+later time point :data:`DEFAULT_LATE_DAYS` days after its window closes; it is
+then ``'missed'`` and no longer asked for. A physio may also mark a time point
+``'not done'`` (e.g. the patient declined). :func:`reminder_texts` writes the
+message a physio copies to a patient. All of these are project choices
+(docs/clinical-reference.md section 8).
 """
 
 from __future__ import annotations
@@ -59,7 +66,7 @@ from analysis.errors import RehabtrackError
 from analysis.instruments import INSTRUMENTS
 from analysis.schema import PROMS, conform
 from analysis.scoring import ScoreResult, score_odi, score_rmdq
-from analysis.settings import DEFAULT_SETTINGS
+from analysis.settings import DEFAULT_SETTINGS, Settings
 from analysis.timeline import DateLike
 from analysis.validation import checks_tables
 
@@ -69,6 +76,7 @@ __all__ = [
     "WORDING_FILE_NAME",
     "DEFAULT_SCHEDULE_WEEKS",
     "DEFAULT_WINDOW_DAYS",
+    "DEFAULT_LATE_DAYS",
     "DUE_STATUSES",
     "WordingError",
     "FormItem",
@@ -79,6 +87,7 @@ __all__ = [
     "proms_rows_from_form",
     "stale_items",
     "due_questionnaires",
+    "reminder_texts",
 ]
 
 #: Instruments with an in-app form.
@@ -94,8 +103,11 @@ WORDING_FILE_NAME = "questionnaire_wording.toml"
 DEFAULT_SCHEDULE_WEEKS: tuple[int, ...] = (0, 6, 12)
 #: Days either side of a due date in which a questionnaire counts for it; a project default.
 DEFAULT_WINDOW_DAYS = 14
+#: Days after a follow-up's window closes in which it can still be done late ('overdue'); then it is 'missed'.
+#: A baseline is missed when its window closes. A project default (docs/clinical-reference.md section 8).
+DEFAULT_LATE_DAYS = 14
 #: Values of ``status`` in :func:`due_questionnaires`.
-DUE_STATUSES: tuple[str, ...] = ("done", "due", "overdue", "upcoming")
+DUE_STATUSES: tuple[str, ...] = ("done", "due", "overdue", "upcoming", "missed", "not done")
 
 _ODI_DEFAULT_OPTIONS: tuple[str, ...] = (
     "0", "1", "2", "3", "4", "5",
@@ -395,6 +407,8 @@ def due_questionnaires(
     instruments: Sequence[str] = FORM_INSTRUMENTS,
     schedule_weeks: Sequence[int] = DEFAULT_SCHEDULE_WEEKS,
     window_days: int = DEFAULT_WINDOW_DAYS,
+    late_days: int = DEFAULT_LATE_DAYS,
+    not_done: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """When each questionnaire is due for each patient, and whether it was done.
 
@@ -413,6 +427,12 @@ def due_questionnaires(
     window_days
         A questionnaire completed within ``window_days`` before or after the due
         date counts for it (default 14).
+    late_days
+        Days after the window closes in which a follow-up (week > 0) can still be
+        done late (default :data:`DEFAULT_LATE_DAYS`); a baseline cannot.
+    not_done
+        Time points a physio marked as not done: rows with ``patient_id``,
+        ``instrument`` and ``timepoint_week``; ``None`` = none.
 
     Returns
     -------
@@ -426,10 +446,14 @@ def due_questionnaires(
         - ``due_date`` (datetime64[ns]): ``programme_start + 7 x timepoint_week`` days
         - ``window_start``, ``window_end`` (datetime64[ns]): ``due_date -/+ window_days``
         - ``completed_at`` (datetime64[ns]): the first completion in the window, NaT if none
+        - ``expires_at`` (datetime64[ns]): the last day it can be done: ``window_end``
+          for a baseline, ``window_end + late_days`` for a follow-up
         - ``days_overdue`` (Int64, days): ``as_of - window_end`` for overdue rows, else ``<NA>``
         - ``status`` (string, :data:`DUE_STATUSES`): ``'done'`` (completed in the
-          window), ``'due'`` (not done, ``as_of`` inside the window),
-          ``'overdue'`` (not done, the window ended before ``as_of``),
+          window), ``'not done'`` (marked by a physio, not completed),
+          ``'due'`` (not done, ``as_of`` inside the window),
+          ``'overdue'`` (not done, the window ended before ``as_of``, not yet expired),
+          ``'missed'`` (not done and expired: ``as_of`` after ``expires_at``),
           ``'upcoming'`` (the window opens after ``as_of``)
 
     Notes
@@ -473,11 +497,70 @@ def due_questionnaires(
     is_done = grid["completed_at"].notna().to_numpy()
     opens_later = (grid["window_start"] > when).to_numpy()
     closed = (grid["window_end"] < when).to_numpy()
-    status = np.select([is_done, opens_later, closed], ["done", "upcoming", "overdue"], default="due")
+    grid["expires_at"] = grid["window_end"] + pd.to_timedelta(
+        np.where(grid["timepoint_week"].to_numpy() == 0, 0, late_days), unit="D")
+    expired = (grid["expires_at"] < when).to_numpy()
+    marked = np.zeros(len(grid), dtype=bool)
+    if not_done is not None and len(not_done):
+        keys = not_done[["patient_id", "instrument", "timepoint_week"]].astype(
+            {"patient_id": "string", "instrument": "string", "timepoint_week": "int64"}).drop_duplicates()
+        hit = grid[["_row", "patient_id", "instrument", "timepoint_week"]].merge(
+            keys, on=["patient_id", "instrument", "timepoint_week"], how="inner")["_row"].to_numpy()
+        marked[hit] = True
+    status = np.select([is_done, marked, opens_later, expired, closed],
+                       ["done", "not done", "upcoming", "missed", "overdue"], default="due")
     grid["status"] = pd.array(status, dtype="string")
     overdue_days = (when - grid["window_end"]).dt.days.to_numpy()
     grid["days_overdue"] = pd.array(np.where(status == "overdue", overdue_days, 0), dtype="Int64")
     grid.loc[status != "overdue", "days_overdue"] = pd.NA
     columns = ["patient_id", "physio_id", "instrument", "timepoint_week", "due_date", "window_start", "window_end",
-               "completed_at", "days_overdue", "status"]
+               "expires_at", "completed_at", "days_overdue", "status"]
     return grid[columns].reset_index(drop=True)
+
+
+def reminder_texts(due: pd.DataFrame, *, settings: Settings = DEFAULT_SETTINGS) -> pd.DataFrame:
+    """The reminder a physio copies to each patient with a questionnaire due or overdue.
+
+    Parameters
+    ----------
+    due
+        Rows of :func:`due_questionnaires`; only those with status ``'due'`` or
+        ``'overdue'`` are reminded (missed, done, marked and upcoming ones are not).
+    settings
+        The clinic's settings: the date is written in its ``date_format``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per patient with something to do, in the order of ``due``:
+        ``patient_id`` (string), ``by`` (datetime64[ns]: the earliest last day
+        among the patient's open questionnaires) and ``text`` (string), e.g.
+        ``"Please fill in the ODI and RMDQ questionnaires (week 6) in rehabtrack, under Questionnaires, by
+        24/11/2026. They take about 5 minutes and show how your back is doing. Thank you!"``.
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"patient_id": ["P1", "P1"], "instrument": ["odi", "rmdq"],
+    ...                      "timepoint_week": [6, 6], "status": ["overdue", "due"],
+    ...                      "expires_at": pd.to_datetime(["2026-11-24", "2026-12-01"])})
+    >>> print(reminder_texts(rows).loc[0, "text"][:91])
+    Please fill in the ODI and RMDQ questionnaires (week 6) in rehabtrack, under Questionnaires
+    """
+    open_rows = due.loc[due["status"].astype("string").isin(["due", "overdue"]).fillna(False).to_numpy(dtype=bool)]
+    if open_rows.empty:
+        return pd.DataFrame({"patient_id": pd.array([], dtype="string"),
+                             "by": pd.Series([], dtype="datetime64[ns]"), "text": pd.array([], dtype="string")})
+    point = np.where(open_rows["timepoint_week"].to_numpy() == 0, "start of the programme", "")
+    point = pd.Series(point, index=open_rows.index).where(
+        point != "", "week " + open_rows["timepoint_week"].astype("string"))
+    rows = open_rows.assign(name=open_rows["instrument"].astype("string").str.upper(), point=point)
+    grouped = rows.groupby("patient_id", sort=False)
+    names = grouped["name"].agg(lambda n: " and ".join(dict.fromkeys(n)))
+    points = grouped["point"].agg(lambda p: ", ".join(dict.fromkeys(p)))
+    by = grouped["expires_at"].min()
+    plural = np.where(grouped["name"].nunique() > 1, "questionnaires", "questionnaire")
+    texts = [f"Please fill in the {n} {word} ({pt}) in rehabtrack, under Questionnaires, by "
+             f"{settings.day_text(b)}. They take about 5 minutes and show how your back is doing. Thank you!"
+             for n, word, pt, b in zip(names, plural, points, by, strict=True)]  # one per patient with a reminder
+    return pd.DataFrame({"patient_id": pd.array(names.index.astype(str), dtype="string"),
+                         "by": by.to_numpy(dtype="datetime64[ns]"), "text": pd.array(texts, dtype="string")})

@@ -33,6 +33,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.layout_engine import ConstrainedLayoutEngine, TightLayoutEngine  # noqa: E402
 from matplotlib.typing import RcKeyType  # noqa: E402
 
 from analysis.escaping import escape_plot_text  # noqa: E402
@@ -145,6 +146,32 @@ def _footer(fig: Figure, detail: PatientDetail, page: int) -> None:
              color=OKABE_ITO["grey"])
 
 
+#: Left and right margin of every page, as a fraction of the page width (about 14 mm on A4).
+_MARGIN = 0.06
+#: Where a chart may be drawn on its page (figure fractions): below the title, above the footer.
+_CHART_TOP, _CHART_BOTTOM = 0.925, 0.06
+
+
+def _chart_page(fig: Figure, title: str, detail: PatientDetail, page: int) -> Figure:
+    """Put a chart of :mod:`analysis.plots` on an A4 portrait page, keeping its proportions.
+
+    The chart keeps its width-to-height ratio at the page width less the margins (taller charts are
+    shrunk to fit between the title and the footer), and its constrained layout is confined to that
+    rectangle, so axis labels never meet the title or the footer.
+    """
+    width, height = fig.get_size_inches()
+    fig.set_size_inches(_A4)
+    usable_w = 1 - 2 * _MARGIN
+    h = min(usable_w * _A4[0] * height / width / _A4[1], _CHART_TOP - _CHART_BOTTOM - 0.02)
+    engine = fig.get_layout_engine()
+    if isinstance(engine, ConstrainedLayoutEngine | TightLayoutEngine):  # every chart of analysis.plots is one
+        engine.set(rect=(_MARGIN, _CHART_TOP - h, usable_w, h))
+    fig.text(_MARGIN, 0.955, f"{escape_plot_text(title)} - patient {escape_plot_text(detail.patient_id)}",
+             fontsize=12, fontweight="bold", va="top")
+    _footer(fig, detail, page)
+    return fig
+
+
 def _wrapped_rows(fig: Figure, rows: list[tuple[str, str]], top: float, *, left: float = 0.06,
                   value_x: float = 0.34, width: int = 78, size: float = 8.5, line: float = 0.0155) -> float:
     """Two-column text rows with wrapping; returns the y below the last row (figure fraction)."""
@@ -228,9 +255,7 @@ def detail_report_pdf(detail: PatientDetail, *, generated: datetime | None = Non
     }) as pdf:
         pages = [_first_page(detail, generated)]
         for i, (title, fig) in enumerate(report_figures(detail), start=2):
-            fig.suptitle(f"{title} - patient {escape_plot_text(detail.patient_id)}", fontsize=11)
-            _footer(fig, detail, i)
-            pages.append(fig)
+            pages.append(_chart_page(fig, title, detail, i))
         pages.append(_thresholds_page(detail, len(pages) + 1))
         try:
             for fig in pages:

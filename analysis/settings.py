@@ -43,6 +43,7 @@ __all__ = [
     "clinic_settings",
     "machine_timezone",
     "check_timezone",
+    "DATE_FORMATS",
 ]
 
 #: Environment variable naming a clinic's settings file.
@@ -98,6 +99,11 @@ def machine_timezone() -> str:
             except SettingsError:
                 continue
     return "UTC"
+
+
+#: The date formats a clinic may choose (``date_format``), as ``strftime`` patterns; the keys are also the
+#: formats of Streamlit's date inputs.
+DATE_FORMATS: dict[str, str] = {"DD/MM/YYYY": "%d/%m/%Y", "MM/DD/YYYY": "%m/%d/%Y", "YYYY-MM-DD": "%Y-%m-%d"}
 
 
 @dataclass(frozen=True)
@@ -177,6 +183,19 @@ class Settings:
         "citation": "Project choice: the clinic's time zone (IANA name; default this computer's). A time written "
                     "with a UTC offset (FHIR, ISO 8601) is converted to the wall-clock time of this zone",
         "unit": "IANA time zone"})
+    date_format: str = field(default="DD/MM/YYYY", metadata={
+        "citation": "Project choice: how the clinic writes a day in every date field and text of the dashboard "
+                    "(DD/MM/YYYY day-first by default; MM/DD/YYYY or YYYY-MM-DD)",
+        "unit": "date format"})
+
+    def day_text(self, day: Any) -> str:
+        """A day written in the clinic's :attr:`date_format` (``"20/11/2026"`` by default).
+
+        >>> DEFAULT_SETTINGS.day_text("2026-11-20"), DEFAULT_SETTINGS.replace(date_format="MM/DD/YYYY").day_text(
+        ...     "2026-11-20")
+        ('20/11/2026', '11/20/2026')
+        """
+        return pd.Timestamp(day).strftime(DATE_FORMATS[self.date_format])
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some values changed; unknown names raise :class:`SettingsError`."""
@@ -188,6 +207,10 @@ class Settings:
             )
         for name, value in changes.items():
             current = getattr(self, name)
+            if name == "date_format":
+                if value not in DATE_FORMATS:
+                    raise SettingsError(f"setting date_format must be one of {', '.join(DATE_FORMATS)}, got {value!r}")
+                continue
             if isinstance(current, str):  # the time zone: an IANA name
                 if not isinstance(value, str):
                     raise SettingsError(f"setting {name} must be text such as 'Europe/London', got {value!r}")

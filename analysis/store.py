@@ -200,7 +200,8 @@ logger = logging.getLogger(__name__)
 SCHEMA_VERSION = 4  # 2: audit (issue 9); patient_profiles, custom_exercises, custom_templates (issue 10)
 # 3 (issue 16): time_written and fold beside every timed row (fold in the primary key), uploads.rows_changed and
 # uploads.rows_replaced
-# 4 (issue 20): expected_models (the fitted expected-course models) and clinic_options (admin switches)
+# 4 (issue 20): expected_models (the fitted expected-course models) and clinic_options (admin switches);
+# questionnaires_not_done (issue 18); new tables only, made by Store.open
 #: Environment variable with a SQLAlchemy URL or a SQLite file path (default the file in the data directory).
 DATABASE_URL_ENV = "REHABTRACK_DATABASE_URL"
 #: The embedded store's file name inside the data directory.
@@ -361,12 +362,24 @@ CUSTOM_TEMPLATES = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
 
-_ALL_TABLES = (*_ALL_TABLES, PATIENT_PROFILES, CUSTOM_EXERCISES, CUSTOM_TEMPLATES)
+# ``questionnaires_not_done``: a questionnaire time point a physio marked as not done (the patient declined,
+# could not, ...): the Questionnaires due page stops asking for it (issue 18). Not analysis data.
+QUESTIONNAIRES_NOT_DONE = sa.Table(
+    "questionnaires_not_done", metadata,
+    sa.Column("patient_id", sa.Text, primary_key=True),
+    sa.Column("instrument", sa.String(16), primary_key=True),
+    sa.Column("timepoint_week", sa.Integer, primary_key=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("marked_by", sa.String(64), nullable=False),
+    sa.Column("marked_at", sa.DateTime, nullable=False),
+)
+
+_ALL_TABLES = (*_ALL_TABLES, PATIENT_PROFILES, CUSTOM_EXERCISES, CUSTOM_TEMPLATES, QUESTIONNAIRES_NOT_DONE)
 
 
 # Schema 1 -> 2 adds only new tables (these and issue 9's ``audit``), which ``create_all`` in
 # :meth:`Store.open` makes; the no-op step UPGRADES[1] is registered with ``audit`` below.
-__all__ += ["PATIENT_PROFILES", "CUSTOM_EXERCISES", "CUSTOM_TEMPLATES"]
+__all__ += ["PATIENT_PROFILES", "CUSTOM_EXERCISES", "CUSTOM_TEMPLATES", "QUESTIONNAIRES_NOT_DONE"]
 
 
 def _kind(col: sa.Column[Any]) -> str:
@@ -1835,6 +1848,44 @@ class Store:
         with self._read() as conn:
             value = conn.scalar(sa.select(CLINIC_OPTIONS.c.value).where(CLINIC_OPTIONS.c.key == key))
         return default if value is None else json.loads(value)
+
+    def mark_questionnaire_not_done(self, patient_id: str, instrument: str, timepoint_week: int, *,
+                                    marked_by: str, reason: str | None = None,
+                                    check: PatientCheck | None = None) -> None:
+        """Record that a questionnaire time point will not be done (kept; marking again replaces the reason).
+
+        ``check`` is called in the transaction with the patient and their physio; raising refuses the mark.
+
+        Raises
+        ------
+        StoreError
+            There is no such patient.
+        """
+        def write() -> None:
+            with self._write() as conn:
+                self._registered_physio(conn, patient_id, check)
+                key = (QUESTIONNAIRES_NOT_DONE.c.patient_id == patient_id,
+                       QUESTIONNAIRES_NOT_DONE.c.instrument == instrument,
+                       QUESTIONNAIRES_NOT_DONE.c.timepoint_week == int(timepoint_week))
+                conn.execute(QUESTIONNAIRES_NOT_DONE.delete().where(*key))
+                conn.execute(QUESTIONNAIRES_NOT_DONE.insert().values(
+                    patient_id=patient_id, instrument=instrument, timepoint_week=int(timepoint_week),
+                    reason=reason or None, marked_by=marked_by, marked_at=self._now()))
+
+        self._retry(write)
+
+    def questionnaires_not_done(self, patient_ids: Sequence[str] | None = None) -> pd.DataFrame:
+        """The questionnaire time points marked not done; only ``patient_ids`` when given.
+
+        Columns: ``patient_id``, ``instrument``, ``timepoint_week``, ``reason``, ``marked_by``, ``marked_at``.
+        """
+        query = sa.select(QUESTIONNAIRES_NOT_DONE).order_by(QUESTIONNAIRES_NOT_DONE.c.patient_id)
+        if patient_ids is not None:
+            query = query.where(QUESTIONNAIRES_NOT_DONE.c.patient_id.in_(list(patient_ids)))
+        with self._read() as conn:
+            rows = conn.execute(query).mappings().all()
+        columns = [c.name for c in QUESTIONNAIRES_NOT_DONE.columns]
+        return pd.DataFrame([dict(r) for r in rows], columns=columns)
 
     # --- in-app entries and audit (issue 9) ----------------------------------------------
 

@@ -32,7 +32,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "analysis.prescriptions", "analysis.adherence", "analysis.trends", "analysis.outcomes", "analysis.scoring",
         "analysis.flags", "analysis.cohort", "analysis.models", "analysis.patient_detail", "analysis.programmes",
         "analysis.programme_templates", "analysis.entries", "analysis.questionnaires", "analysis.plots",
-        "analysis.expected", "analysis.plots_expected", "analysis.charts",
+        "analysis.expected", "analysis.plots_expected", "analysis.charts", "analysis.reasons",
     ),
     # data in and out: reading files, app exports, FHIR / Open mHealth, pseudonymised and spreadsheet exports
     "data in/out": (

@@ -196,11 +196,29 @@ def test_the_physio_sees_who_is_due_and_overdue(data_dir: Path) -> None:
     # programme began 10 days ago: the baseline window (start +/- 14 days) is open for both patients and
     # both questionnaires: 2 x 2 = 4 due now, none overdue
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Due now"] == "4" and metrics["Overdue"] == "0"
+    assert metrics["Due now"] == "4" and metrics["Overdue (can still be done)"] == "0"
+    assert metrics["Patients to remind"] == "2"
     p = open_page(P001, "patient_questionnaires.py")
     _answer_odi(p, dict.fromkeys(range(1, 11), 1))
     at = open_page(physio, "physio_questionnaires.py")
     assert {m.label: m.value for m in at.metric}["Due now"] == "3"
+
+    # the page offers an action: a reminder to copy, with the last day in the clinic's date format (day-first) ...
+    at.selectbox(key="questionnaires_patient").select("P001").run()
+    last_day = (pd.Timestamp(TODAY) - pd.Timedelta(days=10) + pd.Timedelta(days=14)).strftime("%d/%m/%Y")
+    [reminder] = [c.value for c in at.code]
+    assert reminder.startswith("Please fill in the RMDQ questionnaire (start of the programme)")
+    assert f"by {last_day}." in reminder
+    # ... and marking "not done", which is stored and stops the asking
+    at.multiselect(key="questionnaires_not_done_pick").set_value(["RMDQ baseline"])
+    button(at, "Mark not done").click().run()
+    assert not at.exception, at.exception
+    assert any("Marked not done for P001: RMDQ baseline" in s.value for s in at.success)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Due now"] == "2" and metrics["Missed or marked not done"] == "1"
+    with Store.open(data_dir=data_dir) as store:
+        marks = store.questionnaires_not_done(["P001"])
+    assert marks[["instrument", "timepoint_week", "marked_by"]].values.tolist() == [["rmdq", 0, "physio_b"]]
 
 
 def test_filling_in_the_odi_again_the_same_day_replaces_the_answers(data_dir: Path) -> None:

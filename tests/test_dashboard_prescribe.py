@@ -15,7 +15,8 @@ from streamlit.testing.v1 import AppTest
 
 from analysis import access
 from analysis.accounts import add_user, authenticate
-from analysis.programme_templates import template
+from analysis.exercises import EXERCISES
+from analysis.programme_templates import DEFAULT_TEMPLATE, GRADUAL_PROGRESSION, template
 from analysis.programmes import programme_to_prescriptions
 from analysis.roles import PATIENT, PHYSIO, AccessDenied, User
 from analysis.store import Store
@@ -95,11 +96,17 @@ def test_physio_creates_patient_prescribes_seed_template_and_edits_at_week_5(dat
     password = login.split("initial password: ")[1].strip()
     assert authenticate(patient_id, password) == User(patient_id, PATIENT, patient_id=patient_id)
 
-    # the seed template (the default for a patient without a prescription) and its progression
-    assert at.selectbox(key=f"prescribe_template_{patient_id}").value == "seed_back_programme"
+    # the default template builds gradually: no planned week above the app's own load rule (issue 18)
+    assert at.selectbox(key=f"prescribe_template_{patient_id}").value == DEFAULT_TEMPLATE
+    assert at.text_input(key=f"prescribe_progression_{patient_id}_{DEFAULT_TEMPLATE}").value == GRADUAL_PROGRESSION
+    assert not at.warning
+    assert any("No planned week is above the load-progression threshold (1.5)" in s.value for s in at.success)
+    # one date format: the clinic's, day-first by default, in the date inputs and the text
+    assert any(f"Programme start: {START:%A} {START:%d/%m/%Y}." in c.value for c in at.caption)
+    # the faster seed template: its steep weeks are pointed out before saving (weeks 5 and 6, see test_programmes)
+    at.selectbox(key=f"prescribe_template_{patient_id}").set_value("seed_back_programme").run()
     assert at.text_input(key=f"prescribe_progression_{patient_id}_seed_back_programme").value == (
         "weeks 1-2: 1 set, weeks 3-4: 2 sets, weeks 5+: hold 10 s")
-    # the steep weeks of the planned load are pointed out before saving (weeks 5 and 6, see test_programmes)
     warning = " ".join(w.value for w in at.warning)
     assert "Week 5: planned load 3,500 is 3.17 x" in warning and "Week 6:" in warning and "Week 7" not in warning
     button(at, "Save programme").click().run()
@@ -194,7 +201,7 @@ def test_physio_adds_own_exercise_and_template(data_dir: Path) -> None:
     assert own["instruction"].item() == ("Lean on a wall and bend the knees a little. "
                                          "Move slowly and gently; stop if it hurts.")
     assert list(templates) == ["my_seed_plan"]
-    assert templates["my_seed_plan"].programme == template("seed_back_programme").programme
+    assert templates["my_seed_plan"].programme == template(DEFAULT_TEMPLATE).programme
     # the own template is offered at once (options are shown by their labels)
     assert "My seed plan (yours)" in at.selectbox(key=f"prescribe_template_{patient_id}").options
     assert any(s.value.startswith("Saved the template My seed plan") for s in at.success)
@@ -220,7 +227,31 @@ def test_sample_patient_with_an_uploaded_prescription_starts_from_the_current_on
     ended = mine[mine["end_date"].notna() & (mine["end_date"] < when)]
     preview = at.dataframe[-1].value
     assert len(ended)  # the sample patient has periods that ended before (else this test proves nothing)
-    for r in ended.itertuples():
-        assert ((preview["exercise"] == r.exercise) & (preview["side"] == r.side)
+    for r in ended.itertuples():  # the page writes the exercise's name from the vocabulary, not its key
+        assert ((preview["exercise"] == EXERCISES[r.exercise].label) & (preview["side"] == r.side)
                 & (preview["start_date"] == r.start_date) & (preview["end_date"] == r.end_date)).any()
     assert any(b.label == "Save the change" for b in at.button)
+
+
+def test_a_change_that_creates_nothing_is_a_warning_not_a_success(data_dir: Path) -> None:
+    at = open_page(A)
+    patient_id = add_patient_through_page(at)
+    button(at, "Save programme").click().run()
+    saved = len(stored_periods(data_dir, patient_id))
+    # the default template by hand: knee-to-chest left and right 5 periods each (weeks 1-2, 3-5, 6-7, 8-9, 10-12),
+    # the hamstring reach 2 (weeks 1-2, 3-12: its dose changes only with the sets)
+    assert saved == 12
+    assert any(s.value.startswith(f"Saved for {patient_id}: 12 new period(s)") for s in at.success)
+    # the date inputs use the clinic's format (day-first by default), as the text does
+    change = at.date_input(key=f"prescribe_change_from_{patient_id}")
+    assert change.proto.format == "DD/MM/YYYY"
+    # the 12-week programme from START ends on START + 83 days; a change from the day after creates nothing
+    after_end = START + timedelta(days=84)
+    change.set_value(after_end).run()
+    button(at, "Save the change").click().run()
+    assert not at.exception, at.exception
+    assert not any("new period" in s.value for s in at.success)
+    [warning] = [w.value for w in at.warning if "Nothing new was prescribed" in w.value]
+    assert f"0 new periods from {after_end:%d/%m/%Y}" in warning
+    assert f"ends on {START + timedelta(days=83):%d/%m/%Y}" in warning and "make it longer" in warning
+    assert len(stored_periods(data_dir, patient_id)) == saved  # nothing lost, nothing added

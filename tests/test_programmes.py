@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from analysis.adherence import weekly_adherence
-from analysis.programme_templates import SEED_PROGRESSION, TEMPLATES, template
+from analysis.programme_templates import DEFAULT_TEMPLATE, GRADUAL_PROGRESSION, SEED_PROGRESSION, TEMPLATES, template
 from analysis.programmes import (
     Programme,
     ProgrammeError,
@@ -282,3 +282,26 @@ def test_periods_match_a_week_by_week_replay(base: list, steps: dict, weeks: int
             [row] = mine[(mine["start_date"] <= day) & (mine["end_date"] >= day)].itertuples()
             assert (row.sets, row.reps, row.hold_s, row.sessions_per_week) == (
                 dose["sets"], dose["reps"], dose["hold_s"], dose["sessions_per_week"])
+
+
+def test_the_default_template_respects_the_apps_own_load_rule() -> None:
+    """Issue 18: the shipped default builds gradually, so no planned week trips the rapid-load warning."""
+    default = template(DEFAULT_TEMPLATE)
+    assert next(iter(TEMPLATES)) == DEFAULT_TEMPLATE  # the page offers it first
+    assert default.programme.progression.describe() == GRADUAL_PROGRESSION
+    load = planned_weekly_load(default.programme, 12, programme_start=START)
+    # by hand, per session: KTC left + right, hamstring (no hold counts 1 s); x 7 sessions a week
+    # weeks 1-2: 2 x (1 x 10 x 5) + 1 x 5 x 1 = 105 -> 735;  weeks 3-5: 2 sets -> 1470
+    # weeks 6-7: KTC 2 x (2 x 10 x 6) = 240 + ham 2 x 5 = 10 -> 1750;  weeks 8-9: 2 x 160 + 10 = 330 -> 2310
+    # weeks 10-12: 2 x 200 + 10 = 410 -> 2870
+    assert load["dose"].tolist() == [735, 735, 1470, 1470, 1470, 1750, 1750, 2310, 2310, 2870, 2870, 2870]
+    # acute:chronic from week 5 (4 weeks before it): the steepest are week 8, 2310 / ((1470 + 1470 + 1750 + 1750) / 4)
+    # = 2310 / 1610 = 1.435, and week 10, 2870 / ((1750 + 1750 + 2310 + 2310) / 4) = 2870 / 2030 = 1.414
+    assert load["acwr"].max() == pytest.approx(2310 / 1610)
+    assert load["acwr"].max() <= DEFAULT_SETTINGS.acwr_max
+    # through the app's own rule, for every programme length a physio can choose
+    for weeks in (4, 6, 12, 26, 52):
+        assert steep_weeks(planned_weekly_load(default.programme, weeks, programme_start=START)).empty, weeks
+    # the faster seed progression is still offered, and says in its name that it is steeper
+    fast = steep_weeks(planned_weekly_load(template("seed_back_programme").programme, 12, programme_start=START))
+    assert fast["week"].tolist() == [5, 6] and "steeper than the load flag" in template("seed_back_programme").name

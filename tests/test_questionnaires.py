@@ -120,10 +120,18 @@ def test_due_questionnaires_status_by_hand():
     # week 12 due 24 Nov, window 10 Nov-8 Dec: as_of 20 Nov is inside -> due.
     assert got[("A", "odi", 0)] == "done" and got[("A", "odi", 6)] == "done"
     assert got[("A", "odi", 12)] == "due"
-    # A's RMDQ week 0 window closed 15 Sep and week 6 window closed 27 Oct: overdue
-    assert got[("A", "rmdq", 0)] == "overdue" and got[("A", "rmdq", 6)] == "overdue"
+    # A's RMDQ week 0 window closed 15 Sep: a baseline expires with its window -> missed (no longer asked);
+    # week 6 window closed 27 Oct, late until 27 Oct + 14 = 10 Nov < 20 Nov -> missed as well
+    assert got[("A", "rmdq", 0)] == "missed" and got[("A", "rmdq", 6)] == "missed"
     a_rmdq0 = due[(due.patient_id == "A") & (due.instrument == "rmdq") & (due.timepoint_week == 0)].iloc[0]
-    assert a_rmdq0["days_overdue"] == 66  # 20 Nov - 15 Sep = 15 + 31 + 20 = 66 days
+    assert a_rmdq0["expires_at"] == pd.Timestamp("2026-09-15")
+    # with a 30-day grace for follow-ups, week 6 (late until 26 Nov) is overdue by 20 Nov - 27 Oct = 24 days
+    late = due_questionnaires(patients, proms, "2026-11-20", window_days=14, late_days=30)
+    a_rmdq6 = late[(late.patient_id == "A") & (late.instrument == "rmdq") & (late.timepoint_week == 6)].iloc[0]
+    assert (a_rmdq6["status"], a_rmdq6["days_overdue"]) == ("overdue", 24)
+    assert a_rmdq6["expires_at"] == pd.Timestamp("2026-11-26")
+    assert late[(late.patient_id == "A") & (late.instrument == "rmdq") & (late.timepoint_week == 0)].iloc[0][
+        "status"] == "missed"  # the grace never applies to a baseline
     # B: start 10 Nov; baseline ODI not done but the window (27 Oct-24 Nov) is open -> due; RMDQ done
     assert got[("B", "odi", 0)] == "due" and got[("B", "rmdq", 0)] == "done"
     # B week 6 due 22 Dec, window opens 8 Dec > 20 Nov -> upcoming
@@ -144,3 +152,47 @@ def test_stale_items_are_the_stored_answers_the_new_form_leaves_out():
     assert gone["item"].tolist() == ["9", "10"]
     assert gone["completed_at"].unique().tolist() == [pd.Timestamp("2026-11-20")]
     assert stale_items(stored.iloc[0:0], again).empty
+
+
+def test_questionnaires_expire_after_their_window_and_can_be_marked_not_done():
+    patients = pd.DataFrame({"patient_id": ["A"], "physio_id": ["ph1"],
+                             "programme_start": pd.to_datetime(["2026-10-01"])})
+    proms = pd.DataFrame({"patient_id": pd.Series([], dtype=str), "completed_at": pd.Series([], dtype="datetime64[ns]"),
+                          "instrument": pd.Series([], dtype=str), "item": pd.Series([], dtype=str),
+                          "value": pd.Series([], dtype=float)})
+
+    def status(day: str, **kw) -> dict:
+        d = due_questionnaires(patients, proms, day, instruments=("odi",), **kw)
+        return dict(zip(d["timepoint_week"], d["status"], strict=True))
+
+    # baseline due 1 Oct, window to 15 Oct: due on 15 Oct, missed on 16 Oct (never 'overdue')
+    assert status("2026-10-15")[0] == "due" and status("2026-10-16")[0] == "missed"
+    # week 6 due 12 Nov, window to 26 Nov, late (overdue) to 10 Dec, missed from 11 Dec
+    assert status("2026-11-26")[6] == "due"
+    assert status("2026-11-27")[6] == "overdue" and status("2026-12-10")[6] == "overdue"
+    assert status("2026-12-11")[6] == "missed"
+    # a physio's "not done" mark wins over due / overdue / missed, never over a completed questionnaire
+    marks = pd.DataFrame({"patient_id": ["A", "A"], "instrument": ["odi", "odi"], "timepoint_week": [6, 0]})
+    assert status("2026-11-27", not_done=marks) == {0: "not done", 6: "not done", 12: "upcoming"}
+
+
+def test_reminder_text_per_patient_in_the_clinic_date_format():
+    from analysis.questionnaires import reminder_texts
+    from analysis.settings import DEFAULT_SETTINGS
+
+    due = pd.DataFrame({
+        "patient_id": ["B", "A", "A", "A", "C"],
+        "instrument": ["odi", "odi", "rmdq", "odi", "odi"],
+        "timepoint_week": [0, 6, 6, 12, 6],
+        "status": ["due", "overdue", "due", "upcoming", "missed"],
+        "expires_at": pd.to_datetime(["2026-11-24", "2026-12-10", "2026-11-26", "2027-01-07", "2026-11-01"]),
+    })
+    out = reminder_texts(due)
+    assert out["patient_id"].tolist() == ["B", "A"]  # C's is missed, A's week 12 not open yet
+    assert out.loc[1, "text"] == ("Please fill in the ODI and RMDQ questionnaires (week 6) in rehabtrack, under "
+                                  "Questionnaires, by 26/11/2026. They take about 5 minutes and show how your back "
+                                  "is doing. Thank you!")
+    assert "the ODI questionnaire (start of the programme)" in out.loc[0, "text"]
+    us = reminder_texts(due, settings=DEFAULT_SETTINGS.replace(date_format="MM/DD/YYYY"))
+    assert "by 11/24/2026." in us.loc[0, "text"]
+    assert reminder_texts(due.iloc[[4]]).empty

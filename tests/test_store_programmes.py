@@ -128,3 +128,23 @@ def test_new_tables_are_in_backups(store: Store, tmp_path: Path) -> None:
         copy.import_store(tmp_path / "backup", key=backup_key(store.data_dir))
         assert access.patient_profiles(A, copy)["display_name"].tolist() == ["Jane"]
         assert copy.schema_version() == SCHEMA_VERSION
+
+
+def test_a_physio_marks_a_questionnaire_not_done_and_it_is_kept(store: Store, tmp_path: Path) -> None:
+    pid = access.add_patient(A, store, START).patient_id
+    access.mark_questionnaire_not_done(A, store, pid, "odi", 0, reason="declined")
+    access.mark_questionnaire_not_done(A, store, pid, "odi", 0, reason="declined twice")  # replaces, one row
+    access.mark_questionnaire_not_done(A, store, pid, "rmdq", 6)
+    marks = access.questionnaires_not_done(A, store, [pid])
+    assert sorted(zip(marks["instrument"], marks["timepoint_week"], marks["reason"].fillna(""), strict=True)) == [
+        ("odi", 0, "declined twice"), ("rmdq", 6, "")]
+    assert set(marks["marked_by"]) == {"physio_a"}
+    # another physio may neither mark nor read them
+    with pytest.raises(AccessDenied, match="not on your caseload"):
+        access.mark_questionnaire_not_done(B, store, pid, "odi", 6)
+    assert access.questionnaires_not_done(B, store, [pid]).empty
+    with pytest.raises(AccessDenied):
+        access.questionnaires_not_done(User(pid.lower(), PATIENT, patient_id=pid), store, [pid])
+    # kept in backups like every table
+    store.export_store(tmp_path / "backup", fmt="csv")
+    assert (tmp_path / "backup" / "questionnaires_not_done.csv").exists()

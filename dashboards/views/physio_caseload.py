@@ -8,9 +8,9 @@ import time
 import pandas as pd
 import streamlit as st
 
-from analysis.cohort import attention_rules, triage_order_text
+from analysis.cohort import triage_order_text
 from analysis.instruments import get_instrument
-from analysis.patient_detail import FLAG_WORDS
+from analysis.reasons import rules_in_words, why
 from analysis.roles import ADMIN, PHYSIO
 from dashboards import auth, state
 
@@ -63,7 +63,8 @@ keep = view["traffic_light"].isin(lights).fillna(False)
 if search.strip():
     needle = search.strip()
     keep &= (view["patient_id"].str.contains(needle, case=False, regex=False).fillna(False)
-             | view["attention_reasons"].str.contains(needle, case=False, regex=False).fillna(False))
+             | view["attention_reasons"].str.contains(needle, case=False, regex=False).fillna(False)
+             | why(view).str.contains(needle, case=False, regex=False).fillna(False))
 if flags_only:
     keep &= view["open_total"] > 0
 if physios:
@@ -80,50 +81,64 @@ def _num(values: pd.Series, fmt: str) -> pd.Series:
 
 
 # text columns built column-wise (no loop over patients: an admin may see thousands)
-flag_kinds = pd.Series("", index=view.index, dtype="string")
-for kind, word in FLAG_WORDS.items():
-    n = view[f"open_{kind}"]
-    part = n.astype("string") + f" {word}"
-    flag_kinds = flag_kinds.where(n.eq(0), flag_kinds.where(flag_kinds.eq(""), flag_kinds + ", ") + part)
 measurable = view["pain_status"].eq("ok").fillna(False)
-change_text = (_num(view["pain_baseline"], ".1f") + " → " + _num(view["pain_current"], ".1f") + "; "
-               + view["mcid_text"].astype("string").fillna(""))
+pain_now = (_num(view["pain_baseline"], ".1f") + " → " + _num(view["pain_current"], ".1f")).where(measurable, "—")
+met = view["mcid_met"].astype("boolean")
+meaningful = pd.Series("no", index=view.index, dtype="string").where(~met.fillna(False), "yes").where(
+    measurable, "not measurable yet")
+adherent_from = f"{used.adherent_threshold * 100:g} %"
 
 table = pd.DataFrame({
     "Status": view["traffic_light"].map(LIGHTS),
+    "Why": why(view, most=2),  # two reasons fit the column; the patient's page lists them all
     "Patient": view["patient_id"],
     "Physio": view["physio_id"],
     "Week": view["programme_week"].astype("string").fillna("not started"),
     "Adherence": view["adherence"] * 100,
-    "Pain trend": view["trend_text"].astype("string").fillna(""),
-    "Pain change (MCID)": change_text.where(measurable, "not measurable"),
-    "Reliable change": view["rci_category"].fillna("n/a"),
+    "Last log": view["days_since_last_entry"],
+    "Pain start → now": pain_now,
+    "Pain trend": view["trend"].astype("string").fillna(""),
+    "Meaningful change": meaningful,
     "Open flags": view["open_total"],
-    "Flag kinds": flag_kinds,
-    "Days since last log": view["days_since_last_entry"],
     "Attention": view["attention_score"],
-    "Reasons": view["attention_reasons"].fillna(""),
 })
 if user.role == PHYSIO:
     table = table.drop(columns="Physio")
 
-st.write("Select a row to open the patient.")
+st.write("Select a row to open the patient: the numbers behind each reason are on the patient's page.")
 event = st.dataframe(
     table,
     hide_index=True,
     width="stretch",
+    height="content",  # every patient visible: the page scrolls, not a box inside it
     on_select="rerun",
     selection_mode="single-row",
     key="caseload_table",
     column_config={
+        "Why": st.column_config.TextColumn(
+            "Why", width=470,
+            help="The reasons for the status in plain words, most urgent first (at most two; '+N more' counts "
+                 "the others). All of them, and the statistics behind each, are on the patient's page."),
         "Adherence": st.column_config.ProgressColumn(
-            "Adherence", min_value=0, max_value=100, format="%.0f %%",
-            help="Sessions done as % of prescribed, whole programme so far (capped per week)"),
-        "Open flags": st.column_config.NumberColumn("Open flags", help="Safety flags of the last 14 days or ongoing"),
-        "Days since last log": st.column_config.NumberColumn("Days since last log", format="%d d"),
-        "Attention": st.column_config.NumberColumn("Attention", help="Attention score: sum of the rule points"),
-        "Reasons": st.column_config.TextColumn("Reasons", width="large"),
-        "Flag kinds": st.column_config.TextColumn("Flag kinds", width="medium"),
+            f"Adherence (adherent from {adherent_from})", min_value=0, max_value=100, format="%.0f %%",
+            color="gray",
+            help=f"Sessions done as % of prescribed, whole programme so far (capped per week); adherent from "
+                 f"{adherent_from} of the planned sessions ({state.settings_source()})."),
+        "Last log": st.column_config.NumberColumn(
+            "Last log (days ago)", format="%d", help="Days since the last session or pain entry"),
+        "Pain start → now": st.column_config.TextColumn(
+            "Pain start → now", help="Average pain (0-10) of the first week of the diary and of the last week "
+                                     "rated; '—' while there are too few ratings."),
+        "Pain trend": st.column_config.TextColumn(
+            "Pain trend", help="Improving or worsening when the direction (Mann-Kendall test) and the size "
+                               "(least-squares slope of daily pain) agree; the numbers are on the patient's page."),
+        "Meaningful change": st.column_config.TextColumn(
+            "Meaningful change", help=f"Pain better by at least {nprs.mcid_abs:g} points or "
+                                      f"{used.mcid_percent * 100:g} % of the baseline (MCID)."),
+        "Open flags": st.column_config.NumberColumn(
+            "Open flags", help="Safety flags of the last 14 days or ongoing"),
+        "Attention": st.column_config.NumberColumn(
+            "Attention", help="Attention score: the points of the reasons that apply (see 'How the order is made')"),
     },
 )
 rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
@@ -150,6 +165,6 @@ with st.expander("How the order is made"):
     st.write("Each rule that applies adds its points once; red rules make the status red, amber rules amber. "
              f"The points order the list (who to look at first); they are not clinical thresholds. "
              f"{triage_order_text()}")
-    st.dataframe(attention_rules(), hide_index=True, width="stretch")
+    st.dataframe(rules_in_words(used), hide_index=True, width="stretch")
 
 logger.info("caseload page for %s rendered in %.3f s", user.username, time.perf_counter() - started)

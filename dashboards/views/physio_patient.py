@@ -27,6 +27,7 @@ from analysis.patient_detail import (
     thresholds_table,
     weekly_table,
 )
+from analysis.reasons import why
 from analysis.report_pdf import CHARTS, detail_report_pdf, report_figure
 from analysis.roles import ADMIN, PHYSIO, AccessDenied, User
 from analysis.settings import Settings
@@ -115,7 +116,7 @@ s = detail.summary
 start = detail.programme_start.date()
 end = max(detail.as_of.date(), start)
 picked = st.date_input("Dates shown in the charts", value=(start, end), min_value=start - pd.Timedelta(days=28),
-                       max_value=end, key=f"range_{patient_id}", format="DD/MM/YYYY",
+                       max_value=end, key=f"range_{patient_id}", format=used.date_format,
                        help="The headline numbers are always those of the analysis date.")
 first, last = (picked if isinstance(picked, tuple) and len(picked) == 2 else (start, end))
 
@@ -124,7 +125,9 @@ st.caption(f"Physiotherapist {escape_markdown(detail.physio_id)} · programme st
            f"{detail.programme_start:%d %b %Y} · data up to {detail.as_of:%d %b %Y} · attention score "
            f"{int(s['attention_score'])}")
 if str(s["attention_reasons"]):
-    st.markdown("**Why:** " + escape_markdown(s["attention_reasons"]))
+    st.markdown("**Why:** " + escape_markdown(str(why(summary.loc[summary["patient_id"].eq(patient_id).fillna(False)],
+                                                      most=99).iloc[0])))
+    st.caption("The numbers behind it: " + escape_markdown(s["attention_reasons"]))
 
 c1, c2, c3, c4 = st.columns(4)
 pain_now = "n/a" if pd.isna(detail.pain_change["current"]) else f"{detail.pain_change['current']:.1f}"

@@ -72,7 +72,8 @@ st.caption("Add a patient, give them a home-exercise programme that builds over 
 with st.expander("Add a patient", expanded=False, icon=":material/person_add:"):
     with st.form("prescribe_add_patient", clear_on_submit=True):
         display_name = st.text_input("Display name (optional; only you see it, never in analyses or exports)")
-        start = st.date_input("Programme start (day 1 of week 1)", value=state.today(), key="prescribe_new_start")
+        start = st.date_input("Programme start (day 1 of week 1)", value=state.today(), key="prescribe_new_start",
+                              format=settings.date_format)
         physio_for = user.physio_id
         if user.role == ADMIN:
             physio_for = st.text_input("Physiotherapist ID the patient belongs to")
@@ -139,16 +140,27 @@ except AccessDenied:
     st.error(NOT_YOURS)
     st.stop()
 
-st.caption(f"Programme start: {programme_start:%a %d %b %Y}. Week 1 is its first 7 days.")
+st.caption(f"Programme start: {programme_start:%A} {settings.day_text(programme_start)}. Week 1 is its first 7 days.")
+dates = {"start_date": st.column_config.DateColumn("from", format=settings.date_format),
+         "end_date": st.column_config.DateColumn("to (inclusive)", format=settings.date_format),
+         "hold_s": st.column_config.NumberColumn("hold (s)"),
+         "sessions_per_week": st.column_config.NumberColumn("sessions/week")}
+
+
+def _readable(periods: pd.DataFrame) -> pd.DataFrame:
+    """Prescription periods as a physio reads them: exercise names from the vocabulary, no patient column."""
+    names = periods["exercise"].astype(str)
+    return periods.drop(columns=["patient_id"]).assign(
+        exercise=names.map({k: e.label for k, e in EXERCISES.items()}).fillna(names))
 if len(current):
     st.subheader("Current prescription")
-    st.dataframe(current.drop(columns=["patient_id"]), hide_index=True, use_container_width=True,
-                 column_config={"start_date": st.column_config.DateColumn("from"),
-                                "end_date": st.column_config.DateColumn("to (inclusive)")})
+    st.dataframe(_readable(current), hide_index=True, use_container_width=True, column_config=dates)
 
 # ---- programme ----------------------------------------------------------------------------------------------
 saved = st.session_state.pop(SAVED_KEY, None)
-if saved:
+if isinstance(saved, tuple):  # (kind, text): a save that created nothing is a warning, not a success
+    (st.warning if saved[0] == "warning" else st.success)(saved[1])
+elif saved:
     st.success(saved)
 st.subheader("Programme" if current.empty else "Change the programme")
 own_templates = access.custom_templates(user, store)
@@ -173,7 +185,7 @@ change_from: date | None = None
 if len(current):
     change_from = st.date_input(
         "Change from (first day of the new prescription)", value=max(state.today(), programme_start.date()),
-        min_value=programme_start.date(), key=f"prescribe_change_from_{patient_id}")
+        min_value=programme_start.date(), key=f"prescribe_change_from_{patient_id}", format=settings.date_format)
     st.caption("Periods that ended before this day stay exactly as they were; the one running on it is closed "
                "the day before; planned periods that have not begun are replaced.")
 
@@ -198,7 +210,8 @@ table = pd.DataFrame([{"exercise": i.exercise, "side": i.side, **{n: getattr(i, 
 edited = st.data_editor(
     table, num_rows="dynamic", hide_index=True, use_container_width=True, key=f"prescribe_items_{patient_id}_{chosen}",
     column_config={
-        "exercise": st.column_config.SelectboxColumn("exercise", options=list(vocabulary), required=True),
+        "exercise": st.column_config.SelectboxColumn("exercise", options=list(vocabulary), required=True,
+                                                     format_func=lambda key: vocabulary.get(str(key), str(key))),
         "side": st.column_config.SelectboxColumn("side", options=list(SIDES), required=True),
         "sets": st.column_config.NumberColumn("sets", min_value=1, max_value=20, step=1, required=True),
         "reps": st.column_config.NumberColumn("reps", min_value=1, max_value=100, step=1, required=True),
@@ -237,9 +250,7 @@ else:
 st.image(_planned_load_png(load, settings.acwr_max, settings.acwr_chronic_weeks), width="stretch")
 
 st.markdown("**Prescription periods after saving**")
-st.dataframe(preview.drop(columns=["patient_id"]), hide_index=True, use_container_width=True,
-             column_config={"start_date": st.column_config.DateColumn("from"),
-                            "end_date": st.column_config.DateColumn("to (inclusive)")})
+st.dataframe(_readable(preview), hide_index=True, use_container_width=True, column_config=dates)
 
 if st.button("Save programme" if current.empty else "Save the change", type="primary", key="prescribe_save"):
     try:
@@ -248,8 +259,19 @@ if st.button("Save programme" if current.empty else "Save the change", type="pri
     except (RehabtrackError, ValueError) as exc:
         st.error(f"Nothing was saved: {escape_markdown(str(exc))}")
     else:
-        st.session_state[SAVED_KEY] = (f"Saved for {patient_id}: {len(edit.added)} new period(s), "
-                                       f"{len(edit.closed)} closed, {len(edit.kept)} earlier period(s) unchanged.")
+        if len(edit.added) == 0:
+            ends = programme_start + pd.Timedelta(days=7 * weeks - 1)
+            st.session_state[SAVED_KEY] = (
+                "warning",
+                f"Nothing new was prescribed for {patient_id}: 0 new periods from "
+                f"{settings.day_text(change_from or programme_start)} ({len(edit.closed)} closed, {len(edit.kept)} "
+                f"unchanged). A programme of {weeks} weeks from {settings.day_text(programme_start)} ends on "
+                f"{settings.day_text(ends)}: make it longer (Programme length) or choose an earlier 'Change from' "
+                "day, then save again.")
+        else:
+            st.session_state[SAVED_KEY] = ("success", f"Saved for {patient_id}: {len(edit.added)} new period(s), "
+                                           f"{len(edit.closed)} closed, {len(edit.kept)} earlier period(s) "
+                                           "unchanged.")
         st.rerun()
 
 # ---- own exercises and templates -------------------------------------------------------------------------------

@@ -77,3 +77,42 @@ def test_researcher_sees_the_pseudonymised_cohort(app_url: str, page) -> None:  
     body = page.locator("body").inner_text()
     assert not re.search(r"\bP\d{3}\b", body)
     screenshot(page, "researcher_cohort")
+
+
+def test_caseload_first_screen_at_1366_px_says_why_for_every_red_patient(app_url: str, page) -> None:  # type: ignore[no-untyped-def]
+    """Issue 18: at 1366 px the caseload's first screen shows, right after the status, why each red patient is red,
+    every patient (the grid grows with its rows), and no code identifiers."""
+    page.set_viewport_size({"width": 1366, "height": 768})
+    log_in(page, app_url, "physio_a", "physio_a-demo")
+    page.get_by_role("heading", name="Caseload").wait_for(timeout=60_000)
+    grid = page.get_by_test_id("stDataFrame").first
+    grid.wait_for(timeout=60_000)
+    wait_idle(page)
+    _no_exception(page)
+    path = screenshot(page, "physio_caseload_1366px")
+    # the grid is drawn on a canvas; its accessible table carries the cells the browser shows
+    cells = page.locator('[data-testid="stDataFrame"] table [role="gridcell"], '
+                         '[data-testid="stDataFrame"] table td').all_inner_texts()
+    headers = page.locator('[data-testid="stDataFrame"] table th, '
+                           '[data-testid="stDataFrame"] table [role="columnheader"]').all_inner_texts()
+    rows = page.locator('[data-testid="stDataFrame"] table tbody tr').all()
+    n_red = int(re.search(r"🔴 red: (\d+)", page.locator("body").inner_text()).group(1))  # type: ignore[union-attr]
+    n_shown = int(re.search(r"shown: (\d+)", page.locator("body").inner_text()).group(1))  # type: ignore[union-attr]
+    print(f"\ncaseload at 1366 px: {len(rows)} grid rows of {n_shown}, {n_red} red; headers {headers[:6]}; {path}")
+    assert headers[:3] == ["Status", "Why", "Patient"], headers
+    assert len(rows) == n_shown  # every patient in the grid: no scrolling box of ten rows
+    texts = [[c.strip() for c in r.locator("td, [role='gridcell']").all_inner_texts()] for r in rows]
+    red = [t for t in texts if t and "red" in t[0]]
+    assert len(red) == n_red > 0
+    for t in red:
+        assert t[1] and t[1] != "nothing flagged", t
+    # the "why" column is on the first screen: left of the viewport's right edge
+    box = grid.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= 1366
+    # the page's words, without the icon font's ligature names (e.g. "keyboard_arrow_right") and the user name
+    words = page.evaluate("""() => { const main = document.querySelector('[data-testid="stMain"]').cloneNode(true);
+        main.querySelectorAll('[data-testid="stIconMaterial"]').forEach(e => e.remove()); return main.innerText; }""")
+    body = ("\n".join(headers + cells) + "\n" + words).replace("physio_a", "")
+    for leak in ("n_scored", "mcid_met", "rci_category", "hold_s", "knee_to_chest", "Mann-Kendall tau"):
+        assert leak not in body, leak
+    assert not re.search(r"\b[a-z]+_[a-z0-9]+\b", body), re.findall(r"\b[a-z]+_[a-z0-9]+\b", body)

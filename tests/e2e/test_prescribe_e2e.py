@@ -59,12 +59,15 @@ def test_physio_adds_a_patient_and_prescribes_the_seed_programme(  # type: ignor
     patient_id = re.search(r"user name: (P[A-Z2-7]{8})", login).group(1)  # type: ignore[union-attr]
     password = re.search(r"initial password: (\S+)", login).group(1)  # type: ignore[union-attr]
 
-    # the seed template is applied with its progression; the steep weeks are pointed out before saving
-    page.get_by_text("Week 5: planned load 3,500 is 3.17 x").wait_for(timeout=60_000)
+    # the default template builds gradually, within the app's own load rule (issue 18): no steep week
+    page.get_by_text("No planned week is above the load-progression threshold (1.5).").wait_for(timeout=60_000)
+    assert page.get_by_text(re.compile(r"Week \d+: planned load")).count() == 0
+    # one date format, the clinic's (day-first by default), in the text
+    page.get_by_text(f"Programme start: {timeline_today():%A} {timeline_today():%d/%m/%Y}.").wait_for(timeout=60_000)
     assert page.get_by_test_id("stImage").count() >= 1  # the planned weekly load curve
     screenshot(page, "prescribe_before_save")
     page.get_by_role("button", name="Save programme").click()
-    page.get_by_text(f"Saved for {patient_id}: 9 new period(s)").wait_for(timeout=60_000)
+    page.get_by_text(f"Saved for {patient_id}: 12 new period(s)").wait_for(timeout=60_000)
     wait_idle(page)
     _no_exception(page)
     page.get_by_role("heading", name="Current prescription").wait_for(timeout=60_000)
@@ -73,7 +76,7 @@ def test_physio_adds_a_patient_and_prescribes_the_seed_programme(  # type: ignor
     with Store.open(data_dir=directory) as store:
         periods = store.read_table("prescriptions", patient_ids=[patient_id])
         profiles = access.patient_profiles(PHYSIO_A, store)
-    assert len(periods) == 9
+    assert len(periods) == 12  # knee-to-chest left and right 5 steps each, the hamstring reach 2
     assert periods["start_date"].min().date() == timeline_today()  # the app's (frozen) clock
     assert profiles["display_name"].tolist() == ["Jane Example"]
 
