@@ -50,6 +50,7 @@ RULE_TITLES: dict[str, str] = {
     "rapid_load_increase": "Exercise load rose quickly",
     "low_adherence": "Few of the planned sessions done",
     "questionnaire_deteriorated": "Questionnaire score worse",
+    "behind_expected": "Behind similar patients of this clinic",
 }
 
 
@@ -90,6 +91,9 @@ _PHRASES: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
     "rapid_load_increase": lambda s: pd.Series("exercise load rose quickly", index=s.index, dtype="string"),
     "low_adherence": lambda s: ("did " + _num(s["adherence"] * 100, 0) + " % of planned sessions"),
     "questionnaire_deteriorated": _questionnaires,
+    # the numbers (observed, expected, 80 % range, week) are in the reason on the patient's page
+    "behind_expected": lambda s: pd.Series("pain above similar patients of this clinic at this week",
+                                           index=s.index, dtype="string"),
 }
 
 #: Red rules first, then amber, each colour in the order of ATTENTION_RULES.
