@@ -17,6 +17,10 @@ from analysis.errors import RehabtrackError
 from analysis.schema import TABLES
 from analysis.store import UPLOADS, Store
 
+#: Raw rows of the store's pain table (``fold`` takes its default 0; ``time_written`` 1: a timed rating).
+PAIN_INSERT = ("INSERT INTO pain (patient_id, recorded_at, nprs, location, flare, notes, upload_id, time_written) "
+               "VALUES ")
+
 
 @pytest.fixture()
 def store(tmp_path: Path) -> Store:
@@ -30,10 +34,10 @@ def store(tmp_path: Path) -> Store:
         conn.exec_driver_sql("INSERT INTO patients VALUES ('P1', 'physio_t', '2026-07-10', NULL, NULL, 1), "
                              "('P2', 'physio_u', '2026-07-01', '60-69', 'knee', 1)")
         conn.exec_driver_sql(
-            "INSERT INTO pain VALUES "
-            "('P1', '2026-07-11 19:33:00.000000', 7, 'back', 1, 'after gardening', 1), "
-            "('P1', '2026-07-10 22:47:05.250000', 0, NULL, 0, NULL, 1), "
-            "('P1', '2026-07-12 08:00:00.000000', 10, 'knee', NULL, '', 1)")
+            PAIN_INSERT +
+            "('P1', '2026-07-11 19:33:00.000000', 7, 'back', 1, 'after gardening', 1, 1), "
+            "('P1', '2026-07-10 22:47:05.250000', 0, NULL, 0, NULL, 1, 1), "
+            "('P1', '2026-07-12 08:00:00.000000', 10, 'knee', NULL, '', 1, 1)")
     yield s
     s.close()
 
@@ -65,8 +69,8 @@ def test_patients_dates_and_all_null_columns(store: Store) -> None:
 
 def test_other_iso_timestamp_forms_read_as_before(store: Store) -> None:
     with store.engine.begin() as conn:  # not SQLAlchemy's format: no fraction, a 3-digit fraction, a 'T'
-        conn.exec_driver_sql("INSERT INTO pain VALUES ('P2', '2026-07-02 09:15:00', 3, NULL, NULL, NULL, 1), "
-                             "('P2', '2026-07-03T10:00:00.5', 4, NULL, NULL, NULL, 1)")
+        conn.exec_driver_sql(PAIN_INSERT + "('P2', '2026-07-02 09:15:00', 3, NULL, NULL, NULL, 1, 1), "
+                             "('P2', '2026-07-03T10:00:00.5', 4, NULL, NULL, NULL, 1, 1)")
     pain = store.read_table("pain", patient_ids=["P2"])
     assert list(pain["recorded_at"]) == [pd.Timestamp(2026, 7, 2, 9, 15), pd.Timestamp(2026, 7, 3, 10, 0, 0, 500000)]
     assert pain["flare"].isna().all() and pain["flare"].dtype == "boolean"
@@ -74,7 +78,7 @@ def test_other_iso_timestamp_forms_read_as_before(store: Store) -> None:
 
 def test_invalid_timestamp_text_still_fails(store: Store) -> None:
     with store.engine.begin() as conn:  # 31 June: datetime.fromisoformat rejects it, as it always did
-        conn.exec_driver_sql("INSERT INTO pain VALUES ('P2', '2026-06-31 09:15:00.000000', 3, NULL, NULL, NULL, 1)")
+        conn.exec_driver_sql(PAIN_INSERT + "('P2', '2026-06-31 09:15:00.000000', 3, NULL, NULL, NULL, 1, 1)")
     with pytest.raises((ValueError, RehabtrackError)):
         store.read_table("pain", patient_ids=["P2"])
 
