@@ -30,7 +30,7 @@ import pandas as pd
 
 from analysis.adherence import adherence_summary, weekly_adherence
 from analysis.errors import RehabtrackError
-from analysis.flags import FLAG_KINDS, flag_counts, safety_flags
+from analysis.flags import FLAG_KINDS, flag_counts, safety_flags_and_flare_ratings
 from analysis.outcomes import pain_change, prom_change
 from analysis.schema import CohortTables
 from analysis.scoring import score_proms
@@ -578,8 +578,15 @@ def _upto(frame: pd.DataFrame, column: str, end: pd.Timestamp) -> pd.DataFrame:
     """Rows dated before ``end`` (the midnight after the analysis date); the frame itself if all are."""
     if len(frame) == 0:
         return frame
-    keep = (frame[column] < end).to_numpy(dtype=bool, na_value=False)
+    keep = _kept(frame, column, end)
     return frame if keep.all() else frame.loc[keep]
+
+
+def _kept(frame: pd.DataFrame, column: str, end: pd.Timestamp) -> np.ndarray:
+    """Which rows are dated before ``end`` (False without a date)."""
+    if len(frame) == 0:
+        return np.zeros(0, dtype=bool)
+    return (frame[column] < end).to_numpy(dtype=bool, na_value=False)
 
 
 def _aligned(frame: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
@@ -840,18 +847,20 @@ def cohort_summary(
     after = when + pd.Timedelta(days=1)
     as_of_epoch = epoch_day(when)
     patients = cohort.patients
-    pain_upto = _upto(cohort.pain, "recorded_at", after)
+    pain_kept = _kept(cohort.pain, "recorded_at", after)
+    pain_upto = cohort.pain if pain_kept.all() else cohort.pain.loc[pain_kept]
     proms_upto = _upto(cohort.proms, "completed_at", after)
 
     # first: it rejects a registry with duplicate ids (IngestError)
     adh = adherence_summary(cohort.sessions, cohort.prescriptions, patients, pain=cohort.pain, as_of=when,
                             settings=settings)
-    trend = pain_trends(pain_upto, patients, settings=settings)
+    # one pass of the flare rule gives the flags and the transient flare ratings the trend rule leaves out
+    flags, transient = safety_flags_and_flare_ratings(cohort.sessions, cohort.pain, patients, as_of=when,
+                                                      settings=settings, prescriptions=cohort.prescriptions)
+    trend = pain_trends(pain_upto, patients, settings=settings, flare_ratings=transient[pain_kept])
     change = pain_change(pain_upto, patients, settings=settings)
     scored = score_proms(proms_upto, settings=settings)
     proms = prom_change(scored, settings=settings)
-    flags = safety_flags(cohort.sessions, cohort.pain, patients, as_of=when, settings=settings,
-                         prescriptions=cohort.prescriptions)
     counts = flag_counts(flags, patients)
     p_code = patient_codes(pain_upto["patient_id"], patients) if len(pain_upto) else np.zeros(0, np.int64)
     p_epoch, p_dated = epoch_days(pain_upto["recorded_at"]) if len(pain_upto) else (p_code, p_code > 0)
