@@ -803,7 +803,9 @@ def cohort_summary(
     Components, each called **once** for the whole cohort and aligned on
     ``patient_id`` (no loop over patients): ``adherence_summary``,
     ``pain_trends``, ``pain_change``, ``score_proms`` + ``prom_change`` and
-    ``safety_flags`` + ``flag_counts``; the last entry per patient is the one
+    ``safety_flags`` + ``flag_counts`` (through
+    :func:`analysis.flags.safety_flags_and_flare_ratings`, whose one pass of the flare
+    rule also gives ``pain_trends`` the transient flare ratings it leaves out); the last entry per patient is the one
     ``adherence_summary`` found (:func:`analysis.timeline.last_entry_days`). Pain ratings and questionnaires dated after
     ``as_of`` are removed before ``pain_trends``, ``pain_change`` and
     ``score_proms`` (which have no ``as_of``); adherence and flags cut at
