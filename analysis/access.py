@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from analysis.accounts import add_user, new_password
-from analysis.cohort import cohort_summary
+from analysis.cohort import SUMMARY_INPUTS, cohort_summary
 from analysis.corrections import Comparison
 from analysis.export import check_format, write_research_tables
 from analysis.importers.fhir import FhirMapping
@@ -107,6 +107,7 @@ def cohort_for(
     patient_ids: Sequence[str] | None = None,
     include_notes: bool = False,
     key: bytes | None = None,
+    columns: Mapping[str, Sequence[str]] | None = None,
 ) -> CohortTables | ResearchCohort:
     """The data ``user`` may see, filtered by role: the only way pages and commands read the store.
 
@@ -125,6 +126,10 @@ def cohort_for(
     key
         Pseudonym key for researchers; default :func:`analysis.pseudonyms.pseudonym_key`
         of the store's data directory.
+    columns
+        Patients, physios and admins: read only these columns of each table named (its key always
+        comes too; a table not named is read whole), e.g. :data:`analysis.cohort.SUMMARY_INPUTS` for
+        a summary. Default: every column. Researchers always get their pseudonymised tables whole.
 
     Returns
     -------
@@ -160,19 +165,19 @@ def cohort_for(
                                "is not a pseudonym of this cohort")
         return research.select(wanted)
     if user.role == ADMIN:
-        return store.read_cohort(patient_ids=wanted)
+        return store.read_cohort(patient_ids=wanted, columns=columns)
     if user.role == PATIENT:
         own = str(user.patient_id)
         if wanted is not None and any(p != own for p in wanted):
             raise AccessDenied(f"you can only see your own data (patient {own})")
-        return store.read_cohort(patient_ids=[own] if wanted is None else wanted)
+        return store.read_cohort(patient_ids=[own] if wanted is None else wanted, columns=columns)
     if user.role == PHYSIO:
         if wanted is not None:
             caseload = set(store.caseload(str(user.physio_id)))
             outside = [p for p in wanted if p not in caseload]
             if outside:
                 raise AccessDenied(f"{describe_ids(outside)} not on your caseload ({user.physio_id})")
-        return store.read_cohort(patient_ids=wanted, physio_id=str(user.physio_id))
+        return store.read_cohort(patient_ids=wanted, physio_id=str(user.physio_id), columns=columns)
     raise AccessDenied(f"unknown role {user.role!r}")  # pragma: no cover - User validates roles
 
 
@@ -228,11 +233,12 @@ def summary_for(
     """
     used = settings if settings is not None else DEFAULT_SETTINGS
     if user.role == PHYSIO:  # the active caseload: archived patients keep their data but leave the list
-        tables = cohort_for(user, store, patient_ids=store.active_caseload(str(user.physio_id)))
+        tables = cohort_for(user, store, patient_ids=store.active_caseload(str(user.physio_id)),
+                            columns=SUMMARY_INPUTS)
         assert isinstance(tables, CohortTables)
         return cohort_summary(tables, as_of=as_of, settings=used, expected_model=expected_model)
     if user.role != RESEARCHER:
-        tables = cohort_for(user, store)
+        tables = cohort_for(user, store, columns=SUMMARY_INPUTS)
         assert isinstance(tables, CohortTables)
         return cohort_summary(tables, as_of=as_of, settings=used, expected_model=expected_model)
     summary = cohort_summary(store.read_cohort(), as_of=as_of, settings=used, expected_model=expected_model)

@@ -30,7 +30,7 @@ import pandas as pd
 
 from analysis.adherence import adherence_summary, weekly_adherence
 from analysis.errors import RehabtrackError
-from analysis.flags import FLAG_KINDS, flag_counts, safety_flags
+from analysis.flags import FLAG_KINDS, flag_counts, safety_flags_and_flare_ratings
 from analysis.outcomes import pain_change, prom_change
 from analysis.schema import CohortTables
 from analysis.scoring import score_proms
@@ -65,6 +65,7 @@ __all__ = [
     "LOGGING_STATUSES",
     "TRAFFIC_LIGHTS",
     "SUMMARY_COLUMNS",
+    "SUMMARY_INPUTS",
     "UnknownPhysioError",
     "attention_rules",
     "cohort_summary",
@@ -605,8 +606,15 @@ def _upto(frame: pd.DataFrame, column: str, end: pd.Timestamp) -> pd.DataFrame:
     """Rows dated before ``end`` (the midnight after the analysis date); the frame itself if all are."""
     if len(frame) == 0:
         return frame
-    keep = (frame[column] < end).to_numpy(dtype=bool, na_value=False)
+    keep = _kept(frame, column, end)
     return frame if keep.all() else frame.loc[keep]
+
+
+def _kept(frame: pd.DataFrame, column: str, end: pd.Timestamp) -> np.ndarray:
+    """Which rows are dated before ``end`` (False without a date)."""
+    if len(frame) == 0:
+        return np.zeros(0, dtype=bool)
+    return (frame[column] < end).to_numpy(dtype=bool, na_value=False)
 
 
 def _aligned(frame: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
@@ -635,6 +643,18 @@ def _worse_by_mcid_or_rci(frame: pd.DataFrame) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- the summary
+
+#: The input columns :func:`cohort_summary` reads, per canonical table (every column the summary uses; the
+#: others - free-text notes, RPE, pain location - do not change it). A store read of a caseload asks for these
+#: only (:func:`analysis.access.summary_for`), a fifth fewer values to fetch (issue 19).
+SUMMARY_INPUTS: dict[str, tuple[str, ...]] = {
+    "patients": ("patient_id", "physio_id", "programme_start", "age_band", "condition_notes"),
+    "prescriptions": ("patient_id", "exercise", "side", "sets", "reps", "hold_s", "sessions_per_week",
+                      "start_date", "end_date"),
+    "sessions": ("patient_id", "performed_at", "exercise", "side", "sets", "reps", "hold_s", "pain_during"),
+    "pain": ("patient_id", "recorded_at", "nprs", "flare"),
+    "proms": ("patient_id", "completed_at", "instrument", "item", "value"),
+}
 
 #: Columns of :func:`cohort_summary`, in order.
 SUMMARY_COLUMNS: tuple[str, ...] = (
@@ -818,7 +838,9 @@ def cohort_summary(
     Components, each called **once** for the whole cohort and aligned on
     ``patient_id`` (no loop over patients): ``adherence_summary``,
     ``pain_trends``, ``pain_change``, ``score_proms`` + ``prom_change`` and
-    ``safety_flags`` + ``flag_counts``; the last entry per patient is the one
+    ``safety_flags`` + ``flag_counts`` (through
+    :func:`analysis.flags.safety_flags_and_flare_ratings`, whose one pass of the flare
+    rule also gives ``pain_trends`` the transient flare ratings it leaves out); the last entry per patient is the one
     ``adherence_summary`` found (:func:`analysis.timeline.last_entry_days`). Pain ratings and questionnaires dated after
     ``as_of`` are removed before ``pain_trends``, ``pain_change`` and
     ``score_proms`` (which have no ``as_of``); adherence and flags cut at
@@ -862,18 +884,20 @@ def cohort_summary(
     after = when + pd.Timedelta(days=1)
     as_of_epoch = epoch_day(when)
     patients = cohort.patients
-    pain_upto = _upto(cohort.pain, "recorded_at", after)
+    pain_kept = _kept(cohort.pain, "recorded_at", after)
+    pain_upto = cohort.pain if pain_kept.all() else cohort.pain.loc[pain_kept]
     proms_upto = _upto(cohort.proms, "completed_at", after)
 
     # first: it rejects a registry with duplicate ids (IngestError)
     adh = adherence_summary(cohort.sessions, cohort.prescriptions, patients, pain=cohort.pain, as_of=when,
                             settings=settings)
-    trend = pain_trends(pain_upto, patients, settings=settings)
+    # one pass of the flare rule gives the flags and the transient flare ratings the trend rule leaves out
+    flags, transient = safety_flags_and_flare_ratings(cohort.sessions, cohort.pain, patients, as_of=when,
+                                                      settings=settings, prescriptions=cohort.prescriptions)
+    trend = pain_trends(pain_upto, patients, settings=settings, flare_ratings=transient[pain_kept])
     change = pain_change(pain_upto, patients, settings=settings)
     scored = score_proms(proms_upto, settings=settings)
     proms = prom_change(scored, settings=settings)
-    flags = safety_flags(cohort.sessions, cohort.pain, patients, as_of=when, settings=settings,
-                         prescriptions=cohort.prescriptions)
     counts = flag_counts(flags, patients)
     p_code = patient_codes(pain_upto["patient_id"], patients) if len(pain_upto) else np.zeros(0, np.int64)
     p_epoch, p_dated = epoch_days(pain_upto["recorded_at"]) if len(pain_upto) else (p_code, p_code > 0)

@@ -75,6 +75,7 @@ __all__ = [
     "load_progression",
     "logging_stopped",
     "safety_flags",
+    "safety_flags_and_flare_ratings",
     "flag_counts",
 ]
 
@@ -1462,6 +1463,52 @@ def safety_flags(
     (Silbernagel et al. 2007), :func:`load_progression` (Impellizzeri et al. 2020)
     and :func:`logging_stopped`; docs/clinical-reference.md section 5.
     """
+    return _flags_and_flares(sessions, pain, patients, as_of, settings, open_days, min_baseline_days,
+                             prescriptions)[0]
+
+
+@checks_tables(sessions="sessions", pain="pain", patients="patients", prescriptions="prescriptions")
+def safety_flags_and_flare_ratings(
+    sessions: pd.DataFrame,
+    pain: pd.DataFrame,
+    patients: pd.DataFrame,
+    *,
+    as_of: DateLike | None = None,
+    settings: Settings = DEFAULT_SETTINGS,
+    prescriptions: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`safety_flags` and the transient flare ratings of ``pain``, from one pass of the flare rule.
+
+    Parameters
+    ----------
+    sessions, pain, patients, as_of, settings, prescriptions
+        As for :func:`safety_flags` (``open_days`` and ``min_baseline_days`` at their defaults).
+
+    Returns
+    -------
+    flags : pandas.DataFrame
+        Exactly ``safety_flags(sessions, pain, patients, as_of=as_of, settings=settings,
+        prescriptions=prescriptions)``.
+    transient : numpy.ndarray of bool
+        One value per row of ``pain``: ``flare_ratings(pain, patients, settings=settings,
+        transient=True)`` for the rows dated up to and including ``as_of``; False for later rows
+        (the flags do not see them).
+
+    Notes
+    -----
+    The cohort summary needs both, the flags for the physio and the transient flare ratings that
+    the trend rule leaves out (:func:`analysis.trends.pain_trends`); both come from the same trailing
+    median of every rating (Costa et al. 2021; docs/clinical-reference.md sections 3 and 5), computed
+    once here instead of twice (issue 19).
+    """
+    return _flags_and_flares(sessions, pain, patients, as_of, settings, OPEN_DAYS, MIN_BASELINE_DAYS,
+                             prescriptions)
+
+
+def _flags_and_flares(
+    sessions: pd.DataFrame, pain: pd.DataFrame, patients: pd.DataFrame, as_of: DateLike | None,
+    settings: Settings, open_days: int, min_baseline_days: int, prescriptions: pd.DataFrame | None,
+) -> tuple[pd.DataFrame, np.ndarray]:
     _check_days("open_days", open_days)
     as_of_ts = resolve_as_of(as_of, (sessions, "performed_at"), (pain, "recorded_at"))
     as_of_day = epoch_day(as_of_ts)
@@ -1469,7 +1516,10 @@ def safety_flags(
     sess_ev = _events(sessions, patients, reg, "performed_at", "sessions", until_day=as_of_day, sort=False)
     pain_ev = _events(pain, patients, reg, "recorded_at", "pain", until_day=as_of_day)
 
-    flare, _ = _flare_days(pain_ev, numeric_values(pain, "nprs"), settings, min_baseline_days)
+    flare, (f_pos, f_flagged, f_back) = _flare_days(pain_ev, numeric_values(pain, "nprs"), settings,
+                                                    min_baseline_days)
+    transient = np.zeros(len(pain), dtype=bool)
+    transient[f_pos[f_flagged & f_back]] = True
     planned = _planned_days(prescriptions, patients, reg) if prescriptions is not None else None
     end = _programme_end(planned, reg) if planned is not None else None
     parts = [
@@ -1498,7 +1548,7 @@ def safety_flags(
             "open": is_open.astype(bool),
         }
     )
-    return out
+    return out, transient
 
 
 def _flag_part(

@@ -1005,10 +1005,11 @@ class Store:
         return [str(r) for r in rows]
 
     def _select_canonical(self, conn: sa.Connection, name: str, patient_ids: Sequence[str] | None,
-                          physio_id: str | None) -> pd.DataFrame:
+                          physio_id: str | None, only: Sequence[str] | None = None) -> pd.DataFrame:
         spec = TABLES[name]
         table = CANONICAL[name]
-        columns = [table.c[c] for c in spec.column_names]
+        wanted = set(spec.column_names if only is None else only) | set(spec.key)
+        columns = [table.c[c] for c in spec.column_names if c in wanted]
         conditions: list[Any] = []
         if physio_id is not None:
             patients = CANONICAL["patients"]
@@ -1045,11 +1046,17 @@ class Store:
         with self._read() as conn:
             return self._select_canonical(conn, name, patient_ids, physio_id)
 
-    def read_cohort(self, *, patient_ids: Sequence[str] | None = None,
-                    physio_id: str | None = None) -> CohortTables:
-        """The five canonical tables, read in one transaction (internal: see :meth:`read_table`)."""
+    def read_cohort(self, *, patient_ids: Sequence[str] | None = None, physio_id: str | None = None,
+                    columns: Mapping[str, Sequence[str]] | None = None) -> CohortTables:
+        """The five canonical tables, read in one transaction (internal: see :meth:`read_table`).
+
+        ``columns`` names, per table, the only columns to read (the table's key is always read; a
+        table not named is read whole), e.g. :data:`analysis.cohort.SUMMARY_INPUTS`: a column left
+        out is absent from the frame, not empty.
+        """
+        only = columns or {}
         with self._read() as conn:
-            return CohortTables(**{name: self._select_canonical(conn, name, patient_ids, physio_id)
+            return CohortTables(**{name: self._select_canonical(conn, name, patient_ids, physio_id, only.get(name))
                                    for name in TABLES})
 
     def uploads(self) -> pd.DataFrame:

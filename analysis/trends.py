@@ -1157,20 +1157,28 @@ def pain_trends(
     kd = _kendall_frame(pairs, n_pat)
 
     # ---- the trend rule: days of the ratings that are not flares
-    if flare.any():
-        t = _daily_arrays(pain.loc[~flare], patients)
-        tcode, tday, ty = t["code"], t["day"], t["nprs_mean"]
-        t_days = np.bincount(tcode, minlength=n_pat).astype(np.int64)
-        ok = t_days >= max(min_days, 1)
-        tsel = ok[tcode]
-        tc, tx, tyy = tcode[tsel], tday[tsel].astype(np.float64), ty[tsel]
-        t_ols = grouped_ols(tc, tx, tyy, conf, n_groups=n_pat)
-        t_kd = _kendall_frame(_pair_statistics(tc, tx, tyy, n_pat, theil_sen=False, kendall=True,
-                                               confidence=conf), n_pat)
-    else:
-        t_days, ok, t_ols, t_kd = n_days, ok_all, ols, kd
     flare_code = patient_codes(pain["patient_id"][flare], patients) if flare.any() else np.zeros(0, np.int64)
     excluded = np.bincount(flare_code[flare_code >= 0], minlength=n_pat).astype(np.int64)
+    touched = excluded > 0
+    if touched.any():
+        # only the patients with a flare rating left out are computed again; the others' days are the same
+        pcode = patient_codes(pain["patient_id"], patients)
+        rows = ~flare & (pcode >= 0) & touched[np.maximum(pcode, 0)]
+        t = _daily_arrays(pain.loc[rows], patients)
+        tcode, tday, ty = t["code"], t["day"], t["nprs_mean"]
+        t_days = np.where(touched, np.bincount(tcode, minlength=n_pat), n_days).astype(np.int64)
+        ok = np.where(touched, t_days >= max(min_days, 1), ok_all)
+        tsel = ok[tcode]
+        tc, tx, tyy = tcode[tsel], tday[tsel].astype(np.float64), ty[tsel]
+        sub_ols = grouped_ols(tc, tx, tyy, conf, n_groups=n_pat)
+        sub_kd = _kendall_frame(_pair_statistics(tc, tx, tyy, n_pat, theil_sen=False, kendall=True,
+                                                 confidence=conf), n_pat)
+        t_ols = pd.DataFrame({c: np.where(touched, sub_ols[c].to_numpy(dtype=np.float64),
+                                          ols[c].to_numpy(dtype=np.float64)) for c in ("slope", "ci_low", "ci_high")})
+        t_kd = pd.DataFrame({c: np.where(touched, sub_kd[c].to_numpy(dtype=np.float64),
+                                         kd[c].to_numpy(dtype=np.float64)) for c in ("tau", "p")})
+    else:
+        t_days, ok, t_ols, t_kd = n_days, ok_all, ols, kd
 
     def per_week(values: pd.Series, mask: np.ndarray) -> np.ndarray:
         return np.where(mask, values.to_numpy(dtype=np.float64) * 7.0, np.nan)

@@ -867,7 +867,7 @@ def validate_frame(frame: pd.DataFrame, table: str | TableSpec, *, keys: bool = 
             numbers_ = values.to_numpy(dtype=float, na_value=np.nan)
             ok, rule = _number_problems(numbers_, col)
             wrong = ~ok & ~missing_value
-            checks[wrong] = rule[wrong]
+            checks[wrong] = _NUMBER_RULES[rule[wrong]]
             reasons[wrong] = [f"{_label(col)} must be {_number_rule(col, col.dtype == 'Int64')}; got {v:g}"
                               for v in numbers_[wrong]]
         if col.allowed is not None:
@@ -1085,14 +1085,27 @@ def _range_ok(values: npt.NDArray[np.float64], col: ColumnSpec) -> npt.NDArray[n
 
 def _number_problems(
     values: npt.NDArray[np.float64], col: ColumnSpec
-) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.object_]]:
-    """Which numbers are valid for ``col`` (finite, in range, whole for a count), and else which rule failed."""
-    ok = _range_ok(values, col)
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int8]]:
+    """Which numbers are valid for ``col`` (finite, in range, whole for a count), and else which rule failed.
+
+    ``rule`` is a small integer code per value: 0 where ``ok``, else the failed rule as an index into
+    :data:`_NUMBER_RULES` (:data:`NUMBER`, :data:`RANGE` or :data:`WHOLE_NUMBER`). Codes rather than
+    texts: a column of millions of valid numbers costs no Python object per row (the callers name the
+    failing rows only).
+    """
+    in_range = _range_ok(values, col)
+    ok = in_range.copy()
     if col.dtype == "Int64":
         with np.errstate(invalid="ignore"):
             ok &= np.floor(values) == values
-    rule = np.where(~np.isfinite(values), NUMBER, np.where(_range_ok(values, col), WHOLE_NUMBER, RANGE))
-    return ok, rule.astype(object)
+    if ok.all():
+        return ok, np.zeros(len(values), dtype=np.int8)
+    code = np.where(ok, 0, np.where(~np.isfinite(values), 1, np.where(in_range, 3, 2))).astype(np.int8)
+    return ok, code
+
+
+#: The labels of :func:`_number_problems` by code: valid, not a number, out of range, not whole.
+_NUMBER_RULES = np.array([None, NUMBER, RANGE, WHOLE_NUMBER], dtype=object)
 
 
 def _convert_number(text: npt.NDArray[np.object_], col: ColumnSpec, decimal_comma: bool, scale: float) -> _Verdict:
@@ -1105,7 +1118,7 @@ def _convert_number(text: npt.NDArray[np.object_], col: ColumnSpec, decimal_comm
     check = _empty_reasons(len(text))
     unit = " (read in minutes and converted to seconds)" if scale != 1 else ""
     reason[bad] = [f"{_label(col)} must be {_number_rule(col, whole)}; got {t.strip()}{unit}" for t in text[bad]]
-    check[bad] = rule[bad]
+    check[bad] = _NUMBER_RULES[rule[bad]]
     if whole:
         arr: Any = pd.arrays.IntegerArray(np.where(ok, values, 0).astype(np.int64), ~ok)
     else:
@@ -1519,6 +1532,27 @@ def _rule_text(col: ColumnSpec, check: str) -> str:
     return f"{label} must be {col.range_text()}"
 
 
+def _bounds_hold(numbers: npt.NDArray[np.float64], kind: str, col: ColumnSpec) -> bool:
+    """True when every present value of a numeric column is valid, judged from its minimum and maximum alone.
+
+    ``numbers`` are the column's values as floats (NaN where missing) and ``kind`` the numpy kind of its
+    dtype. For an integer or boolean column (whole by its type), or a float column whose values need not
+    be whole, every present value is finite, in range (and whole) exactly when the minimum and the maximum
+    are finite and in range: two reductions instead of a mask per rule. ``False`` means "look row by row",
+    not that a value fails.
+    """
+    if not (kind in "iub" or (kind == "f" and col.dtype != "Int64")):
+        return False
+    if len(numbers) == 0:
+        return True
+    lo, hi = float(np.fmin.reduce(numbers)), float(np.fmax.reduce(numbers))  # NaN only when all are missing
+    if np.isnan(lo):
+        return True
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return False
+    return (col.min is None or lo >= col.min) and (col.max is None or hi <= col.max)
+
+
 def _column_masks(values: pd.Series, col: ColumnSpec) -> list[tuple[str, npt.NDArray[np.bool_]]]:
     """(rule, failing rows) of one column; every check on whole columns or on distinct values."""
     out: list[tuple[str, npt.NDArray[np.bool_]]] = []
@@ -1536,6 +1570,8 @@ def _column_masks(values: pd.Series, col: ColumnSpec) -> list[tuple[str, npt.NDA
         kind = getattr(values.dtype, "kind", "O")
         if kind in "iufb":
             numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+            if _bounds_hold(numbers, kind, col):
+                return out
             not_number = np.zeros(len(values), dtype=bool)
         else:
             numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
@@ -1545,8 +1581,8 @@ def _column_masks(values: pd.Series, col: ColumnSpec) -> list[tuple[str, npt.NDA
         ok, rule = _number_problems(numbers, col)
         bad = ~ok & ~missing & ~not_number
         if bad.any():
-            for check in (NUMBER, RANGE, WHOLE_NUMBER):
-                hit = bad & (rule == check)
+            for code, check in enumerate(_NUMBER_RULES[1:], start=1):
+                hit = bad & (rule == code)
                 if hit.any():
                     out.append((check, hit))
         return out
@@ -1559,8 +1595,10 @@ def _column_masks(values: pd.Series, col: ColumnSpec) -> list[tuple[str, npt.NDA
                 out.append((YES_NO, values.isin(wrong).to_numpy(dtype=bool) & ~missing))
         return out
     if col.allowed is not None:
-        present = values[~missing]
-        distinct = present.cat.categories if isinstance(values.dtype, pd.CategoricalDtype) else pd.unique(present)
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            distinct = values.cat.categories
+        else:  # the distinct values without the missing ones (no copy of the column)
+            distinct = [v for v in pd.unique(values) if not pd.isna(v)]
         allowed = set(col.allowed)
         wrong = [v for v in distinct if v not in allowed and not (col.name == "instrument" and _instrument_ok(v))]
         if wrong:

@@ -23,7 +23,8 @@ from typing import Any
 
 #: The stages of ``cohort_summary``, as named in :mod:`analysis.cohort`.
 STAGES: tuple[str, ...] = (
-    "adherence_summary", "pain_trends", "pain_change", "score_proms", "prom_change", "safety_flags", "flag_counts",
+    "adherence_summary", "pain_trends", "pain_change", "score_proms", "prom_change", "safety_flags_and_flare_ratings",
+    "flag_counts",
 )
 
 

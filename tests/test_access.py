@@ -359,3 +359,34 @@ def test_archived_patients_leave_the_caseload_summary_but_keep_their_data(tmp_pa
     assert set(before["patient_id"]) - set(after["patient_id"]) == {archived}
     kept = cohort_for(physio, store, patient_ids=[archived])
     assert len(kept.pain) > 0 and set(kept.pain["patient_id"]) == {archived}
+
+
+# ---- issue 19: the caseload read fetches only the columns the summary uses ---------------------------
+
+
+def test_a_pruned_read_has_the_named_columns_and_the_same_rows(sample_store):
+    from analysis.cohort import SUMMARY_INPUTS
+
+    full = cohort_for(PHYSIO_A, sample_store)
+    pruned = cohort_for(PHYSIO_A, sample_store, columns=SUMMARY_INPUTS)
+    assert isinstance(full, CohortTables) and isinstance(pruned, CohortTables)
+    for name in TABLES:
+        expected = [c for c in TABLES[name].column_names if c in SUMMARY_INPUTS[name]]
+        assert list(getattr(pruned, name).columns) == expected
+        pd.testing.assert_frame_equal(getattr(pruned, name), getattr(full, name)[expected])
+    assert "notes" not in pruned.sessions.columns and "rpe" not in pruned.sessions.columns
+
+
+def test_the_summary_of_the_pruned_read_equals_the_summary_of_every_column(sample_store):
+    from analysis.access import summary_for
+    from analysis.cohort import cohort_summary
+    from analysis.sample_data import SNAPSHOT_DATE
+
+    full = cohort_for(PHYSIO_A, sample_store)
+    assert isinstance(full, CohortTables)
+    active = sample_store.active_caseload("physio_a")
+    full = CohortTables(**{n: getattr(full, n)[getattr(full, n)["patient_id"].isin(active)].reset_index(drop=True)
+                           for n in TABLES})
+    expected = cohort_summary(full, as_of=SNAPSHOT_DATE)
+    got = summary_for(PHYSIO_A, sample_store, as_of=SNAPSHOT_DATE)
+    pd.testing.assert_frame_equal(got, expected)

@@ -128,7 +128,8 @@ def test_the_component_timer_times_each_stage_of_the_summary_from_outside(small_
     with component_timer() as seconds:
         timed = cohort_summary(small_cohort, as_of=BENCH_SNAPSHOT)
     # moved from tests/test_cohort.py, where the summary carried attrs["timings_s"]
-    assert set(seconds) >= {"adherence_summary", "pain_trends", "safety_flags", "score_proms", "assembly"}
+    assert set(seconds) >= {"adherence_summary", "pain_trends", "safety_flags_and_flare_ratings", "score_proms",
+                            "assembly"}
     assert all(v >= 0 for v in seconds.values())
     pd.testing.assert_frame_equal(timed, plain)  # timing changes nothing
     assert "timings_s" not in timed.attrs

@@ -174,3 +174,55 @@ def test_trusted_tables_skips_the_check_for_already_checked_data() -> None:
         trends = pain_trends(c.pain, c.patients)  # no error: the caller vouches for the rows
     assert len(trends) == len(c.patients)
     assert np.isfinite(trends["trend_slope_per_week"]).any()
+
+
+# ---- issue 19: the numeric checks judged on whole columns (min/max first, rule codes) -------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+def _rules_row_by_row(values: list[object], column: str, table: str) -> dict[str, list[int]]:
+    """The failing rows of one numeric column by rule, judged one value at a time (the reference)."""
+    from analysis.schema import table_spec
+
+    col = next(c for c in table_spec(table).columns if c.name == column)
+    out: dict[str, list[int]] = {}
+    for i, v in enumerate(values):
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            rule = "required" if col.required else None
+        elif not np.isfinite(float(v)):  # type: ignore[arg-type]
+            rule = "number"
+        elif (col.min is not None and float(v) < col.min) or (col.max is not None and float(v) > col.max):  # type: ignore[arg-type]
+            rule = "range"
+        elif col.dtype == "Int64" and float(v) != np.floor(float(v)):  # type: ignore[arg-type]
+            rule = "whole_number"
+        else:
+            rule = None
+        if rule is not None:
+            out.setdefault(rule, []).append(i)
+    return out
+
+
+_NUMBERS = st.one_of(st.none(), st.integers(-30, 700), st.floats(-30, 700),
+                     st.sampled_from([float("nan"), float("inf"), float("-inf"), 0.5, 10.0, 20.0, 600.0]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(values=st.lists(_NUMBERS, min_size=1, max_size=30),
+       target=st.sampled_from([("sessions", "sets"), ("sessions", "hold_s"), ("sessions", "pain_during"),
+                               ("pain", "nprs")]),
+       as_int=st.booleans())
+def test_numeric_rules_of_the_entrance_check_equal_a_row_by_row_reading(
+        values: list[object], target: tuple[str, str], as_int: bool) -> None:
+    table, column = target
+    floats = [np.nan if v is None else float(v) for v in values]  # type: ignore[arg-type]
+    present = [f for f in floats if not np.isnan(f)]
+    if as_int and all(np.isfinite(f) and f == int(f) for f in present):  # an Int64 column, as the store reads it
+        series = pd.Series(pd.array([None if np.isnan(f) else int(f) for f in floats], dtype="Int64"))
+    else:
+        series = pd.Series(floats, dtype="float64")
+    frame = pd.DataFrame({column: series})
+    found = {check: list(rows) for _, _, check, rows, _, _, count in table_problems(frame, table)}
+    reference = _rules_row_by_row([None if np.isnan(f) else f for f in floats], column, table)
+    assert found == {rule: rows[: validation.MAX_ROWS_LISTED] for rule, rows in reference.items()}

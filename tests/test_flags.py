@@ -17,7 +17,7 @@ import statistics
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from analysis.errors import IngestError, SettingsError
@@ -790,3 +790,26 @@ def test_logging_stopped_closes_when_the_programme_ends() -> None:
     # silence that begins after the programme's end is no gap at all
     pain = pain_of(daily("A", {d: 4 for d in range(27)}))
     assert logging_stopped(sessions_of([]), pain, patients_of("A"), as_of=day(60, 0), prescriptions=rx).empty
+
+
+_PLANTED_FLARES = ([("A", d, 8, v, False) for d, v in enumerate([3, 3, 3, 3, 3, 8, 3, 3, 3, 3, 9, 9, 9, 9, 9, 9, 9])],
+                   [])
+
+
+@example(_PLANTED_FLARES, 30)
+@example(_PLANTED_FLARES, 12)
+@given(cohort_rows, st.integers(0, 50))
+def test_one_flare_pass_gives_the_flags_and_the_transient_flare_ratings(rows, as_of_day) -> None:
+    """issue 19: the cohort summary's single pass equals the two public functions called separately."""
+    from analysis.flags import flare_ratings, safety_flags_and_flare_ratings
+
+    sessions, pain, patients = build(rows)
+    as_of = START + pd.Timedelta(days=as_of_day)
+    flags, transient = safety_flags_and_flare_ratings(sessions, pain, patients, as_of=as_of)
+    pd.testing.assert_frame_equal(flags, safety_flags(sessions, pain, patients, as_of=as_of))
+    upto = (pain["recorded_at"] < as_of + pd.Timedelta(days=1)).to_numpy(dtype=bool)
+    np.testing.assert_array_equal(transient[upto],
+                                  flare_ratings(pain.loc[upto], patients, transient=True))
+    assert not transient[~upto].any()
+    if rows is _PLANTED_FLARES:  # the 8 came back (transient); the first 9 of the lasting rise did not
+        assert transient[5] and flare_ratings(pain, patients)[10] and not transient[10]

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.stats as ss
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from analysis.errors import MissingColumnsError, SettingsError
@@ -810,3 +810,40 @@ def test_the_sample_trend_labels_never_contradict_their_slope_and_have_no_spike_
     assert (res.loc[better, "trend_slope_per_week"] < 0).all() and (res.loc[better, "trend_p"] < 0.05).all()
     for text, label in zip(res.loc[ok, "trend_text"], res.loc[ok, "trend"], strict=True):
         assert text.startswith(f"{label}: ") and "+0.00" not in text and "-0.00" not in text
+
+
+# ---- issue 19: the trend rule recomputes only the patients with a flare rating left out --------------
+
+_DIARY = st.lists(st.lists(st.integers(0, 10), min_size=0, max_size=30), min_size=1, max_size=4)
+_PLANTED = [[3] * 10 + [8] + [3] * 10, [5, 6, 5, 9, 5, 4, 5, 9, 9, 9, 9, 5, 4] * 2, [2] * 8]
+
+
+@example(days=_PLANTED)
+@given(days=_DIARY)
+def test_trend_columns_equal_the_descriptive_statistics_of_the_diary_without_its_flare_ratings(days) -> None:
+    """Reference: the all-days OLS and Kendall columns of the diary with the transient flares removed.
+
+    Each patient rates once a day on consecutive days (so the flare rule has its baseline);
+    the planted example has transient flares (a 8 among 3s) and a lasting rise (the 9s).
+    """
+    patients = pd.DataFrame({"patient_id": [f"P{i}" for i in range(len(days))],
+                             "programme_start": pd.to_datetime(["2026-09-07"] * len(days))})
+    pain = pd.DataFrame({
+        "patient_id": [f"P{i}" for i, ratings in enumerate(days) for _ in ratings],
+        "recorded_at": [pd.Timestamp("2026-09-07 08:00") + pd.Timedelta(days=d)
+                        for ratings in days for d in range(len(ratings))],
+        "nprs": pd.array([v for ratings in days for v in ratings], dtype="Int64"),
+    })
+    flare = flare_ratings(pain, patients, transient=True)
+    if days == _PLANTED:
+        assert flare.sum() >= 2  # the example does exercise the recomputation
+    got = pain_trends(pain, patients)
+    ref = pain_trends(pain.loc[~flare].reset_index(drop=True), patients,
+                      flare_ratings=np.zeros(int((~flare).sum()), dtype=bool))
+    np.testing.assert_array_equal(got["trend_days"].to_numpy(), ref["n_days"].to_numpy())
+    for ours, theirs in (("trend_slope_per_week", "ols_slope_per_week"), ("trend_ci_low", "ols_ci_low"),
+                         ("trend_ci_high", "ols_ci_high"), ("trend_tau", "kendall_tau"), ("trend_p", "kendall_p")):
+        np.testing.assert_array_equal(got[ours].to_numpy(dtype=float), ref[theirs].to_numpy(dtype=float))
+    # the descriptive columns still use every rated day
+    np.testing.assert_array_equal(got["n_days"].to_numpy(),
+                                  pain_trends(pain, patients, flare_ratings=np.zeros(len(pain), bool))["n_days"])
