@@ -46,7 +46,7 @@ def test_admin_refits_and_the_comparison_and_the_band_appear(page, tmp_path: Pat
 
         page.get_by_role("link", name="Patient detail").click()
         page.get_by_role("heading", name="Patient detail").wait_for(timeout=60_000)
-        page.get_by_test_id("stImage").first.wait_for(timeout=120_000)
+        page.get_by_test_id("stVegaLiteChart").first.wait_for(timeout=120_000)  # the interactive pain chart
         wait_idle(page, timeout_ms=120_000)
         _no_exception(page)
         line = page.get_by_test_id("stCaptionContainer").filter(has_text="Compared with similar patients")
