@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-__all__ = ["Exercise", "EXERCISES", "normalise_exercise", "normalise_exercises", "is_known"]
+__all__ = ["Exercise", "EXERCISES", "normalise_exercise", "normalise_exercises", "is_known", "exercise_labels"]
 
 
 @dataclass(frozen=True)
@@ -176,3 +176,18 @@ def normalise_exercises(names: pd.Series) -> pd.Series:
 def is_known(key: str) -> bool:
     """True when ``key`` is a vocabulary key."""
     return key in EXERCISES
+
+
+def exercise_labels(keys: pd.Series) -> pd.Series:
+    """The names people read for exercise keys (``knee_to_chest`` -> ``Knee-to-chest stretch``).
+
+    A key outside the vocabulary (a clinic's own exercise, an unrecognised name) is
+    shown as stored; missing values stay missing.
+
+    Examples
+    --------
+    >>> exercise_labels(pd.Series(["knee_to_chest", "my own stretch", None])).tolist()
+    ['Knee-to-chest stretch', 'my own stretch', <NA>]
+    """
+    text = keys.astype("string")
+    return text.map({k: e.label for k, e in EXERCISES.items()}).fillna(text).astype("string")

@@ -49,6 +49,7 @@ import pandas as pd
 
 from analysis.adherence import session_dose
 from analysis.errors import SettingsError
+from analysis.exercises import exercise_labels
 from analysis.prescriptions import OPEN_END, period_ends, usable_periods
 from analysis.settings import DEFAULT_SETTINGS, Settings
 from analysis.timeline import (
@@ -1623,7 +1624,9 @@ def _pain_during_flags(
     over = w["over_max"]
     value = np.where(over, w["pain_during"], w["rise"])
     threshold = np.where(over, float(settings.pain_during_max), float(settings.pain_during_rise))
-    what = "Pain during exercise " + _txt(w["pain_during"]) + " (" + exercise + ", " + side + ") on " + _date_txt(
+    # the names people read (knee_to_chest -> Knee-to-chest stretch); the sort above keeps the keys
+    shown = exercise_labels(pd.Series(exercise, dtype="string")).to_numpy(dtype=object, na_value="")
+    what = "Pain during exercise " + _txt(w["pain_during"]) + " (" + shown + ", " + side + ") on " + _date_txt(
         w["day"]
     )
     # each row's text is built only for the branch it takes

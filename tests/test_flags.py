@@ -342,7 +342,7 @@ def test_pain_during_flags_are_one_per_patient_day_the_worst_row() -> None:
     assert len(pde) == 1
     r = pde.iloc[0]
     assert r["value"] == 9
-    assert "knee_to_chest, left" in r["reason"] and "2 exercise rows flagged that day" in r["reason"]
+    assert "Knee-to-chest stretch, left" in r["reason"] and "2 exercise rows flagged that day" in r["reason"]
 
 
 # ----------------------------------------------------------------------------- load progression

@@ -19,7 +19,7 @@ from analysis import access
 from analysis.accounts import demo_accounts_in_use, users_file
 from analysis.errors import RehabtrackError
 from analysis.escaping import escape_markdown
-from analysis.exercises import EXERCISES
+from analysis.exercises import EXERCISES, exercise_labels
 from analysis.plots import plot_planned_load
 from analysis.programme_templates import TEMPLATES
 from analysis.programmes import (
@@ -149,9 +149,7 @@ dates = {"start_date": st.column_config.DateColumn("from", format=settings.date_
 
 def _readable(periods: pd.DataFrame) -> pd.DataFrame:
     """Prescription periods as a physio reads them: exercise names from the vocabulary, no patient column."""
-    names = periods["exercise"].astype(str)
-    return periods.drop(columns=["patient_id"]).assign(
-        exercise=names.map({k: e.label for k, e in EXERCISES.items()}).fillna(names))
+    return periods.drop(columns=["patient_id"]).assign(exercise=exercise_labels(periods["exercise"]))
 if len(current):
     st.subheader("Current prescription")
     st.dataframe(_readable(current), hide_index=True, use_container_width=True, column_config=dates)
