@@ -210,6 +210,22 @@ def test_patient_detail_shows_charts_numbers_and_downloads() -> None:
         assert len(at.image) == 1 and not vega_specs(at)
 
 
+def test_patient_detail_tables_speak_a_physios_words() -> None:
+    at = open_app(PHYSIO_A, DETAIL, **{state.SELECTED_PATIENT_KEY: "P026"})
+    weeks = next(df for df in at.dataframe if "adherence_percent" in df.value.columns)
+    config = json.loads(weeks.proto.columns)
+    shown = {name: (c.get("label") or name) for name, c in config.items() if not c.get("hidden")}
+    # every visible header is words, not a column name (the CSV download keeps the names)
+    assert not [h for h in shown.values() if re.search(r"\b[a-z]+_[a-z0-9_]+\b", h)], shown
+    assert "patient_id" not in shown or config["patient_id"].get("hidden")
+    assert shown["adherence_percent"] == "adherence %" and shown["flags_pain_during_exercise"] == "painful sessions"
+    # safety-flag reasons name the exercise as the patient's plan does, not by its key
+    flags = next(df.value for df in at.dataframe if "why" in df.value.columns)
+    reasons = " ".join(flags["why"].astype(str))
+    assert "Pain during exercise" in reasons
+    assert not re.search(r"\((knee_to_chest|cat_cow|hamstring_stretch|pelvic_tilt|bridge)\b", reasons), reasons
+
+
 def test_switching_patients_and_date_range() -> None:
     at = open_app(PHYSIO_A, DETAIL)
     first = at.selectbox(key="detail_patient_pick").value

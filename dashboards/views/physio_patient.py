@@ -183,6 +183,16 @@ else:
     st.image(_chart(user, patient_id, version, as_of, used, first, last, chart, model_id), caption=CAPTIONS[chart],
              width="stretch")
 
+#: Headers of the weekly table as a physio reads them (the downloaded CSV keeps the column names).
+WEEK_HEADERS = {
+    "week": "week", "status": "week status", "days_elapsed": "days so far", "sessions_prescribed": "sessions planned",
+    "sessions_completed": "sessions done", "pain_median": "pain (median)", "pain_ratings": "pain ratings",
+    "days_rated": "days rated", "exercise_dose": "dose done (rep-seconds)",
+    "planned_dose": "dose planned (rep-seconds)",
+    "flags_pain_flare": "pain flares", "flags_self_reported_flare": "reported flares",
+    "flags_pain_during_exercise": "painful sessions", "flags_rapid_load_increase": "load rose quickly",
+    "flags_logging_stopped": "no log for a while",
+}
 tabs = st.tabs(["Safety flags", "Weeks", "Questionnaires"])
 with tabs[0]:
     flags = shown.flags
@@ -204,11 +214,14 @@ with tabs[2]:
         st.write("No ODI or RMDQ questionnaire yet.")
 weeks = weekly_table(shown)
 with tabs[1]:
-    st.dataframe(weeks, hide_index=True, width="stretch",
-                 column_config={"week_start": st.column_config.DateColumn("week_start", format="D MMM YYYY"),
-                                "week_end": st.column_config.DateColumn("week_end", format="D MMM YYYY"),
-                                "adherence_percent": st.column_config.NumberColumn("adherence %", format="%.0f"),
-                                "pain_mean": st.column_config.NumberColumn("pain mean", format="%.1f")})
+    st.dataframe(weeks, hide_index=True, width="stretch", column_config={
+        **WEEK_HEADERS,  # the CSV keeps the column names
+        "week_start": st.column_config.DateColumn("from", format="D MMM YYYY"),
+        "week_end": st.column_config.DateColumn("to", format="D MMM YYYY"),
+        "adherence_percent": st.column_config.NumberColumn("adherence %", format="%.0f"),
+        "pain_mean": st.column_config.NumberColumn("pain (mean)", format="%.1f"),
+        "acute_chronic_ratio": st.column_config.NumberColumn("load ratio (acute:chronic)", format="%.2f"),
+        "patient_id": None})
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
